@@ -1,0 +1,337 @@
+"""The one model every part of rofs speaks.
+
+Readers (Kubernetes, Compose, Dockerfile, image config) fill these frozen
+dataclasses; rules, fixers, generators and formats read them.  Nothing here
+imports a parser: a rule that needs to know whether a container's root is
+read-only asks ``container.security.read_only_root_fs`` and never looks at YAML.
+
+Every object read from a file carries a :class:`Location`.  Fields can carry
+their own location too (``field_locations``); ``where(field)`` answers with the
+field's location when the field was present and with the owning object's
+location when it was not, so a finding about a *missing* setting points at the
+object that should hold it, never at line 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Iterator
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A position in a source file.  Lines and columns are 1-based."""
+
+    path: str
+    line: int
+    column: int = 1
+    end_line: int | None = None
+    end_column: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+FieldLocations = tuple[tuple[str, Location], ...]
+
+
+class _Located:
+    """Mixin for dataclasses with ``location`` and ``field_locations``."""
+
+    location: Location | None
+    field_locations: FieldLocations
+
+    def where(self, name: str) -> Location | None:
+        """Location of field *name* if it was written in the file, else of the object."""
+        for key, loc in self.field_locations:
+            if key == name:
+                return loc
+        return self.location
+
+
+class VolumeKind(StrEnum):
+    """What a writable path needs from the platform.
+
+    persistent: must survive restarts (database files, a Kafka log): a PVC or named volume.
+    ephemeral:  may be lost on restart (temp files, caches, sockets, PID files): emptyDir / tmpfs.
+    memory:     ephemeral and in RAM (``/dev/shm``): emptyDir ``medium: Memory`` / tmpfs.
+    config:     read-only data supplied by the platform (ConfigMap, Secret, bind of a config file).
+    host:       a path of the node (hostPath, bind mount of a host directory).
+    """
+
+    PERSISTENT = "persistent"
+    EPHEMERAL = "ephemeral"
+    MEMORY = "memory"
+    CONFIG = "config"
+    HOST = "host"
+
+    @property
+    def writable_by_default(self) -> bool:
+        return self is not VolumeKind.CONFIG
+
+    @property
+    def survives_restart(self) -> bool:
+        return self in (VolumeKind.PERSISTENT, VolumeKind.HOST)
+
+
+class SourceFormat(StrEnum):
+    KUBERNETES = "kubernetes"
+    COMPOSE = "compose"
+    DOCKERFILE = "dockerfile"
+    IMAGE = "image"
+    PROFILE = "profile"
+
+
+@dataclass(frozen=True)
+class Volume(_Located):
+    """A volume a workload declares (K8s ``volumes[]``, Compose top-level or inline volume)."""
+
+    name: str
+    kind: VolumeKind
+    size_limit: int | None = None  # bytes; None = unbounded
+    source: str | None = None  # claim name, host path, ConfigMap name, ...
+    type: str | None = None  # the platform's own word: emptyDir, persistentVolumeClaim, tmpfs, bind ...
+    read_only: bool = False
+    location: Location | None = None
+    field_locations: FieldLocations = ()
+
+
+@dataclass(frozen=True)
+class Mount(_Located):
+    """A volume mounted into a container at ``path``."""
+
+    path: str
+    volume: str  # name of a Volume of the workload (Compose tmpfs: synthesised name)
+    read_only: bool = False
+    sub_path: str | None = None
+    location: Location | None = None
+    field_locations: FieldLocations = ()
+
+
+@dataclass(frozen=True)
+class EnvVar(_Located):
+    name: str
+    value: str | None  # None when it comes from a secret/configmap reference
+    location: Location | None = None
+    field_locations: FieldLocations = ()
+
+
+@dataclass(frozen=True)
+class SecuritySettings(_Located):
+    """Security settings of one container, or of a pod (``pod_security``).
+
+    ``None`` means "not set here", which is different from ``False``.
+    """
+
+    read_only_root_fs: bool | None = None
+    run_as_non_root: bool | None = None
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    fs_group: int | None = None
+    allow_privilege_escalation: bool | None = None  # Compose: no-new-privileges inverted
+    privileged: bool | None = None
+    capabilities_add: tuple[str, ...] = ()
+    capabilities_drop: tuple[str, ...] = ()
+    seccomp_profile: str | None = None
+    location: Location | None = None
+    field_locations: FieldLocations = ()
+
+
+class ContainerRole(StrEnum):
+    MAIN = "container"
+    INIT = "initContainer"
+    EPHEMERAL = "ephemeralContainer"
+
+
+@dataclass(frozen=True)
+class Container(_Located):
+    name: str
+    image: str | None
+    role: ContainerRole = ContainerRole.MAIN
+    command: tuple[str, ...] | None = None
+    args: tuple[str, ...] | None = None
+    shell_form: bool = False  # Dockerfile CMD/ENTRYPOINT written in shell form
+    user: str | None = None  # Compose ``user:``, Dockerfile ``USER``
+    working_dir: str | None = None
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    mounts: tuple[Mount, ...] = ()
+    env: tuple[EnvVar, ...] = ()
+    location: Location | None = None
+    field_locations: FieldLocations = ()
+
+    def env_value(self, name: str) -> str | None:
+        for var in self.env:
+            if var.name == name:
+                return var.value
+        return None
+
+
+@dataclass(frozen=True)
+class Workload(_Located):
+    """Something that runs containers: a K8s pod-bearing object, a Compose service, a Dockerfile."""
+
+    kind: str  # Deployment, StatefulSet, Pod, ..., "service" (Compose), "Dockerfile"
+    name: str
+    format: SourceFormat
+    containers: tuple[Container, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    pod_security: SecuritySettings = field(default_factory=SecuritySettings)
+    namespace: str | None = None
+    annotations: tuple[tuple[str, str], ...] = ()
+    location: Location | None = None
+    field_locations: FieldLocations = ()
+
+    def volume(self, name: str) -> Volume | None:
+        for vol in self.volumes:
+            if vol.name == name:
+                return vol
+        return None
+
+    def all_containers(self) -> Iterator[Container]:
+        yield from self.containers
+
+
+def path_covers(mount_path: str, path: str) -> bool:
+    """True when *path* is *mount_path* or lies beneath it (component-wise)."""
+    mount = mount_path.rstrip("/") or "/"
+    target = path.rstrip("/") or "/"
+    if mount == "/":
+        return True
+    return target == mount or target.startswith(mount + "/")
+
+
+# --- application profiles -------------------------------------------------------------
+# A profile is data (``profiles/data/<app>.yaml``); these classes are its loaded form.
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    name: str | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One way an app is packaged (official image, Bitnami, Debian package ...)."""
+
+    id: str
+    description: str
+    images: tuple[str, ...] = ()
+    package: str | None = None
+    image: str | None = None
+    user: UserSpec = UserSpec()
+    command: tuple[str, ...] | None = None
+    args: tuple[str, ...] | None = None
+    ports: tuple[int, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WritablePath:
+    path: str
+    purpose: str
+    kind: VolumeKind
+    required: bool
+    breaks: str
+    sources: tuple[str, ...]
+    size: int | None = None  # bytes
+    name: str | None = None  # preferred volume name
+    layouts: tuple[str, ...] = ()  # empty: every layout
+    condition: str | None = None
+    populated: bool = False
+    env: str | None = None
+    signatures: tuple[str, ...] = ()
+    observed: tuple[tuple[str, object], ...] = ()
+
+    def applies_to(self, layout: str) -> bool:
+        return not self.layouts or layout in self.layouts
+
+
+@dataclass(frozen=True)
+class EnvKnob:
+    name: str
+    type: str  # env | jvm-option | config | flag
+    description: str
+    carrier: str | None = None
+    moves: tuple[str, ...] = ()
+    default: str | None = None
+    recommended: str | None = None
+    layouts: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def applies_to(self, layout: str) -> bool:
+        return not self.layouts or layout in self.layouts
+
+
+@dataclass(frozen=True)
+class Probe:
+    exec: tuple[str, ...] | None = None
+    tcp: int | None = None
+    http_path: str | None = None
+    http_port: int | None = None
+    initial_delay: int | None = None
+    period: int | None = None
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    id: str
+    title: str
+    url: str | None = None
+    ref: str | None = None
+    verified: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    description: str
+    layouts: tuple[Layout, ...]
+    paths: tuple[WritablePath, ...]
+    sources: tuple[SourceRef, ...]
+    category: str = "other"
+    aliases: tuple[str, ...] = ()
+    env: tuple[EnvKnob, ...] = ()
+    probes: tuple[tuple[str, Probe], ...] = ()
+    capabilities_add: tuple[str, ...] = ()
+    capabilities_reason: str | None = None
+    resources: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    notes: tuple[str, ...] = ()
+    generated_by: str | None = None
+    origin: str = ""  # file the profile was loaded from
+
+    @property
+    def default_layout(self) -> Layout:
+        return self.layouts[0]
+
+    def layout(self, layout_id: str | None) -> Layout:
+        if layout_id is None:
+            return self.default_layout
+        for layout in self.layouts:
+            if layout.id == layout_id:
+                return layout
+        known = ", ".join(layout.id for layout in self.layouts)
+        raise KeyError(f"profile {self.name!r} has no layout {layout_id!r} (known: {known})")
+
+    def paths_for(self, layout_id: str | None = None) -> tuple[WritablePath, ...]:
+        layout = self.layout(layout_id)
+        return tuple(p for p in self.paths if p.applies_to(layout.id))
+
+    def env_for(self, layout_id: str | None = None) -> tuple[EnvKnob, ...]:
+        layout = self.layout(layout_id)
+        return tuple(k for k in self.env if k.applies_to(layout.id))
+
+    def probe(self, which: str) -> Probe | None:
+        for key, probe in self.probes:
+            if key == which:
+                return probe
+        return None
+
+    def source(self, source_id: str) -> SourceRef | None:
+        for src in self.sources:
+            if src.id == source_id:
+                return src
+        return None

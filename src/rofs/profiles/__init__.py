@@ -1,0 +1,352 @@
+"""Application profiles: the writable-path inventory, kept as data.
+
+Built-in profiles are ``profiles/data/<app>.yaml`` inside the package, read through
+:mod:`importlib.resources`.  Extra profiles (``--profile-file``, the output of
+``rofs trace``) are read from any path.  Every file is checked against
+``profile.schema.json`` and a few cross-field rules; a broken file raises
+:class:`ProfileError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import jsonschema
+import yaml
+
+from rofs.images import ImageRef, ImageRefError, parse_image, pattern_score
+from rofs.model import (
+    EnvKnob,
+    Layout,
+    Probe,
+    Profile,
+    SourceRef,
+    UserSpec,
+    VolumeKind,
+    WritablePath,
+)
+from rofs.units import parse_quantity
+
+__all__ = [
+    "ProfileError",
+    "ProfileMatch",
+    "ProfileRegistry",
+    "builtin_registry",
+    "load_profile_file",
+    "load_profile_text",
+]
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used.  ``str()`` is one line: file:line: field: reason."""
+
+    def __init__(self, origin: str, message: str, line: int | None = None, field: str | None = None):
+        self.origin = origin
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = f"{origin}:{line}" if line else origin
+        what = f"{field}: " if field else ""
+        super().__init__(f"{where}: {what}{message}")
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    text = resources.files("rofs.profiles").joinpath("profile.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+class _NoDatesLoader(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as strings (``verified: 2026-11-27``)."""
+
+
+_NoDatesLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _node_line(root: yaml.Node | None, path: Iterable[Any]) -> int | None:
+    """1-based line of the node at *path* (keys and indexes), or of its nearest parent."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == step:
+                    node = value
+                    line = key.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _field_name(path: Iterable[Any]) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text or "(top level)"
+
+
+def load_profile_text(text: str, origin: str) -> Profile:
+    """Parse and validate one profile document."""
+    try:
+        root = yaml.compose(text, Loader=_NoDatesLoader)
+        data = yaml.load(text, Loader=_NoDatesLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ProfileError(origin, f"not valid YAML: {reason}", line=line) from None
+    if not isinstance(data, dict):
+        raise ProfileError(origin, "a profile is a YAML mapping (name:, title:, layouts:, paths: ...)", line=1)
+
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors)
+        path = list(err.absolute_path)
+        message = err.message
+        if err.validator == "additionalProperties":
+            message = f"unknown field ({err.message})"
+        raise ProfileError(origin, message, line=_node_line(root, path), field=_field_name(path))
+
+    def fail(path: list[Any], message: str) -> None:
+        raise ProfileError(origin, message, line=_node_line(root, path), field=_field_name(path))
+
+    source_ids = [s["id"] for s in data["sources"]]
+    for i, sid in enumerate(source_ids):
+        if source_ids.index(sid) != i:
+            fail(["sources", i, "id"], f"duplicate source id {sid!r}")
+    layout_ids = [lay["id"] for lay in data["layouts"]]
+    for i, lid in enumerate(layout_ids):
+        if layout_ids.index(lid) != i:
+            fail(["layouts", i, "id"], f"duplicate layout id {lid!r}")
+    knob_names = {k["name"] for k in data.get("env", [])}
+
+    def check_refs(base: list[Any], item: dict[str, Any]) -> None:
+        for j, sid in enumerate(item.get("sources", [])):
+            if sid not in source_ids:
+                fail(base + ["sources", j], f"unknown source {sid!r} (declared: {', '.join(source_ids)})")
+        for j, lid in enumerate(item.get("layouts", [])):
+            if lid not in layout_ids:
+                fail(base + ["layouts", j], f"unknown layout {lid!r} (declared: {', '.join(layout_ids)})")
+
+    for i, lay in enumerate(data["layouts"]):
+        check_refs(["layouts", i], {"sources": lay.get("sources", [])})
+        for j, pattern in enumerate(lay.get("images", [])):
+            if "//" in pattern or pattern.endswith("/"):
+                fail(["layouts", i, "images", j], f"bad image pattern {pattern!r}")
+    seen: dict[tuple[str, str], int] = {}
+    for i, item in enumerate(data["paths"]):
+        check_refs(["paths", i], item)
+        for lid in item.get("layouts") or layout_ids:
+            key = (lid, item["path"].rstrip("/") or "/")
+            if key in seen:
+                fail(["paths", i, "path"], f"path {item['path']} listed twice for layout {lid!r}")
+            seen[key] = i
+        if item.get("env") and item["env"] not in knob_names:
+            fail(["paths", i, "env"], f"no env knob named {item['env']!r} in env:")
+        if item["kind"] in ("ephemeral", "memory") and "size" not in item:
+            fail(["paths", i], f"{item['kind']} path needs a default size (it becomes a sizeLimit)")
+    for i, knob in enumerate(data.get("env", [])):
+        check_refs(["env", i], knob)
+
+    return _build(data, origin)
+
+
+def _build(data: dict[str, Any], origin: str) -> Profile:
+    def size(value: str | None) -> int | None:
+        return parse_quantity(value) if value is not None else None
+
+    def tup(value: Any) -> tuple:
+        return tuple(value) if value else ()
+
+    layouts = tuple(
+        Layout(
+            id=lay["id"],
+            description=lay["description"],
+            images=tup(lay.get("images")),
+            package=lay.get("package"),
+            image=lay.get("image"),
+            user=UserSpec(**lay.get("user", {})),
+            command=tuple(lay["command"]) if "command" in lay else None,
+            args=tuple(lay["args"]) if "args" in lay else None,
+            ports=tup(lay.get("ports")),
+            sources=tup(lay.get("sources")),
+        )
+        for lay in data["layouts"]
+    )
+    paths = tuple(
+        WritablePath(
+            path=item["path"].rstrip("/") or "/",
+            purpose=item["purpose"],
+            kind=VolumeKind(item["kind"]),
+            required=item["required"],
+            breaks=item["breaks"],
+            sources=tuple(item["sources"]),
+            size=size(item.get("size")),
+            name=item.get("name"),
+            layouts=tup(item.get("layouts")),
+            condition=item.get("condition"),
+            populated=item.get("populated", False),
+            env=item.get("env"),
+            signatures=tup(item.get("signatures")),
+            observed=tuple(sorted(item.get("observed", {}).items())),
+        )
+        for item in data["paths"]
+    )
+    knobs = tuple(
+        EnvKnob(
+            name=k["name"],
+            type=k["type"],
+            description=k["description"],
+            carrier=k.get("carrier"),
+            moves=tup(k.get("moves")),
+            default=k.get("default"),
+            recommended=k.get("recommended"),
+            layouts=tup(k.get("layouts")),
+            sources=tup(k.get("sources")),
+        )
+        for k in data.get("env", [])
+    )
+    probes = tuple(
+        (
+            which,
+            Probe(
+                exec=tuple(p["exec"]) if "exec" in p else None,
+                tcp=p.get("tcp"),
+                http_path=p.get("http", {}).get("path"),
+                http_port=p.get("http", {}).get("port"),
+                initial_delay=p.get("initial_delay"),
+                period=p.get("period"),
+            ),
+        )
+        for which, p in data.get("probes", {}).items()
+    )
+    caps = data.get("capabilities", {})
+    resources_ = tuple(
+        (section, tuple(sorted(values.items()))) for section, values in data.get("resources", {}).items()
+    )
+    return Profile(
+        name=data["name"],
+        title=data["title"],
+        description=" ".join(data["description"].split()),
+        layouts=layouts,
+        paths=paths,
+        sources=tuple(SourceRef(**s) for s in data["sources"]),
+        category=data.get("category", "other"),
+        aliases=tup(data.get("aliases")),
+        env=knobs,
+        probes=probes,
+        capabilities_add=tup(caps.get("add")),
+        capabilities_reason=caps.get("reason"),
+        resources=resources_,
+        notes=tup(data.get("notes")),
+        generated_by=data.get("generated_by"),
+        origin=origin,
+    )
+
+
+def load_profile_file(path: str | Path) -> Profile:
+    """Load a profile from a file (``--profile-file``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(str(path), "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(str(path), f"cannot read: {exc}") from None
+    return load_profile_text(text, str(path))
+
+
+@dataclass(frozen=True)
+class ProfileMatch:
+    """An image resolved to a profile and the layout whose pattern matched."""
+
+    profile: Profile
+    layout: Layout
+    image: ImageRef
+    pattern: str
+
+
+class ProfileRegistry:
+    """A set of profiles, looked up by name, alias or image."""
+
+    def __init__(self, profiles: Iterable[Profile] = ()):
+        self._profiles: dict[str, Profile] = {}
+        for profile in profiles:
+            self.add(profile)
+
+    def add(self, profile: Profile) -> None:
+        """Add a profile; one with the same name replaces the built-in (a user's override)."""
+        self._profiles[profile.name] = profile
+
+    def __iter__(self) -> Iterator[Profile]:
+        return iter(sorted(self._profiles.values(), key=lambda p: p.name))
+
+    def __len__(self) -> int:
+        return len(self._profiles)
+
+    def names(self) -> list[str]:
+        return sorted(self._profiles)
+
+    def get(self, name: str) -> Profile | None:
+        key = name.strip().lower()
+        if key in self._profiles:
+            return self._profiles[key]
+        for profile in self._profiles.values():
+            if key in profile.aliases:
+                return profile
+        return None
+
+    def match_image(self, image: str | ImageRef) -> ProfileMatch | None:
+        """The profile whose image pattern fits *image* best, or None.  Never guesses."""
+        if isinstance(image, str):
+            try:
+                ref = parse_image(image)
+            except ImageRefError:
+                return None
+        else:
+            ref = image
+        best: tuple[int, ProfileMatch] | None = None
+        for profile in self:
+            for layout in profile.layouts:
+                for pattern in layout.images:
+                    score = pattern_score(pattern, ref)
+                    if score and (best is None or score > best[0]):
+                        best = (score, ProfileMatch(profile, layout, ref, pattern))
+        return best[1] if best else None
+
+    def with_files(self, paths: Iterable[str | Path]) -> "ProfileRegistry":
+        """A copy with extra profile files added (``--profile-file``)."""
+        registry = ProfileRegistry(self)
+        for path in paths:
+            registry.add(load_profile_file(path))
+        return registry
+
+
+@lru_cache(maxsize=1)
+def builtin_registry() -> ProfileRegistry:
+    """Every profile shipped with rofs."""
+    folder = resources.files("rofs.profiles").joinpath("data")
+    profiles = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            profile = load_profile_text(entry.read_text("utf-8"), f"rofs/profiles/data/{entry.name}")
+            expected = entry.name.removesuffix(".yaml")
+            if profile.name != expected:
+                raise ProfileError(profile.origin, f"name {profile.name!r} does not match the file name", field="name")
+            profiles.append(profile)
+    return ProfileRegistry(profiles)
