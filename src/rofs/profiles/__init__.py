@@ -148,14 +148,19 @@ def load_profile_text(text: str, origin: str) -> Profile:
         for j, pattern in enumerate(lay.get("images", [])):
             if "//" in pattern or pattern.endswith("/"):
                 fail(["layouts", i, "images", j], f"bad image pattern {pattern!r}")
-    seen: dict[tuple[str, str], int] = {}
+    seen: set[tuple[str, str]] = set()
+    names: set[tuple[str, str]] = set()
     for i, item in enumerate(data["paths"]):
         check_refs(["paths", i], item)
         for lid in item.get("layouts") or layout_ids:
             key = (lid, item["path"].rstrip("/") or "/")
             if key in seen:
                 fail(["paths", i, "path"], f"path {item['path']} listed twice for layout {lid!r}")
-            seen[key] = i
+            seen.add(key)
+            if "name" in item:
+                if (lid, item["name"]) in names:
+                    fail(["paths", i, "name"], f"volume name {item['name']!r} used twice in layout {lid!r}")
+                names.add((lid, item["name"]))
         if item.get("env") and item["env"] not in knob_names:
             fail(["paths", i, "env"], f"no env knob named {item['env']!r} in env:")
         if item["kind"] in ("ephemeral", "memory") and "size" not in item:

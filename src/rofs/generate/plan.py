@@ -1,0 +1,220 @@
+"""Turn a profile into a hardened workload in the one model.
+
+Every output format (Kubernetes, Compose, docker run, Dockerfile) renders the
+same :class:`Plan`, so the four agree on paths, volume kinds and sizes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rofs.model import (
+    Container,
+    EnvVar,
+    Layout,
+    Mount,
+    Profile,
+    SecuritySettings,
+    SourceFormat,
+    Volume,
+    VolumeKind,
+    WritablePath,
+    Workload,
+    path_covers,
+)
+
+KINDS = ("Deployment", "StatefulSet", "Pod")
+
+
+class PlanError(ValueError):
+    """Options that cannot produce a manifest (bad size override, layout without image ...)."""
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    name: str | None = None
+    image: str | None = None
+    kind: str = "StatefulSet"  # StatefulSet when the app has persistent paths, else Deployment (see cli)
+    layout: str | None = None
+    storage_class: str | None = None
+    namespace: str | None = None
+    sizes: tuple[tuple[str, int], ...] = ()  # (path or volume name, bytes)
+    include_optional: bool = True
+
+
+@dataclass(frozen=True)
+class PlannedPath:
+    """One writable path of the plan: where, why, and the volume that serves it."""
+
+    spec: WritablePath
+    volume: Volume
+    mount: Mount
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: Profile
+    layout: Layout
+    options: GenerateOptions
+    name: str
+    image: str
+    kind: str
+    paths: tuple[PlannedPath, ...]
+    workload: Workload
+    env: tuple[EnvVar, ...] = field(default=())
+
+    @property
+    def uid(self) -> int | None:
+        return self.layout.user.uid
+
+    @property
+    def gid(self) -> int | None:
+        return self.layout.user.gid
+
+    def by_kind(self, *kinds: VolumeKind) -> list[PlannedPath]:
+        return [p for p in self.paths if p.volume.kind in kinds]
+
+
+_NAME_RE = re.compile(r"[^a-z0-9-]+")
+
+
+def volume_name_for(path: str) -> str:
+    """A readable DNS-label volume name for a path: ``/var/run/postgresql`` -> ``var-run-postgresql``."""
+    name = _NAME_RE.sub("-", path.strip("/").lower()).strip("-") or "root"
+    return name[:63].rstrip("-")
+
+
+def dns_name(text: str) -> str:
+    name = _NAME_RE.sub("-", text.lower()).strip("-")
+    if not name:
+        raise PlanError(f"cannot make a Kubernetes name from {text!r}")
+    return name[:63].rstrip("-")
+
+
+def _size_override(options: GenerateOptions, spec: WritablePath, vol_name: str) -> int | None:
+    for key, size in options.sizes:
+        if key == vol_name or (key.startswith("/") and key.rstrip("/") == spec.path):
+            return size
+    return spec.size
+
+
+def check_size_keys(profile: Profile, layout: Layout, options: GenerateOptions) -> None:
+    """Every ``--size`` key must name a path or volume of the plan (a typo is an error, not a no-op)."""
+    specs = profile.paths_for(layout.id)
+    known_paths = {p.path for p in specs}
+    known_names = {p.name or volume_name_for(p.path) for p in specs}
+    for key, _ in options.sizes:
+        if key.rstrip("/") not in known_paths and key not in known_names:
+            choices = ", ".join(sorted(known_paths | known_names)) or "(this profile has no writable paths)"
+            raise PlanError(f"--size {key}: not a path or volume of {profile.name} (known: {choices})")
+
+
+def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
+    try:
+        layout = profile.layout(options.layout) if options.layout else _default_image_layout(profile)
+    except KeyError as exc:
+        raise PlanError(str(exc.args[0])) from None
+    image = options.image or layout.image
+    if not image:
+        raise PlanError(
+            f"layout {layout.id!r} of {profile.name} has no container image; pass --image or choose another --layout"
+        )
+    if options.kind not in KINDS:
+        raise PlanError(f"--kind must be one of {', '.join(KINDS)}")
+    check_size_keys(profile, layout, options)
+    name = dns_name(options.name or profile.name)
+
+    specs = [p for p in profile.paths_for(layout.id) if p.required or options.include_optional]
+    # A path beneath another planned path is already writable: one mount serves both.
+    specs = [s for s in specs if not any(o is not s and path_covers(o.path, s.path) for o in specs)]
+    used: set[str] = set()
+    planned: list[PlannedPath] = []
+    for spec in specs:
+        base = spec.name or volume_name_for(spec.path)
+        vol_name = base
+        counter = 2
+        while vol_name in used:
+            vol_name = f"{base}-{counter}"
+            counter += 1
+        used.add(vol_name)
+        size = _size_override(options, spec, vol_name)
+        if spec.kind is VolumeKind.PERSISTENT:
+            vtype = "persistentVolumeClaim"
+            source = f"{vol_name}-{name}" if options.kind == "StatefulSet" else f"{name}-{vol_name}"
+        else:
+            vtype = "emptyDir"
+            source = None
+        volume = Volume(name=vol_name, kind=spec.kind, size_limit=size, source=source, type=vtype)
+        planned.append(PlannedPath(spec=spec, volume=volume, mount=Mount(path=spec.path, volume=vol_name)))
+
+    env = tuple(
+        EnvVar(name=k.carrier or k.name, value=k.recommended)
+        for k in profile.env_for(layout.id)
+        if k.recommended is not None and k.type in ("env", "jvm-option")
+    )
+    env = _merge_carriers(env)
+    uid, gid = layout.user.uid, layout.user.gid
+    security = SecuritySettings(
+        read_only_root_fs=True,
+        run_as_non_root=True,
+        run_as_user=uid if uid else None,
+        run_as_group=gid if gid is not None and uid else None,
+        allow_privilege_escalation=False,
+        privileged=False,
+        capabilities_drop=("ALL",),
+        capabilities_add=profile.capabilities_add,
+        seccomp_profile="RuntimeDefault",
+    )
+    container = Container(
+        name=name,
+        image=image,
+        command=layout.command,
+        args=layout.args,
+        security=security,
+        mounts=tuple(p.mount for p in planned),
+        env=env,
+    )
+    workload = Workload(
+        kind=options.kind,
+        name=name,
+        format=SourceFormat.PROFILE,
+        containers=(container,),
+        volumes=tuple(p.volume for p in planned),
+        pod_security=SecuritySettings(
+            run_as_non_root=True,
+            run_as_user=uid if uid else None,
+            run_as_group=gid if gid is not None and uid else None,
+            fs_group=gid if gid is not None and uid else None,
+            seccomp_profile="RuntimeDefault",
+        ),
+        namespace=options.namespace,
+    )
+    return Plan(
+        profile=profile,
+        layout=layout,
+        options=options,
+        name=name,
+        image=image,
+        kind=options.kind,
+        paths=tuple(planned),
+        workload=workload,
+        env=env,
+    )
+
+
+def _default_image_layout(profile: Profile) -> Layout:
+    for layout in profile.layouts:
+        if layout.image or layout.images:
+            return layout
+    return profile.default_layout
+
+
+def _merge_carriers(env: tuple[EnvVar, ...]) -> tuple[EnvVar, ...]:
+    """Options that travel in one variable (JAVA_TOOL_OPTIONS) are joined with spaces."""
+    merged: dict[str, list[str]] = {}
+    for var in env:
+        merged.setdefault(var.name, [])
+        if var.value and var.value not in merged[var.name]:
+            merged[var.name].append(var.value)
+    return tuple(EnvVar(name=k, value=" ".join(v)) for k, v in merged.items())
