@@ -78,7 +78,6 @@ def parse_image(reference: str) -> ImageRef:
         parts[-1], tag = parts[-1].rsplit(":", 1)
         if not _TAG_RE.match(tag):
             raise ImageRefError(f"bad tag in image reference: {reference!r}")
-    parts = [p.lower() if registry == DEFAULT_REGISTRY else p for p in parts]
     for part in parts:
         if not _COMPONENT_RE.match(part):
             raise ImageRefError(f"bad repository name {part!r} in image reference {reference!r}")

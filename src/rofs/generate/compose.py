@@ -54,7 +54,8 @@ def render_document(plan: Plan) -> CommentedMap:
                 svc["shm_size"] = format_docker_size(vol.size_limit)
                 svc.yaml_add_eol_comment(f"/dev/shm: {p.spec.purpose}", "shm_size")
             continue
-        if vol.kind is VolumeKind.PERSISTENT:
+        if vol.kind is VolumeKind.PERSISTENT or p.spec.populated:
+            # A named volume starts as a copy of the image's directory; tmpfs would hide its files.
             entry = CommentedMap(type="volume", source=vol.name, target=p.mount.path)
             top_volumes[vol.name] = None
         else:
@@ -67,6 +68,8 @@ def render_document(plan: Plan) -> CommentedMap:
             opts.yaml_add_eol_comment("octal 1777: world-writable, sticky", "mode")
             entry["tmpfs"] = opts
         note = f"{p.spec.kind.value}: {p.spec.purpose}"
+        if p.spec.populated and vol.kind is not VolumeKind.PERSISTENT:
+            note += " (named volume: Docker copies the image's files into it)"
         if vol.kind is not VolumeKind.PERSISTENT and (vol.size_limit or 0) >= LARGE_TMPFS:
             note += " (tmpfs is RAM: counts against memory)"
         entry.yaml_add_eol_comment(note, "target")

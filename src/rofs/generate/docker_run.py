@@ -26,7 +26,8 @@ def argv(plan: Plan, engine: str = "docker") -> list[str]:
         if p.mount.path == "/dev/shm":
             if vol.size_limit:
                 args += ["--shm-size", format_docker_size(vol.size_limit)]
-        elif vol.kind is VolumeKind.PERSISTENT:
+        elif vol.kind is VolumeKind.PERSISTENT or p.spec.populated:
+            # populated: a named volume starts as a copy of the image's files; tmpfs would hide them
             args += ["-v", f"{plan.name}-{vol.name}:{p.mount.path}"]
         else:
             opts = "rw,mode=1777"

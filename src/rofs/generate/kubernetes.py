@@ -94,6 +94,31 @@ def _container(plan: Plan) -> CommentedMap:
     return c
 
 
+SEED_ROOT = "/rofs-seed"
+
+
+def _seed_container(plan: Plan) -> CommentedMap | None:
+    """An init container that copies the image's files into emptyDirs mounted over them.
+
+    An empty volume hides what the image ships in that directory (generated config,
+    default files); the copy runs as the same user with the same read-only root.
+    """
+    seeded = [p for p in plan.paths if p.spec.populated and p.volume.kind is not VolumeKind.PERSISTENT]
+    if not seeded:
+        return None
+    script = " && ".join(f"cp -a {p.mount.path}/. {SEED_ROOT}/{p.volume.name}/" for p in seeded)
+    c = CommentedMap()
+    c["name"] = "seed-writable-dirs"
+    c["image"] = plan.image
+    c["command"] = ["/bin/sh", "-c", script]
+    c["securityContext"] = _security_context(plan)
+    c["volumeMounts"] = [
+        CommentedMap(name=p.volume.name, mountPath=f"{SEED_ROOT}/{p.volume.name}") for p in seeded
+    ]
+    c.yaml_set_start_comment("Copies the image's files into the emptyDirs that would hide them.", indent=8)
+    return c
+
+
 def _volumes(plan: Plan) -> CommentedSeq:
     vols = CommentedSeq()
     for p in plan.paths:
@@ -136,6 +161,9 @@ def render_documents(plan: Plan) -> list[CommentedMap]:
     pod_spec = CommentedMap()
     pod_spec["automountServiceAccountToken"] = False
     pod_spec["securityContext"] = _pod_security_context(plan)
+    seed = _seed_container(plan)
+    if seed is not None:
+        pod_spec["initContainers"] = [seed]
     pod_spec["containers"] = [_container(plan)]
     volumes = _volumes(plan)
     if volumes:

@@ -66,11 +66,11 @@ class Plan:
 
     @property
     def uid(self) -> int | None:
-        return self.layout.user.uid
+        return self.workload.pod_security.run_as_user
 
     @property
     def gid(self) -> int | None:
-        return self.layout.user.gid
+        return self.workload.pod_security.run_as_group
 
     def by_kind(self, *kinds: VolumeKind) -> list[PlannedPath]:
         return [p for p in self.paths if p.volume.kind in kinds]
@@ -154,12 +154,14 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
         if k.recommended is not None and k.type in ("env", "jvm-option")
     )
     env = _merge_carriers(env)
-    uid, gid = layout.user.uid, layout.user.gid
+    uid = layout.user.uid or None  # 0 is root: never written as the runtime user
+    # Group 0 (Bitnami's images) would hand the process the root group; use the UID's own group.
+    gid = (layout.user.gid or uid) if uid else None
     security = SecuritySettings(
         read_only_root_fs=True,
         run_as_non_root=True,
-        run_as_user=uid if uid else None,
-        run_as_group=gid if gid is not None and uid else None,
+        run_as_user=uid,
+        run_as_group=gid,
         allow_privilege_escalation=False,
         privileged=False,
         capabilities_drop=("ALL",),
@@ -183,9 +185,9 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
         volumes=tuple(p.volume for p in planned),
         pod_security=SecuritySettings(
             run_as_non_root=True,
-            run_as_user=uid if uid else None,
-            run_as_group=gid if gid is not None and uid else None,
-            fs_group=gid if gid is not None and uid else None,
+            run_as_user=uid,
+            run_as_group=gid,
+            fs_group=gid,
             seccomp_profile="RuntimeDefault",
         ),
         namespace=options.namespace,

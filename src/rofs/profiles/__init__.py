@@ -118,8 +118,12 @@ def load_profile_text(text: str, origin: str) -> Profile:
         err = jsonschema.exceptions.best_match(errors)
         path = list(err.absolute_path)
         message = err.message
-        if err.validator == "additionalProperties":
-            message = f"unknown field ({err.message})"
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = err.schema.get("properties", {})
+            extra = [key for key in err.instance if key not in allowed]
+            if extra:
+                path.append(extra[0])
+            message = f"unknown field (allowed: {', '.join(allowed)})"
         raise ProfileError(origin, message, line=_node_line(root, path), field=_field_name(path))
 
     def fail(path: list[Any], message: str) -> None:

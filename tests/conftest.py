@@ -1,0 +1,43 @@
+"""Shared test helpers.
+
+Tests that need a system tool (bwrap, strace, a Debian server) call
+:func:`require_tool`: outside CI a missing tool skips the test; under ``CI=true``
+it fails, so a CI machine without the tool cannot go green by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+SCHEMAS = SHARED / "schemas"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_tool(name: str, package: str | None = None) -> str:
+    path = shutil.which(name) or (name if os.path.exists(name) else None)
+    if path:
+        return path
+    message = f"{name} not found (apt-get install -y {package or name})"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_path(path: str | Path, what: str) -> Path:
+    path = Path(path)
+    if path.exists():
+        return path
+    message = f"{what} not found at {path}"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
