@@ -151,7 +151,7 @@ def _parse_sizes(values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
     return tuple(sizes)
 
 
-@main.command(short_help="Hardened manifest for an app: K8s, Compose, docker run, Dockerfile.")
+@main.command(short_help="Hardened K8s, Compose, docker run or Dockerfile for an app.")
 @click.argument("app")
 @click.option(
     "--format",

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up, then run rofs' main job on the bundled examples:
+# show the writable-path inventory and generate hardened manifests from it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+out=examples/out
+mkdir -p "$out"
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+step rofs profiles list
+step rofs profiles show postgres --layout official
+step rofs generate postgres --format k8s --storage-class standard -o "$out/postgres.k8s.yaml"
+step rofs generate redis --format compose -o "$out/redis.compose.yaml"
+step rofs generate kafka --image confluentinc/cp-kafka:7.5.0 --format k8s -o "$out/kafka.k8s.yaml"
+step rofs generate nginx --format docker-run
+step rofs generate inhouse --profile-file examples/inhouse-profile.yaml --format k8s -o "$out/inhouse.k8s.yaml"
+printf '\nWrote: %s\n' "$(ls "$out" | tr '\n' ' ')"
+step cat "$out/postgres.k8s.yaml"

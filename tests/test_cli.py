@@ -1,0 +1,155 @@
+"""The command line, run as a user runs it: the installed `rofs` script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rofs import __version__
+from rofs.profiles import builtin_registry
+
+ROFS = shutil.which("rofs", path=str(Path(sys.executable).parent)) or "rofs"
+
+
+def rofs(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([ROFS, *args], capture_output=True, text=True, input=input, timeout=60)
+
+
+def test_version():
+    result = rofs("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"rofs, version {__version__}"
+
+
+def test_help_lists_every_command_with_one_line():
+    result = rofs("--help")
+    assert result.returncode == 0
+    commands = result.stdout.split("Commands:")[1].strip("\n").splitlines()
+    names = [line.split()[0] for line in commands]
+    assert names == ["profiles", "generate"], "one line per command, nothing wrapped"
+    for name in names:
+        sub = rofs(name, "--help")
+        assert sub.returncode == 0 and "Usage: rofs " + name in sub.stdout
+
+
+@pytest.mark.parametrize("args", [["generate", "mongo"], ["profiles", "show", "oracle"]])
+def test_unknown_app_is_one_line_listing_the_known_ones(args):
+    result = rofs(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"rofs: error: unknown app {args[-1]!r}; known apps: ")
+    for name in builtin_registry().names():
+        assert name in lines[0]
+    assert result.stdout == ""
+
+
+def test_profiles_list_table_names_every_app_and_path():
+    result = rofs("profiles", "list")
+    assert result.returncode == 0
+    for profile in builtin_registry():
+        assert profile.name in result.stdout
+    assert "/var/run/postgresql" in result.stdout and "/dev/shm" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_profiles_list_machine_formats(fmt):
+    result = rofs("profiles", "list", "--format", fmt)
+    assert result.returncode == 0
+    data = json.loads(result.stdout) if fmt == "json" else yaml.safe_load(result.stdout)
+    by_name = {entry["name"]: entry for entry in data}
+    assert set(by_name) == set(builtin_registry().names())
+    pg_paths = {p["path"]: p["kind"] for p in by_name["postgres"]["paths"]}
+    assert pg_paths == {"/var/lib/postgresql": "persistent", "/var/run/postgresql": "ephemeral", "/dev/shm": "memory"}
+
+
+def test_profiles_show_one_layout_as_json():
+    result = rofs("profiles", "show", "postgresql", "--layout", "debian", "--format", "json")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert [lay["id"] for lay in data["layouts"]] == ["debian"]
+    paths = {p["path"] for p in data["layouts"][0]["paths"]}
+    assert "/var/lib/postgresql/15/main" in paths and "/tmp" not in paths
+    assert any(src["id"] == "debian-run" for src in data["sources"])
+
+
+def test_profiles_show_table_has_what_breaks_and_sources():
+    result = rofs("profiles", "show", "postgres")
+    assert result.returncode == 0
+    assert "Without it" in result.stdout
+    assert "[dockerfile-official]" in result.stdout
+    assert "Layout debian" in result.stdout
+
+
+def test_profiles_show_bad_layout():
+    result = rofs("profiles", "show", "postgres", "--layout", "nope")
+    assert result.returncode == 2
+    assert "postgres has no layout 'nope'; layouts: official, bitnami, debian" in result.stderr
+
+
+def test_generate_defaults_to_statefulset_for_data():
+    result = rofs("generate", "postgres")
+    assert result.returncode == 0
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert docs[0]["kind"] == "StatefulSet"
+
+
+def test_generate_picks_the_layout_from_the_image():
+    result = rofs("generate", "postgres", "--image", "registry.example.com/bitnami/postgresql:16", "--format", "compose")
+    assert result.returncode == 0
+    svc = yaml.safe_load(result.stdout)["services"]["postgres"]
+    targets = {v["target"] for v in svc["volumes"]}
+    assert "/bitnami/postgresql" in targets and "/var/lib/postgresql" not in targets
+    assert svc["image"] == "registry.example.com/bitnami/postgresql:16"
+
+
+def test_generate_writes_a_file(tmp_path: Path):
+    out = tmp_path / "pg.yaml"
+    result = rofs("generate", "postgres", "--kind", "Deployment", "--name", "db", "-o", str(out))
+    assert result.returncode == 0 and result.stdout == ""
+    kinds = [d["kind"] for d in yaml.safe_load_all(out.read_text()) if d]
+    assert kinds == ["Deployment", "PersistentVolumeClaim"]
+    assert [p.name for p in tmp_path.iterdir()] == ["pg.yaml"], "no temp file left behind"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--size", "tmp"], "--size 'tmp': expected PATH=SIZE"),
+        (["--size", "/dev/shm=lots"], "--size '/dev/shm=lots': not a size"),
+        (["--size", "/nope=1Gi"], "--size /nope: not a path or volume of postgres"),
+        (["--layout", "debian"], "layout 'debian' of postgres has no container image"),
+        (["--kind", "Job"], "Invalid value for '--kind'"),
+    ],
+)
+def test_generate_bad_options(args, message, tmp_path: Path):
+    out = tmp_path / "never.yaml"
+    result = rofs("generate", "postgres", *args, "-o", str(out))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not out.exists(), "nothing written on bad input"
+
+
+def test_profile_file_error_is_one_line(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntitle: X\n")
+    result = rofs("generate", "x", "--profile-file", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"rofs: error: {bad}:")
+    assert "description" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_generate_from_a_profile_file(tmp_path: Path):
+    text = (Path(__file__).parent / "fixtures" / "profiles" / "inhouse.yaml").read_text()
+    path = tmp_path / "inhouse.yaml"
+    path.write_text(text)
+    result = rofs("generate", "inhouse", "--profile-file", str(path), "--format", "docker-run")
+    assert result.returncode == 0, result.stderr
+    assert "--tmpfs /var/cache/inhouse:rw,mode=1777,size=128m" in result.stdout
+    assert "-v inhouse-state:/var/lib/inhouse" in result.stdout
