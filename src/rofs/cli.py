@@ -9,7 +9,6 @@ Exit codes, for every command:
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import NoReturn
 
@@ -268,5 +267,3 @@ def _write_atomic(path: Path, text: str) -> None:
         fail(f"cannot write {path}: {exc.strerror}")
 
 
-def run() -> None:  # pragma: no cover - python -m rofs
-    sys.exit(main())

@@ -1,0 +1,3 @@
+from rofs.cli import main
+
+main(prog_name="rofs")
