@@ -227,6 +227,7 @@ class Sandboxed:
         self._log = tempfile.TemporaryFile(mode="w+b")
         self.proc: subprocess.Popen | None = None
         self.child_pid: int | None = None  # host pid of the supervisor inside the sandbox
+        self.init_pid: int | None = None  # host pid of bwrap's init, pid 1 of the sandbox
         self._status_r: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------
@@ -263,9 +264,21 @@ class Sandboxed:
                     break
                 buf += chunk
         try:
-            self.child_pid = json.loads(buf.split(b"}")[0].decode() + "}")["child-pid"]
+            init_pid = json.loads(buf.split(b"}")[0].decode() + "}")["child-pid"]
         except (ValueError, KeyError):
-            self.child_pid = None  # bwrap failed before starting the command; see output
+            return  # bwrap failed before starting the command; see output()
+        self.init_pid = init_pid
+        # With --unshare-pid, "child-pid" is bwrap's init (pid 1 inside), which ignores
+        # signals; the supervisor is its only child.
+        while time.monotonic() < deadline and self.running():
+            try:
+                children = Path(f"/proc/{init_pid}/task/{init_pid}/children").read_text().split()
+            except OSError:
+                break
+            if children:
+                self.child_pid = int(children[0])
+                break
+            time.sleep(0.01)
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -306,8 +319,25 @@ class Sandboxed:
         return Outcome(rc, self.output())
 
     def kill(self) -> None:
-        """SIGKILL the whole process group (bwrap, and with it the pid namespace)."""
-        if self.proc is not None and self.proc.poll() is None:
+        """SIGKILL everything in the sandbox, then bwrap itself if it is still there.
+
+        Killing the sandbox's pid 1 first takes the whole pid namespace down and lets
+        bwrap reap it and exit; killing bwrap first would leave its init to be reparented
+        (and, under a container's PID 1 that does not reap, to linger as a zombie).
+        """
+        if self.proc is None or self.proc.poll() is not None:
+            self._close()
+            return
+        if self.init_pid and _parent_of(self.init_pid) == self.proc.pid:
+            try:
+                os.kill(self.init_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -316,6 +346,9 @@ class Sandboxed:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        self._close()
+
+    def _close(self) -> None:
         if self._status_r is not None:
             os.close(self._status_r)
             self._status_r = None
@@ -336,6 +369,16 @@ class Sandboxed:
             return Path(f"/proc/{self.child_pid}/root{host_path(path)}").read_text("utf-8", "replace")
         except OSError:
             return ""
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def run_until_exit(

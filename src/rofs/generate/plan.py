@@ -126,8 +126,7 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
     name = dns_name(options.name or profile.name)
 
     specs = [p for p in profile.paths_for(layout.id) if p.required or options.include_optional]
-    # A path beneath another planned path is already writable: one mount serves both.
-    specs = [s for s in specs if not any(o is not s and path_covers(o.path, s.path) for o in specs)]
+    specs = [s for s in specs if not any(o is not s and _serves(o, s) for o in specs)]
     used: set[str] = set()
     planned: list[PlannedPath] = []
     for spec in specs:
@@ -203,6 +202,18 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
         workload=workload,
         env=env,
     )
+
+
+def _serves(outer: WritablePath, inner: WritablePath) -> bool:
+    """True when the mount for *outer* already serves *inner*, so *inner* needs none of its own.
+
+    A path beneath another is covered when the outer volume is at least as durable:
+    Kafka's ``/tmp/kraft-combined-logs`` beneath an ephemeral ``/tmp`` still needs its
+    own persistent volume, nested inside the emptyDir.
+    """
+    if outer.path == inner.path or not path_covers(outer.path, inner.path):
+        return False
+    return outer.kind is inner.kind or outer.kind is VolumeKind.PERSISTENT
 
 
 def _default_image_layout(profile: Profile) -> Layout:

@@ -175,6 +175,11 @@ def load_profile_text(text: str, origin: str) -> Profile:
     return _build(data, origin)
 
 
+def _text(value: str | None) -> str | None:
+    """Profile prose on one line: folded YAML strings end up in comments and table cells."""
+    return " ".join(value.split()) if value is not None else None
+
+
 def _build(data: dict[str, Any], origin: str) -> Profile:
     def size(value: str | None) -> int | None:
         return parse_quantity(value) if value is not None else None
@@ -185,7 +190,7 @@ def _build(data: dict[str, Any], origin: str) -> Profile:
     layouts = tuple(
         Layout(
             id=lay["id"],
-            description=lay["description"],
+            description=_text(lay["description"]),
             images=tup(lay.get("images")),
             package=lay.get("package"),
             image=lay.get("image"),
@@ -200,15 +205,15 @@ def _build(data: dict[str, Any], origin: str) -> Profile:
     paths = tuple(
         WritablePath(
             path=item["path"].rstrip("/") or "/",
-            purpose=item["purpose"],
+            purpose=_text(item["purpose"]),
             kind=VolumeKind(item["kind"]),
             required=item["required"],
-            breaks=item["breaks"],
+            breaks=_text(item["breaks"]),
             sources=tuple(item["sources"]),
             size=size(item.get("size")),
             name=item.get("name"),
             layouts=tup(item.get("layouts")),
-            condition=item.get("condition"),
+            condition=_text(item.get("condition")),
             populated=item.get("populated", False),
             env=item.get("env"),
             signatures=tup(item.get("signatures")),
@@ -220,7 +225,7 @@ def _build(data: dict[str, Any], origin: str) -> Profile:
         EnvKnob(
             name=k["name"],
             type=k["type"],
-            description=k["description"],
+            description=_text(k["description"]),
             carrier=k.get("carrier"),
             moves=tup(k.get("moves")),
             default=k.get("default"),
@@ -251,7 +256,7 @@ def _build(data: dict[str, Any], origin: str) -> Profile:
     return Profile(
         name=data["name"],
         title=data["title"],
-        description=" ".join(data["description"].split()),
+        description=_text(data["description"]),
         layouts=layouts,
         paths=paths,
         sources=tuple(SourceRef(**s) for s in data["sources"]),
@@ -260,9 +265,9 @@ def _build(data: dict[str, Any], origin: str) -> Profile:
         env=knobs,
         probes=probes,
         capabilities_add=tup(caps.get("add")),
-        capabilities_reason=caps.get("reason"),
+        capabilities_reason=_text(caps.get("reason")),
         resources=resources_,
-        notes=tup(data.get("notes")),
+        notes=tuple(_text(n) for n in data.get("notes", ())),
         generated_by=data.get("generated_by"),
         origin=origin,
     )
