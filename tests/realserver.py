@@ -3,14 +3,15 @@
 A small helper for ``test_profiles_real.py`` (plain functions and one class, no
 pytest fixtures).  The sandbox is::
 
-    bwrap --ro-bind / / --dev /dev --proc /proc --unshare-pid --die-with-parent ...
+    bwrap --ro-bind / / --dev /dev --proc /proc --unshare-pid --as-pid-1 --die-with-parent ...
 
 plus, for each writable path, a size-limited tmpfs (mode 1777, like an emptyDir or
 ``docker run --tmpfs``) or a bind of a host directory (a persistent volume).  Every
 other path is read-only.  The network is shared with the host, so clients in the
 test reach the server on 127.0.0.1 and a port from :func:`free_port`.
 
-Inside the sandbox a tiny Python supervisor starts the server (as another user
+Inside the sandbox a tiny Python supervisor is pid 1 (``--as-pid-1``: bwrap's own
+reaper would be left behind as a zombie when bwrap exits).  It starts the server (as another user
 through ``setpriv`` when asked), forwards SIGTERM/SIGINT/SIGQUIT/SIGHUP to it, and
 when the server has exited prints the files named in ``dump`` (log files that
 live on a tmpfs and vanish with the sandbox) before exiting with the server's
@@ -219,15 +220,14 @@ class Sandboxed:
         spec = json.dumps({"argv": inner, "dump": list(dump)})
         self.argv = (
             [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-             "--unshare-pid", "--die-with-parent", "--chdir", "/"]
+             "--unshare-pid", "--as-pid-1", "--die-with-parent", "--chdir", "/"]
             + bwrap_args(mounts)
         )
         self.command = ["--", sys.executable, "-I", "-c", SUPERVISOR, spec]
         self.env = dict(env) if env is not None else {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
         self._log = tempfile.TemporaryFile(mode="w+b")
         self.proc: subprocess.Popen | None = None
-        self.child_pid: int | None = None  # host pid of the supervisor inside the sandbox
-        self.init_pid: int | None = None  # host pid of bwrap's init, pid 1 of the sandbox
+        self.child_pid: int | None = None  # host pid of the supervisor, pid 1 of the sandbox
         self._status_r: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------
@@ -264,21 +264,9 @@ class Sandboxed:
                     break
                 buf += chunk
         try:
-            init_pid = json.loads(buf.split(b"}")[0].decode() + "}")["child-pid"]
+            self.child_pid = json.loads(buf.split(b"}")[0].decode() + "}")["child-pid"]
         except (ValueError, KeyError):
-            return  # bwrap failed before starting the command; see output()
-        self.init_pid = init_pid
-        # With --unshare-pid, "child-pid" is bwrap's init (pid 1 inside), which ignores
-        # signals; the supervisor is its only child.
-        while time.monotonic() < deadline and self.running():
-            try:
-                children = Path(f"/proc/{init_pid}/task/{init_pid}/children").read_text().split()
-            except OSError:
-                break
-            if children:
-                self.child_pid = int(children[0])
-                break
-            time.sleep(0.01)
+            self.child_pid = None  # bwrap failed before starting the command; see output()
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -321,16 +309,15 @@ class Sandboxed:
     def kill(self) -> None:
         """SIGKILL everything in the sandbox, then bwrap itself if it is still there.
 
-        Killing the sandbox's pid 1 first takes the whole pid namespace down and lets
-        bwrap reap it and exit; killing bwrap first would leave its init to be reparented
-        (and, under a container's PID 1 that does not reap, to linger as a zombie).
+        Killing the sandbox's pid 1 (the supervisor) takes the whole pid namespace down
+        and lets bwrap reap it and exit; killing bwrap first would orphan the supervisor.
         """
         if self.proc is None or self.proc.poll() is not None:
             self._close()
             return
-        if self.init_pid and _parent_of(self.init_pid) == self.proc.pid:
+        if self.child_pid and _parent_of(self.child_pid) == self.proc.pid:
             try:
-                os.kill(self.init_pid, signal.SIGKILL)
+                os.kill(self.child_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             try:
