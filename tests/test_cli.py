@@ -38,7 +38,7 @@ def test_help_lists_every_command_with_one_line():
         assert sub.returncode == 0 and "Usage: rofs " + name in sub.stdout
 
 
-@pytest.mark.parametrize("args", [["generate", "mongo"], ["profiles", "show", "oracle"]])
+@pytest.mark.parametrize("args", [["generate", "oracle-db"], ["profiles", "show", "oracle"]])
 def test_unknown_app_is_one_line_listing_the_known_ones(args):
     result = rofs(*args)
     assert result.returncode == 2
