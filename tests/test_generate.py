@@ -63,8 +63,14 @@ def mounted_kinds(docs: list[dict]) -> dict[str, str]:
 
 
 def expected_kinds(profile, layout_id):
-    """Every profile path gets a mount, unless a path above it has one of the same kind or a persistent one."""
-    paths = profile.paths_for(layout_id)
+    """Every profile path gets a mount, unless a path above it has one of the same kind or a persistent
+    one, or it is optional and the generated env moves the write elsewhere (KAFKA_LOG_DIRS)."""
+    knobs = {k.name: k for k in profile.env_for(layout_id)}
+    paths = [
+        p for p in profile.paths_for(layout_id)
+        if p.required or not (p.env in knobs and knobs[p.env].recommended and knobs[p.env].type in ("env", "jvm-option")
+                              and not knobs[p.env].recommended.startswith(p.path))
+    ]
 
     def served(inner):
         return any(
@@ -162,7 +168,25 @@ def test_docker_run_and_dockerfile(profile, layout):
 # For each app of the seed guide: the writable paths and volume kinds rofs must generate
 # for its default image, read back from the rendered Kubernetes manifest.
 SEED_EXPECTED = {
+    # /dev/shm beyond Docker's 64 MiB; no /tmp (it is never written).
     "postgres": {"/var/lib/postgresql": "persistent", "/var/run/postgresql": "ephemeral", "/dev/shm": "memory"},
+    # Only its dir; Redis does not write /tmp.
+    "redis": {"/data": "persistent"},
+    # apache/kafka: data moved out of /tmp by KAFKA_LOG_DIRS; config rendered at start; GC log dir.
+    "kafka": {
+        "/var/lib/kafka/data": "persistent",
+        "/opt/kafka/config": "ephemeral",
+        "/opt/kafka/logs": "ephemeral",
+        "/tmp": "ephemeral",
+    },
+    # Temp dirs, the PID file in /run, conf.d rendered from templates; logs go to stdout, no /tmp.
+    "nginx": {"/var/cache/nginx": "ephemeral", "/run": "ephemeral", "/etc/nginx/conf.d": "ephemeral"},
+    "python": {"/tmp": "ephemeral", "/var/cache/app": "ephemeral"},
+    "node": {"/tmp": "ephemeral", "/home/node/.npm": "ephemeral"},
+    # hsperfdata and java.io.tmpdir; heap dumps sent there by JAVA_TOOL_OPTIONS.
+    "java": {"/tmp": "ephemeral"},
+    "go": {"/tmp": "ephemeral"},
+    "rust": {"/tmp": "ephemeral"},
 }
 
 
@@ -171,6 +195,20 @@ def test_seed_apps_generate_the_right_mounts(app):
     profile = builtin_registry().get(app)
     docs = k8s_docs(render(build_plan(profile, GenerateOptions()), "k8s"))
     assert mounted_kinds(docs) == SEED_EXPECTED[app]
+
+
+def test_kafka_log_dirs_is_moved_out_of_tmp():
+    kafka = builtin_registry().get("kafka")
+    docs = k8s_docs(render(build_plan(kafka, GenerateOptions(layout="apache")), "k8s"))
+    env = {e["name"]: e["value"] for e in docs[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KAFKA_LOG_DIRS"] == "/var/lib/kafka/data"
+
+
+def test_java_heap_dumps_go_to_a_mounted_path():
+    java = builtin_registry().get("java")
+    plan = build_plan(java, GenerateOptions())
+    opts = dict((v.name, v.value) for v in plan.env)["JAVA_TOOL_OPTIONS"]
+    assert "-XX:HeapDumpPath=/tmp" in opts
 
 
 def test_kafka_data_is_never_ephemeral():
@@ -193,10 +231,15 @@ def test_kafka_data_is_never_ephemeral():
         for fmt_kind in ("StatefulSet", "Deployment"):
             docs = k8s_docs(render(build_plan(kafka, GenerateOptions(layout=layout.id, kind=fmt_kind)), "k8s"))
             kinds = mounted_kinds(docs)
-            for p in data:
-                covering = [m for m in kinds if p.path == m or p.path.startswith(m + "/")]
+            pod = docs[0]["spec"]["template"]["spec"]
+            env = {e["name"]: e["value"] for e in pod["containers"][0].get("env", [])}
+            # Where the broker really writes: log.dirs as the generated env sets it, else the image default.
+            written = [env["KAFKA_LOG_DIRS"]] if "KAFKA_LOG_DIRS" in env else [p.path for p in data if p.required]
+            for path in written:
+                covering = [m for m in kinds if path == m or path.startswith(m + "/")]
+                assert covering, f"{layout.id}/{fmt_kind}: nothing mounted at {path}"
                 innermost = max(covering, key=len)  # the mount that actually holds the files
-                assert kinds[innermost] == "persistent", f"{layout.id}/{fmt_kind}: {p.path} on {innermost}"
+                assert kinds[innermost] == "persistent", f"{layout.id}/{fmt_kind}: {path} on {innermost}"
         compose = yaml.safe_load(render(build_plan(kafka, GenerateOptions(layout=layout.id)), "compose"))
         svc = next(iter(compose["services"].values()))
         for vol in svc["volumes"]:

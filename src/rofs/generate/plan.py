@@ -125,7 +125,22 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
     check_size_keys(profile, layout, options)
     name = dns_name(options.name or profile.name)
 
-    specs = [p for p in profile.paths_for(layout.id) if p.required or options.include_optional]
+    knobs = {k.name: k for k in profile.env_for(layout.id)}
+
+    def moved_away(spec: WritablePath) -> bool:
+        """An optional path whose knob the plan sets to a value elsewhere is not written at all."""
+        knob = knobs.get(spec.env or "")
+        return (
+            not spec.required
+            and knob is not None
+            and knob.recommended is not None
+            and knob.type in ("env", "jvm-option")
+            and not path_covers(spec.path, knob.recommended)
+        )
+
+    specs = [
+        p for p in profile.paths_for(layout.id) if (p.required or options.include_optional) and not moved_away(p)
+    ]
     specs = [s for s in specs if not any(o is not s and _serves(o, s) for o in specs)]
     used: set[str] = set()
     planned: list[PlannedPath] = []
