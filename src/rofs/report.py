@@ -131,7 +131,7 @@ def print_profile_list(console: Console, registry: ProfileRegistry) -> None:
             )
     console.print(table)
     console.print(
-        f"{len(registry)} apps. Other layouts (Bitnami, Debian package ...): rofs profiles show APP. "
+        f"{len(registry)} apps. Other layouts (Bitnami, Debian package ...): rofs profiles show APP.\n"
         "persistent = PVC / named volume; ephemeral = emptyDir / tmpfs; memory = emptyDir medium Memory / shm."
     )
 
