@@ -121,7 +121,9 @@ def sandbox(
 
 # ---------------------------------------------------------------- python
 
-PY = sys.executable
+# The interpreter itself, not the venv's link to it: the venv may live under /tmp (a CI
+# checkout), which the tests cover with a tmpfs.  Only the standard library is used inside.
+PY = os.path.realpath(sys.executable)
 MKSTEMP = "import tempfile; fd, name = tempfile.mkstemp(); print(name)"
 
 
