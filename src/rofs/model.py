@@ -168,6 +168,32 @@ class Container(_Located):
 
 
 @dataclass(frozen=True)
+class Suppression:
+    """"Do not report these rules here", with the reason the author gave.
+
+    From a Kubernetes annotation (``rofs.dev/ignore``, ``rofs.dev/ignore.<container>``), a Compose
+    ``x-rofs-ignore`` field, or a ``# rofs: ignore=RO301 -- reason`` comment on the line above.
+    ``rules`` holds IDs or names; ``container`` limits it to one container; ``line`` limits a
+    comment pragma to the finding on the next line (or the same line).
+    """
+
+    rules: tuple[str, ...]
+    reason: str | None
+    location: Location
+    container: str | None = None
+    line: int | None = None
+
+    def matches(self, rule_id: str, rule_name: str, container: str | None, line: int | None) -> bool:
+        if not any(r in (rule_id, rule_name, "all") for r in self.rules):
+            return False
+        if self.container is not None and self.container != container:
+            return False
+        if self.line is not None and line not in (self.line, self.line + 1):
+            return False
+        return True
+
+
+@dataclass(frozen=True)
 class Workload(_Located):
     """Something that runs containers: a K8s pod-bearing object, a Compose service, a Dockerfile."""
 
@@ -179,8 +205,13 @@ class Workload(_Located):
     pod_security: SecuritySettings = field(default_factory=SecuritySettings)
     namespace: str | None = None
     annotations: tuple[tuple[str, str], ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
     location: Location | None = None
     field_locations: FieldLocations = ()
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
     def volume(self, name: str) -> Volume | None:
         for vol in self.volumes:
@@ -335,3 +366,63 @@ class Profile:
             if src.id == source_id:
                 return src
         return None
+
+
+# --- findings ---------------------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return ("low", "medium", "high", "critical").index(self.value)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A compliance control a rule helps with (structured, so reports can group by standard)."""
+
+    standard: str
+    control: str
+    title: str = ""
+    edition: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    id: str  # RO101; public, never changes
+    name: str  # writable-root-filesystem
+    severity: Severity
+    title: str  # one line
+    rationale: str  # why it matters, one paragraph
+    fix: str  # what fixes it, one sentence ending in a period
+    formats: tuple[SourceFormat, ...]
+    refs: tuple[Ref, ...] = ()
+    fixable: bool = False  # `rofs fix` can rewrite it
+    cwe: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem at one place.  Formats read these fields and compute nothing."""
+
+    rule: str
+    name: str
+    severity: Severity
+    message: str
+    location: Location
+    kind: str  # Deployment, service, Dockerfile ...
+    object: str  # object name (namespace/name for namespaced K8s objects)
+    container: str | None = None
+    path: str | None = None  # the filesystem path concerned, when there is one
+    fix: str | None = None
+    suppressed: str | None = None  # the reason, when a suppression matched
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.location.path, self.location.line, self.location.column, self.rule, self.path or "")
