@@ -9,11 +9,14 @@ Exit codes, for every command:
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import NoReturn
 
 import click
 import yaml
+from rich.console import Console
 
 from rofs import __version__
 from rofs.profiles import ProfileError, ProfileRegistry, builtin_registry, load_profile_file
@@ -83,6 +86,153 @@ def main() -> None:
       rofs profiles show postgres        one app: paths, why, what breaks
       rofs generate postgres --format k8s
     """
+
+
+# --- audit -----------------------------------------------------------------------------
+
+SEVERITIES = ["low", "medium", "high", "critical"]
+
+
+@main.command(short_help="Check K8s, Compose, Dockerfiles for read-only root problems.")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
+    help="text for people, json (schema rofs-audit/1) for scripts, sarif for code scanning.",
+)
+@click.option("--select", "select", multiple=True, metavar="RULES", help="Only these rules: IDs, names or prefixes (RO2). Repeatable.")
+@click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Leave out these rules. Repeatable.")
+@click.option(
+    "--fail-on", type=click.Choice(SEVERITIES), default=None,
+    help="Exit 1 only for findings at or above this severity. Default: low (any finding).",
+)
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB. Repeatable.")
+@click.option("--show-suppressed", is_flag=True, help="Also list suppressed findings (text format).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (default: .rofs.yaml or [tool.rofs] in pyproject.toml).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE.")
+@profile_file_option
+def audit(
+    paths: tuple[str, ...],
+    fmt: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    fail_on: str | None,
+    exclude: tuple[str, ...],
+    show_suppressed: bool,
+    config_file: str | None,
+    output: str | None,
+    profile_files: tuple[str, ...],
+) -> None:
+    """Report every container that is not read-only, every path its app must write that has no
+    writable mount, data on ephemeral storage, unbounded emptyDirs and more.
+
+    PATH is a file, a directory (searched recursively) or - for standard input.
+
+    \b
+    Examples:
+      rofs audit k8s/ compose.yaml Dockerfile
+      helm template ./chart | rofs audit -
+      kubectl get deploy,sts -A -o yaml | rofs audit - --fail-on high
+      rofs audit . --format sarif -o rofs.sarif
+
+    \b
+    Exit codes: 0 no findings at or above --fail-on, 1 findings, 2 bad usage or a file that
+    could not be read (the others are still checked).
+    """
+    from rofs import config as config_mod
+    from rofs import rules as rules_mod
+    from rofs.audit import AuditOptions
+    from rofs.audit import audit as run_audit
+    from rofs.model import Severity
+
+    try:
+        settings = config_mod.load(config_file)
+    except config_mod.ConfigError as exc:
+        fail(str(exc))
+    registry = registry_with(tuple(settings.profile_files) + profile_files)
+    try:
+        chosen = rules_mod.resolve(list(select)) if select else (
+            rules_mod.resolve(settings.select) if settings.select is not None else None
+        )
+        ignored = rules_mod.resolve(list(ignore) + settings.ignore)
+    except KeyError as exc:
+        fail(f"unknown rule {exc.args[0]!r}; see `rofs rules`")
+    threshold = Severity(fail_on or settings.fail_on or "low") if (fail_on or settings.fail_on or "low") in SEVERITIES else None
+    if threshold is None:
+        fail(f"fail-on must be one of {', '.join(SEVERITIES)}")
+    for path in paths:
+        if path != "-" and not os.path.exists(path):
+            fail(f"{path}: no such file or directory")
+    options = AuditOptions(select=chosen, ignore=ignored, exclude=tuple(settings.exclude) + exclude, fail_on=threshold)
+    progress = _progress_printer() if fmt == "text" and sys.stderr.isatty() and not output else None
+    result = run_audit(paths, registry, options, progress=progress)
+    if progress:
+        progress(None)
+    if fmt == "text":
+        from rofs.formats import text as text_format
+
+        console = Console(file=open(output, "w", encoding="utf-8") if output else None,
+                          width=None if not output else 200, highlight=False)
+        text_format.render(result, console, show_suppressed=show_suppressed)
+        for error in result.errors:
+            click.echo(f"rofs: error: {error}", err=True)
+    else:
+        from rofs.formats import FORMATS
+
+        text = FORMATS[fmt](result)
+        if output:
+            _write_atomic(Path(output), text)
+        else:
+            click.echo(text, nl=False)
+        for error in result.errors:
+            click.echo(f"rofs: error: {error}", err=True)
+    raise SystemExit(result.exit_code(threshold))
+
+
+def _progress_printer():
+    count = [0]
+
+    def show(path: str | None) -> None:
+        if path is None:
+            click.echo("\r\033[K", nl=False, err=True)
+            return
+        count[0] += 1
+        if count[0] % 25 == 0:
+            click.echo(f"\r\033[Kreading {count[0]} files: {path[-60:]}", nl=False, err=True)
+
+    return show
+
+
+@main.command("rules", short_help="List every rule: ID, name, severity, title.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def rules_cmd(fmt: str) -> None:
+    """List every audit rule. IDs are public and never change."""
+    from rofs import ruledocs
+
+    if fmt == "table":
+        ruledocs.print_table(report_console())
+    elif fmt == "json":
+        click.echo(json.dumps(ruledocs.as_dicts(), indent=2))
+    else:
+        click.echo(ruledocs.markdown(), nl=False)
+
+
+@main.command("rule", short_help="Explain one rule: what, why, example, fix, references.")
+@click.argument("rule_id", metavar="RULE")
+def rule_cmd(rule_id: str) -> None:
+    """Explain one rule, by ID (RO201) or name (missing-writable-path)."""
+    from rofs import ruledocs
+    from rofs import rules as rules_mod
+
+    module = rules_mod.get(rule_id)
+    if module is None:
+        fail(f"unknown rule {rule_id!r}; known: {', '.join(rules_mod.RULES)}")
+    click.echo(ruledocs.markdown_for(module), nl=False)
+
+
+def report_console():
+    from rofs import report
+
+    return report.console()
 
 
 # --- profiles --------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Settings from ``.rofs.yaml`` or ``[tool.rofs]`` in ``pyproject.toml``.
+
+Looked up in the working directory (``--config FILE`` names one explicitly).  Keys:
+``select``, ``ignore`` (lists of rule IDs, names or prefixes), ``fail-on`` (severity),
+``profile-files`` (list of paths, relative to the config file), ``exclude`` (globs).
+Command-line options win over the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+KEYS = {"select", "ignore", "fail-on", "profile-files", "exclude"}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class Settings:
+    source: str | None = None
+    select: list[str] | None = None
+    ignore: list[str] = field(default_factory=list)
+    fail_on: str | None = None
+    profile_files: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+
+
+def load(explicit: str | None = None, cwd: Path | None = None) -> Settings:
+    cwd = cwd or Path.cwd()
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        return _from_file(path)
+    for name in (".rofs.yaml", ".rofs.yml"):
+        if (cwd / name).is_file():
+            return _from_file(cwd / name)
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{pyproject}: {exc}") from None
+        section = data.get("tool", {}).get("rofs")
+        if section is not None:
+            return _settings(section, pyproject)
+    return Settings()
+
+
+def _from_file(path: Path) -> Settings:
+    try:
+        text = path.read_text("utf-8")
+        if path.suffix == ".toml":
+            data = tomllib.loads(text).get("tool", {}).get("rofs", {})
+        else:
+            data = yaml.safe_load(text) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
+    return _settings(data, path)
+
+
+def _settings(data: object, path: Path) -> Settings:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: rofs settings must be a mapping")
+    unknown = set(data) - KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {sorted(unknown)[0]!r} (known: {', '.join(sorted(KEYS))})")
+
+    def strings(key: str) -> list[str]:
+        value = data.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{path}: {key} must be a list of strings")
+        return value
+
+    fail_on = data.get("fail-on")
+    if fail_on is not None and not isinstance(fail_on, str):
+        raise ConfigError(f"{path}: fail-on must be one of low, medium, high, critical")
+    return Settings(
+        source=str(path),
+        select=strings("select") if "select" in data else None,
+        ignore=strings("ignore"),
+        fail_on=fail_on,
+        profile_files=[str((path.parent / p)) for p in strings("profile-files")],
+        exclude=strings("exclude"),
+    )

@@ -1,0 +1,60 @@
+"""
+## What it does
+Flags `readOnlyRootFilesystem` written in the pod-level `securityContext`.
+
+## Why is this bad?
+The field exists only in the container `securityContext`. At pod level Kubernetes drops
+it (or rejects the object under strict validation), so the author believes the root is
+read-only while it is not.
+
+## Example
+```yaml
+spec:
+  securityContext:
+    readOnlyRootFilesystem: true
+```
+
+## Use instead
+```yaml
+spec:
+  containers:
+    - name: app
+      securityContext:
+        readOnlyRootFilesystem: true
+```
+
+## Fix
+`rofs fix` moves the setting into every container's `securityContext`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.rules._common import READ_ONLY_REFS, Context
+
+META = RuleMeta(
+    id="RO102",
+    name="misplaced-read-only-setting",
+    severity=Severity.MEDIUM,
+    title="readOnlyRootFilesystem set at pod level, where Kubernetes ignores it",
+    rationale="The pod securityContext has no readOnlyRootFilesystem field; the setting has no effect there.",
+    fix="Move readOnlyRootFilesystem into the securityContext of each container.",
+    formats=(SourceFormat.KUBERNETES,),
+    refs=READ_ONLY_REFS,
+    fixable=True,
+)
+
+
+def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
+    value = workload.pod_security.read_only_root_fs
+    if value is None:
+        return
+    yield ctx.finding(
+        META,
+        workload,
+        workload.pod_security.where("read_only_root_fs"),
+        f"readOnlyRootFilesystem: {str(value).lower()} is in the pod securityContext, where Kubernetes ignores it;"
+        " set it on each container",
+    )

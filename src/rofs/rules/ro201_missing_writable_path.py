@@ -1,0 +1,86 @@
+"""
+## What it does
+For a container with a read-only root whose image matches an application profile, flags
+every path the profile says the app must write that no writable mount covers.
+
+## Why is this bad?
+The app crashes or misbehaves at the first write: PostgreSQL exits at start without its
+socket directory, nginx without its temp directories, a JVM app fails on every temp
+file. This is why teams turn the flag on, see the pod crash-loop, and turn it off again.
+
+## Example
+```yaml
+containers:
+  - name: db
+    image: postgres:16
+    securityContext: {readOnlyRootFilesystem: true}
+    volumeMounts:
+      - {name: data, mountPath: /var/lib/postgresql}
+```
+
+## Use instead
+```yaml
+    volumeMounts:
+      - {name: data, mountPath: /var/lib/postgresql}
+      - {name: postgres-run, mountPath: /var/run/postgresql}   # emptyDir, sizeLimit 1Mi
+      - {name: dshm, mountPath: /dev/shm}                      # emptyDir medium Memory
+```
+
+## Fix
+`rofs fix` adds each missing mount with the profile's volume kind and size
+(`rofs profiles show APP` lists them and says what breaks without each).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.rules._common import (
+    NSA_CISA,
+    RUNTIME_SHM,
+    RUNTIME_SHM_SIZE,
+    Context,
+    covering_mount,
+    describe_volume,
+    required_paths,
+    root_is_read_only,
+)
+from rofs.units import format_quantity
+
+META = RuleMeta(
+    id="RO201",
+    name="missing-writable-path",
+    severity=Severity.CRITICAL,
+    title="Read-only root, but a path the app must write has no writable mount",
+    rationale="The application writes this path; with a read-only root and no mount it fails at run time.",
+    fix="Mount a volume of the profile's kind and size at the path (rofs fix does it).",
+    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    refs=(NSA_CISA,),
+    fixable=True,
+)
+
+
+def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
+    for container in workload.containers:
+        if not root_is_read_only(container):
+            continue
+        match = ctx.match(container)
+        if match is None:
+            continue
+        for spec, path in required_paths(container, match):
+            if covering_mount(workload, container, path) is not None:
+                continue
+            if path == RUNTIME_SHM:
+                if spec.size is None or spec.size <= RUNTIME_SHM_SIZE:
+                    continue  # the runtime's own /dev/shm is writable and big enough
+                message = (
+                    f"{path} is only the runtime's 64 MiB default; {match.profile.title} needs"
+                    f" {format_quantity(spec.size)} ({spec.purpose})"
+                )
+            else:
+                message = (
+                    f"{match.profile.title} writes {path} ({spec.purpose}) but no writable volume is mounted there;"
+                    f" without it: {spec.breaks}. Add a {describe_volume(spec.kind, spec.size)}"
+                )
+            yield ctx.finding(META, workload, container.location, message, container, path=path)

@@ -1,0 +1,74 @@
+"""
+## What it does
+Flags a path that the app's profile marks persistent (database files, a Kafka log, a
+certificate store) when the mount that holds it is an emptyDir or a tmpfs.
+
+## Why is this bad?
+emptyDir and tmpfs are wiped when the pod is rescheduled or the container restarts.
+The app starts happily on an empty directory: every message, table or certificate is
+gone, without an error.
+
+## Example
+```yaml
+volumes:
+  - name: kafka-data
+    emptyDir: {}          # mounted at /var/lib/kafka/data
+```
+
+## Use instead
+```yaml
+volumeClaimTemplates:
+  - metadata: {name: kafka-data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 100Gi}}}
+```
+
+## Fix
+`rofs fix` moves the path to persistent storage (a PVC, `volumeClaimTemplates` in a
+StatefulSet, a named volume in Compose).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rofs.model import Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
+from rofs.rules._common import Context, covering_mount, needed_path
+
+META = RuleMeta(
+    id="RO202",
+    name="persistent-data-on-ephemeral-storage",
+    severity=Severity.CRITICAL,
+    title="Data that must persist is on emptyDir or tmpfs",
+    rationale="emptyDir and tmpfs are wiped on restart or rescheduling: the app starts on an empty data directory.",
+    fix="Put the path on a PersistentVolumeClaim (StatefulSet: volumeClaimTemplates; Compose: a named volume).",
+    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    fixable=True,
+    cwe="CWE-404",
+)
+
+
+def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
+    for container in workload.containers:
+        match = ctx.match(container)
+        if match is None:
+            continue
+        for spec in match.profile.paths_for(match.layout.id):
+            if spec.kind is not VolumeKind.PERSISTENT:
+                continue
+            path = needed_path(spec, container, match)
+            covered = covering_mount(workload, container, path)
+            if covered is None:
+                continue
+            mount, volume = covered
+            if volume.kind not in (VolumeKind.EPHEMERAL, VolumeKind.MEMORY):
+                continue
+            kind = volume.type or volume.kind.value
+            yield ctx.finding(
+                META,
+                workload,
+                mount.location,
+                f"{match.profile.title} keeps data that must persist in {path} ({spec.purpose}),"
+                f" but volume {volume.name!r} is {kind}: it is wiped on every restart",
+                container,
+                path=path,
+            )

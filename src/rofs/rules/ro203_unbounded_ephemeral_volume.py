@@ -1,0 +1,71 @@
+"""
+## What it does
+Flags emptyDir volumes (either medium) without `sizeLimit`, and Compose tmpfs mounts
+without a size.
+
+## Why is this bad?
+An unbounded emptyDir fills the node's disk (or, with `medium: Memory`, its RAM) until
+the kubelet evicts pods; an unbounded tmpfs takes up to half the host's memory. Read-only
+setups add several such volumes per pod, so bounding them matters.
+
+## Example
+```yaml
+volumes:
+  - name: tmp
+    emptyDir: {}
+```
+
+## Use instead
+```yaml
+volumes:
+  - name: tmp
+    emptyDir:
+      sizeLimit: 256Mi
+```
+
+## Fix
+`rofs fix` adds the size from the app's profile (or a default for `/tmp`).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rofs.model import Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
+from rofs.rules._common import Context
+
+META = RuleMeta(
+    id="RO203",
+    name="unbounded-ephemeral-volume",
+    severity=Severity.MEDIUM,
+    title="emptyDir or tmpfs without a size limit",
+    rationale="An unbounded ephemeral volume can fill the node's disk or memory and get pods evicted.",
+    fix="Set emptyDir.sizeLimit (Compose: tmpfs size) from the app's profile.",
+    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    fixable=True,
+    cwe="CWE-400",
+)
+
+
+def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
+    for volume in workload.volumes:
+        if volume.kind not in (VolumeKind.EPHEMERAL, VolumeKind.MEMORY) or volume.size_limit is not None:
+            continue
+        if volume.type not in ("emptyDir", "tmpfs"):
+            continue
+        users = [c for c in workload.containers if any(m.volume == volume.name for m in c.mounts)]
+        paths = sorted({m.path for c in users for m in c.mounts if m.volume == volume.name})
+        if volume.type == "tmpfs":
+            message = f"tmpfs {paths[0] if paths else volume.name} has no size"
+        else:
+            medium = " (medium: Memory)" if volume.kind is VolumeKind.MEMORY else ""
+            at = f" mounted at {', '.join(paths)}" if paths else ""
+            message = f"emptyDir {volume.name!r}{medium}{at} has no sizeLimit"
+        yield ctx.finding(
+            META,
+            workload,
+            volume.where(volume.type) if volume.type == "emptyDir" else volume.location,
+            message,
+            users[0] if len(users) == 1 else None,
+            path=paths[0] if paths else None,
+        )

@@ -1,0 +1,87 @@
+"""
+## What it does
+For a container with a read-only root, flags environment variables that send writes to a
+path no writable mount covers: `TMPDIR`, `TMP`, `TEMP`, `-Djava.io.tmpdir=` in
+`JAVA_OPTS`, `JAVA_TOOL_OPTIONS` or `_JAVA_OPTIONS`, `npm_config_cache`,
+`XDG_CACHE_HOME` and `HOME`.
+
+## Why is this bad?
+These variables decide where temp files and caches go. Pointing one at a read-only path
+makes every temp file fail (Python falls back to the working directory, which hides the
+problem until that is read-only too).
+
+## Example
+```yaml
+env:
+  - {name: TMPDIR, value: /scratch}     # nothing mounted at /scratch
+```
+
+## Use instead
+```yaml
+env:
+  - {name: TMPDIR, value: /tmp}
+volumeMounts:
+  - {name: tmp, mountPath: /tmp}
+```
+
+## Fix
+Mount a bounded emptyDir at the path the variable names, or point the variable at one.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Iterator
+
+from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.rules._common import Context, covering_mount, root_is_read_only
+
+META = RuleMeta(
+    id="RO204",
+    name="temp-dir-not-writable",
+    severity=Severity.HIGH,
+    title="Temp or cache directory set by env is not writable",
+    rationale="The variable sends temp or cache writes to a read-only path, so they fail at run time.",
+    fix="Mount a bounded emptyDir at the path the variable names, or point the variable at a mounted path.",
+    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    fixable=True,
+)
+
+PATH_VARS = ("TMPDIR", "TMP", "TEMP", "npm_config_cache", "NPM_CONFIG_CACHE", "XDG_CACHE_HOME", "HOME")
+JAVA_VARS = ("JAVA_OPTS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS")
+_TMPDIR_OPT = re.compile(r"^-Djava\.io\.tmpdir=(.+)$")
+
+
+def _paths(name: str, value: str) -> list[str]:
+    if name in JAVA_VARS:
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = value.split()
+        return [m.group(1) for w in words if (m := _TMPDIR_OPT.match(w))]
+    return [value]
+
+
+def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
+    for container in workload.containers:
+        if not root_is_read_only(container):
+            continue
+        for var in container.env:
+            if var.name not in PATH_VARS + JAVA_VARS or not var.value:
+                continue
+            for path in _paths(var.name, var.value):
+                if not path.startswith("/") or "$" in path:
+                    continue  # relative or still to be expanded: cannot judge
+                path = path.rstrip("/") or "/"
+                if covering_mount(workload, container, path) is not None:
+                    continue
+                what = "java.io.tmpdir" if var.name in JAVA_VARS else var.name
+                yield ctx.finding(
+                    META,
+                    workload,
+                    var.location,
+                    f"{what} points at {path}, which no writable volume covers (the root is read-only)",
+                    container,
+                    path=path,
+                )

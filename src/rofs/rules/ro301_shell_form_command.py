@@ -1,0 +1,52 @@
+"""
+## What it does
+Flags a Dockerfile whose final stage starts the app with `CMD` or `ENTRYPOINT` in shell
+form (`CMD python app.py` instead of `CMD ["python", "app.py"]`).
+
+## Why is this bad?
+Shell form runs `/bin/sh -c`: the shell becomes PID 1, signals (SIGTERM on shutdown) do
+not reach the app, and the image needs a shell, whose presence and behaviour on a
+read-only root (here-documents, temp files) are one more thing that can break.
+
+## Example
+```dockerfile
+ENTRYPOINT java -jar /app.jar
+```
+
+## Use instead
+```dockerfile
+ENTRYPOINT ["java", "-jar", "/app.jar"]
+```
+
+## Fix
+Write the command as a JSON array (exec form).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.rules._common import Context
+
+META = RuleMeta(
+    id="RO301",
+    name="shell-form-command",
+    severity=Severity.MEDIUM,
+    title="CMD or ENTRYPOINT in shell form",
+    rationale="A shell as PID 1 does not forward signals and makes the image depend on /bin/sh.",
+    fix="Write CMD/ENTRYPOINT in exec form: a JSON array of strings.",
+    formats=(SourceFormat.DOCKERFILE,),
+)
+
+
+def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
+    for container in workload.containers:
+        if not container.shell_form:
+            continue
+        which = "command" if container.command else "args"
+        word = "ENTRYPOINT" if container.command else "CMD"
+        text = (container.command or container.args or ("",))[0]
+        yield ctx.finding(
+            META, workload, container.where(which), f"{word} in shell form: {text!r}; use a JSON array", container
+        )

@@ -1,0 +1,630 @@
+"""Compose files -> model.
+
+Each service becomes a ``Workload(kind="service")`` holding one container.  Reads
+with the same PyYAML C composer as the Kubernetes reader, so every object keeps
+its line and column.  YAML merge keys (``<<: *defaults``) are followed by hand,
+because composed nodes are not constructed.
+
+Volumes:
+
+* ``tmpfs:`` entries and ``type: tmpfs`` mounts: an ephemeral ``tmpfs:<path>`` volume;
+* bind mounts (a source that is a path or holds ``${...}``): a host volume ``bind:<target>``;
+* anonymous volumes (a target alone): a persistent volume ``anonymous:<target>``;
+* named volumes: a persistent volume under the volume's name, ephemeral when the
+  top-level declaration makes it a tmpfs (``driver_opts: {type: tmpfs}``).  A named
+  volume that the top-level ``volumes:`` does not declare gets its mount but no
+  ``Volume``, so a rule can report it as undefined.
+
+``${VAR}`` interpolation is left as written; a boolean or size written as an
+interpolation reads as "not set" instead of an error.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from rofs.model import (
+    Container,
+    ContainerRole,
+    EnvVar,
+    Location,
+    Mount,
+    SecuritySettings,
+    SourceFormat,
+    Suppression,
+    Volume,
+    VolumeKind,
+    Workload,
+)
+from rofs.sources.interface import ReadError, Source, SourceFile, comment_pragmas, parse_suppression_text
+from rofs.sources.kubernetes import _Loader, ShapeError, _bool, _is_null, _loc, _map, _scalar, _seq, _what, yaml_error
+from rofs.units import SizeError, parse_docker_size
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+IGNORE_KEY = "x-rofs-ignore"
+# Short-syntax volume access modes and mount options.
+VOLUME_MODES = frozenset(
+    "ro rw z Z nocopy shared slave private rshared rslave rprivate cached delegated consistent".split()
+)
+# Container field_locations: Compose keys recorded when present.
+CONTAINER_FIELDS = (
+    "image", "command", "entrypoint", "user", "working_dir", "read_only", "security_opt", "privileged",
+    "cap_drop", "cap_add", "tmpfs", "volumes", "environment",
+)
+ROOT_USERS = frozenset(("root", "0"))
+
+
+# --- node helpers (merge-key aware) ----------------------------------------------------
+
+
+def _pairs(node: yaml.Node | None, depth: int = 0) -> list[tuple[yaml.Node, yaml.Node]]:
+    """Key/value pairs of a mapping with ``<<`` merges applied (own keys win, then the first merge)."""
+    if not isinstance(node, yaml.MappingNode) or depth > 20:
+        return []
+    own: list[tuple[yaml.Node, yaml.Node]] = []
+    merged: list[tuple[yaml.Node, yaml.Node]] = []
+    for knode, vnode in node.value:
+        if knode.tag == MERGE_TAG:
+            sources = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise ShapeError(source, "a merge key (<<) needs a mapping or a list of mappings")
+                merged.extend(_pairs(source, depth + 1))
+        else:
+            own.append((knode, vnode))
+    if not merged:
+        return own
+    seen = {_key(k) for k, _ in own}
+    out = []
+    for knode, vnode in merged:
+        key = _key(knode)
+        if key not in seen:
+            seen.add(key)
+            out.append((knode, vnode))
+    return out + own
+
+
+def _key(node: yaml.Node) -> str | None:
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    for knode, vnode in _pairs(node):
+        if _key(knode) == key:
+            return vnode
+    return None
+
+
+def _key_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    for knode, _ in _pairs(node):
+        if _key(knode) == key:
+            return knode
+    return None
+
+
+def _interpolated(node: yaml.Node | None) -> bool:
+    return isinstance(node, yaml.ScalarNode) and "${" in node.value
+
+
+def _cbool(node: yaml.Node | None) -> bool | None:
+    """A boolean; an interpolated value (``${RO:-true}``) is not known here and reads as None."""
+    if _interpolated(node):
+        return None
+    return _bool(node)
+
+
+def _size(node: yaml.Node | None, text: str | None = None) -> int | None:
+    """A Docker size in *node* (or *text*, found in *node*); None when absent or interpolated."""
+    if text is None:
+        text = _scalar(node)
+    if text is None or "${" in text:
+        return None
+    try:
+        return parse_docker_size(text.strip())
+    except SizeError as exc:
+        raise ShapeError(node, str(exc)) from None
+
+
+def _text_list(node: yaml.Node | None, what: str) -> tuple[str, ...]:
+    """A list of strings, or a single string taken as a one-item list."""
+    if _is_null(node):
+        return ()
+    if isinstance(node, yaml.ScalarNode):
+        return (node.value,)
+    return tuple(_scalar(item) or "" for item in _seq(node, what))
+
+
+def _options(text: str) -> dict[str, str]:
+    """``size=64m,mode=1777,noexec`` -> {"size": "64m", "mode": "1777", "noexec": ""}."""
+    out = {}
+    for part in text.split(","):
+        name, _, value = part.strip().partition("=")
+        if name:
+            out[name.strip()] = value.strip()
+    return out
+
+
+def _split_colons(text: str) -> list[str]:
+    """Split on ``:`` but not inside ``${...}`` (``${DATA:-./data}:/data``) or after a drive letter."""
+    parts: list[str] = []
+    buf: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(text):
+        if text.startswith("${", i):
+            depth += 1
+            buf.append("${")
+            i += 2
+            continue
+        char = text[i]
+        if char == "}" and depth:
+            depth -= 1
+        elif char == ":" and not depth:
+            parts.append("".join(buf))
+            buf = []
+            i += 1
+            continue
+        buf.append(char)
+        i += 1
+    parts.append("".join(buf))
+    if len(parts) > 1 and len(parts[0]) == 1 and parts[0].isalpha() and parts[1][:1] in ("\\", "/"):
+        parts[:2] = [parts[0] + ":" + parts[1]]  # C:\data
+    return parts
+
+
+def _is_host_path(source: str) -> bool:
+    return (
+        source.startswith(("/", ".", "~", "\\"))
+        or "${" in source
+        or (len(source) > 1 and source[0].isalpha() and source[1] == ":")
+    )
+
+
+# --- the reader --------------------------------------------------------------------------
+
+
+class ComposeSource(Source):
+    format = SourceFormat.COMPOSE
+
+    def read(self, text: str, path: str) -> SourceFile:
+        try:
+            documents = list(yaml.compose_all(text, Loader=_Loader))
+        except yaml.YAMLError as exc:
+            result = SourceFile(path=path, format=self.format)
+            result.errors.append(yaml_error(path, exc, text))
+            return result
+        return self.read_documents(documents, text, path)
+
+    def read_documents(self, documents: list[yaml.Node], text: str, path: str) -> SourceFile:
+        """Read already-composed documents (a Compose file is one document; more are read in turn)."""
+        result = SourceFile(path=path, format=self.format)
+        result.suppressions.extend(comment_pragmas(text, path))
+        for doc in documents:
+            if doc is None:
+                continue
+            self._read_document(doc, text, path, result)
+        return result
+
+    def _read_document(self, doc: yaml.Node, text: str, path: str, result: SourceFile) -> None:
+        if not isinstance(doc, yaml.MappingNode):
+            result.errors.append(
+                ReadError(path, doc.start_mark.line + 1, f"a Compose file should be a mapping, found a {_what(doc)}")
+            )
+            return
+        try:
+            top = _pairs(doc)
+        except ShapeError as exc:
+            result.errors.append(ReadError(path, exc.node.start_mark.line + 1, str(exc)))
+            return
+        root = yaml.MappingNode(doc.tag, top, doc.start_mark, doc.end_mark)
+        declared = self._declared_volumes(_get(root, "volumes"), path, result)
+        services = _get(root, "services")
+        if _is_null(services):
+            return
+        if not isinstance(services, yaml.MappingNode):
+            result.errors.append(
+                ReadError(path, services.start_mark.line + 1, f"services should be a mapping, found a {_what(services)}")
+            )
+            return
+        try:
+            entries = _pairs(services)
+        except ShapeError as exc:
+            result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"services: {exc}"))
+            return
+        for knode, vnode in entries:
+            name = _key(knode)
+            result.objects += 1
+            if name is None:
+                result.errors.append(ReadError(path, knode.start_mark.line + 1, "a service name should be a string"))
+                continue
+            if not _is_null(vnode) and not isinstance(vnode, yaml.MappingNode):
+                result.errors.append(
+                    ReadError(path, vnode.start_mark.line + 1, f"service {name} should be a mapping, found a {_what(vnode)}")
+                )
+                continue
+            try:
+                result.workloads.append(self._service(name, knode, vnode, declared, path, text))
+            except ShapeError as exc:
+                result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"service {name}: {exc}"))
+
+    # --- top-level volumes -----------------------------------------------------------
+
+    def _declared_volumes(self, node: yaml.Node | None, path: str, result: SourceFile) -> dict[str, Volume]:
+        declared: dict[str, Volume] = {}
+        if _is_null(node):
+            return declared
+        if not isinstance(node, yaml.MappingNode):
+            result.errors.append(
+                ReadError(path, node.start_mark.line + 1, f"volumes should be a mapping, found a {_what(node)}")
+            )
+            return declared
+        try:
+            entries = _pairs(node)
+        except ShapeError as exc:
+            result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"volumes: {exc}"))
+            return declared
+        for knode, vnode in entries:
+            name = _key(knode)
+            if name is None:
+                continue
+            loc = _loc(path, knode)
+            try:
+                volume = _declared_volume(name, vnode, loc, path)
+            except ShapeError as exc:
+                result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"volume {name}: {exc}"))
+                volume = Volume(name=name, kind=VolumeKind.PERSISTENT, type="volume", location=loc)
+            declared[name] = volume
+        return declared
+
+    # --- services --------------------------------------------------------------------
+
+    def _service(
+        self, name: str, knode: yaml.Node, vnode: yaml.Node, declared: dict[str, Volume], path: str, text: str
+    ) -> Workload:
+        # A service written as `name:` alone has no settings: read it as an empty mapping.
+        service = yaml.MappingNode("tag:yaml.org,2002:map", _pairs(vnode), vnode.start_mark, vnode.end_mark)
+        loc = _loc(path, knode)
+        fields = []
+        for key in CONTAINER_FIELDS:
+            key_node = _key_node(service, key)
+            if key_node is not None:
+                fields.append((key, _loc(path, key_node)))
+
+        command_node = _get(service, "command")
+        shell_form = isinstance(command_node, yaml.ScalarNode) and not _is_null(command_node)
+        command = None if _is_null(command_node) else _text_list(command_node, "command")
+        user = _scalar(_get(service, "user"))
+
+        volumes: list[Volume] = []
+        mounts: list[Mount] = []
+        for item in _text_items(_get(service, "tmpfs"), "tmpfs"):
+            mount, volume = _tmpfs_short(item, path)
+            mounts.append(mount)
+            volumes.append(volume)
+        for item in _seq(_get(service, "volumes"), "volumes"):
+            mount, volume = _service_volume(item, declared, path)
+            mounts.append(mount)
+            if volume is not None and all(v.name != volume.name for v in volumes):
+                volumes.append(volume)
+
+        ignore_key = _key_node(service, IGNORE_KEY)
+        suppressions: list[Suppression] = []
+        if ignore_key is not None:
+            suppressions = _suppressions(_get(service, IGNORE_KEY), _loc(path, ignore_key))
+
+        container = Container(
+            name=name,
+            image=_image(_get(service, "image"), text),
+            role=ContainerRole.MAIN,
+            command=command,
+            shell_form=shell_form,
+            user=user,
+            working_dir=_scalar(_get(service, "working_dir")),
+            security=_security(service, user, loc, path),
+            mounts=tuple(mounts),
+            env=_environment(_get(service, "environment"), path),
+            location=loc,
+            field_locations=tuple(fields),
+        )
+        workload_fields = ((IGNORE_KEY, _loc(path, ignore_key)),) if ignore_key is not None else ()
+        return Workload(
+            kind="service",
+            name=name,
+            format=SourceFormat.COMPOSE,
+            containers=(container,),
+            volumes=tuple(volumes),
+            suppressions=tuple(suppressions),
+            location=loc,
+            field_locations=workload_fields,
+        )
+
+
+def _image(node: yaml.Node | None, text: str) -> str | None:
+    """The image; a one-line flow value (``image: {$IMAGE}``, a template placeholder) keeps its text."""
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.start_mark.line == node.end_mark.line:
+        lines = text.splitlines()
+        if node.start_mark.line < len(lines):
+            written = lines[node.start_mark.line][node.start_mark.column:node.end_mark.column].strip()
+            if written:
+                return written
+    return _scalar(node)
+
+
+def _text_items(node: yaml.Node | None, what: str) -> list[yaml.ScalarNode]:
+    """Scalar items of a string-or-list field, as nodes (for their locations)."""
+    if _is_null(node):
+        return []
+    if isinstance(node, yaml.ScalarNode):
+        return [node]
+    items = []
+    for item in _seq(node, what):
+        if not isinstance(item, yaml.ScalarNode):
+            raise ShapeError(item, f"{what} items should be strings, found a {_what(item)}")
+        if not _is_null(item):
+            items.append(item)
+    return items
+
+
+# --- security ------------------------------------------------------------------------------
+
+
+def _security(service: yaml.MappingNode, user: str | None, loc: Location, path: str) -> SecuritySettings:
+    values: dict = {}
+    fields: list[tuple[str, Location]] = []
+
+    def present(key: str, attr: str) -> yaml.Node | None:
+        key_node = _key_node(service, key)
+        if key_node is None:
+            return None
+        fields.append((attr, _loc(path, key_node)))
+        return _get(service, key)
+
+    node = present("read_only", "read_only_root_fs")
+    if node is not None:
+        values["read_only_root_fs"] = _cbool(node)
+    node = present("privileged", "privileged")
+    if node is not None:
+        values["privileged"] = _cbool(node)
+    node = present("cap_drop", "capabilities_drop")
+    if node is not None:
+        values["capabilities_drop"] = _text_list(node, "cap_drop")
+    node = present("cap_add", "capabilities_add")
+    if node is not None:
+        values["capabilities_add"] = _text_list(node, "cap_add")
+
+    opts_key = _key_node(service, "security_opt")
+    for item in _text_items(_get(service, "security_opt"), "security_opt"):
+        text = item.value.strip()
+        name, value = text, None
+        for sep in (":", "="):
+            if sep in text:
+                name, _, value = text.partition(sep)
+                break
+        name = name.strip().lower()
+        if name == "no-new-privileges":
+            flag = (value or "true").strip().lower()
+            if "${" in flag:
+                continue
+            if flag in ("true", "yes", "1", "on"):
+                values["allow_privilege_escalation"] = False
+            elif flag in ("false", "no", "0", "off"):
+                values["allow_privilege_escalation"] = True
+            else:
+                raise ShapeError(item, f"security_opt: no-new-privileges takes true or false, found {value!r}")
+            fields.append(("allow_privilege_escalation", _loc(path, item)))
+        elif name == "seccomp" and value:
+            values["seccomp_profile"] = "Unconfined" if value.strip() == "unconfined" else "Localhost"
+            fields.append(("seccomp_profile", _loc(path, item)))
+    if opts_key is not None:
+        fields.append(("security_opt", _loc(path, opts_key)))
+
+    if user is not None and "${" not in user and user.strip():
+        uid, _, gid = user.strip().partition(":")
+        user_loc = _loc(path, _key_node(service, "user"))
+        if uid.isdigit():
+            values["run_as_user"] = int(uid)
+            fields.append(("run_as_user", user_loc))
+        if gid.isdigit():
+            values["run_as_group"] = int(gid)
+            fields.append(("run_as_group", user_loc))
+        if uid:
+            values["run_as_non_root"] = uid not in ROOT_USERS and not (uid.isdigit() and int(uid) == 0)
+            fields.append(("run_as_non_root", user_loc))
+    return SecuritySettings(**values, location=loc, field_locations=tuple(fields))
+
+
+# --- environment ---------------------------------------------------------------------------
+
+
+def _environment(node: yaml.Node | None, path: str) -> tuple[EnvVar, ...]:
+    if _is_null(node):
+        return ()
+    env = []
+    if isinstance(node, yaml.MappingNode):
+        for knode, vnode in _pairs(node):
+            name = _scalar(knode)
+            if name is None:
+                continue
+            if not _is_null(vnode) and not isinstance(vnode, yaml.ScalarNode):
+                raise ShapeError(vnode, f"environment {name} should be a single value, found a {_what(vnode)}")
+            env.append(EnvVar(name=name, value=_scalar(vnode), location=_loc(path, knode)))
+        return tuple(env)
+    if not isinstance(node, yaml.SequenceNode):
+        raise ShapeError(node, f"environment should be a list or a mapping, found a {_what(node)}")
+    for item in node.value:
+        if not isinstance(item, yaml.ScalarNode):
+            raise ShapeError(item, f"environment items should be NAME=value strings, found a {_what(item)}")
+        if _is_null(item):
+            continue
+        name, sep, value = item.value.partition("=")
+        env.append(EnvVar(name=name, value=value if sep else None, location=_loc(path, item)))
+    return tuple(env)
+
+
+# --- suppressions --------------------------------------------------------------------------
+
+
+def _suppressions(node: yaml.Node | None, loc: Location) -> list[Suppression]:
+    texts: list[str] = []
+    if _is_null(node):
+        return []
+    if isinstance(node, yaml.MappingNode):
+        for knode, vnode in _pairs(node):
+            rules = _scalar(knode)
+            if not rules:
+                continue
+            reason = _scalar(vnode)
+            texts.append(f"{rules}: {reason}" if reason else rules)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            text = _scalar(item)
+            if text:
+                texts.append(text)
+    else:
+        texts.append(node.value)
+    out: list[Suppression] = []
+    for text in texts:
+        out.extend(parse_suppression_text(text, loc))
+    return out
+
+
+# --- volumes -------------------------------------------------------------------------------
+
+
+def _declared_volume(name: str, node: yaml.Node | None, loc: Location, path: str) -> Volume:
+    body = _map(node, "the declaration")
+    source = _scalar(_get(body, "name"))
+    external = _get(body, "external")
+    if isinstance(external, yaml.MappingNode):  # legacy `external: {name: x}`
+        source = _scalar(_get(external, "name")) or source
+    opts = _map(_get(body, "driver_opts"), "driver_opts")
+    if opts is not None:
+        fields: tuple[tuple[str, Location], ...] = (("driver_opts", _loc(path, _key_node(body, "driver_opts"))),)
+        fstype = (_scalar(_get(opts, "type")) or "").strip()
+        device = _scalar(_get(opts, "device"))
+        o_node = _get(opts, "o")
+        options = _options(_scalar(o_node) or "")
+        if fstype == "tmpfs" or device == "tmpfs":
+            size = _size(o_node, options["size"]) if options.get("size") else None
+            if size is not None:
+                fields += (("size_limit", _loc(path, o_node)),)
+            return Volume(name=name, kind=VolumeKind.EPHEMERAL, size_limit=size, source=source, type="tmpfs",
+                          location=loc, field_locations=fields)
+        if "bind" in options or "rbind" in options:
+            return Volume(name=name, kind=VolumeKind.HOST, source=device, type="bind", location=loc,
+                          field_locations=fields)
+    return Volume(name=name, kind=VolumeKind.PERSISTENT, source=source, type="volume", location=loc)
+
+
+def _tmpfs_short(item: yaml.ScalarNode, path: str) -> tuple[Mount, Volume]:
+    """``/run`` or ``/run:size=64m,mode=1777``."""
+    target, _, opts = item.value.strip().partition(":")
+    if not target:
+        raise ShapeError(item, "tmpfs entries need a path")
+    options = _options(opts)
+    size = _size(item, options["size"]) if options.get("size") else None
+    loc = _loc(path, item)
+    name = f"tmpfs:{target}"
+    fields = (("size_limit", loc),) if size is not None else ()
+    return (
+        Mount(path=target, volume=name, read_only="ro" in options, location=loc),
+        Volume(name=name, kind=VolumeKind.EPHEMERAL, size_limit=size, type="tmpfs", location=loc,
+               field_locations=fields),
+    )
+
+
+def _named(source: str, declared: dict[str, Volume], vtype: str) -> Volume | None:
+    """The workload's Volume for a named volume: only when the top level declares it."""
+    vol = declared.get(source)
+    if vol is None:
+        return None
+    if vtype != "volume" and vol.type == "volume":
+        return Volume(name=vol.name, kind=vol.kind, size_limit=vol.size_limit, source=vol.source, type=vtype,
+                      location=vol.location, field_locations=vol.field_locations)
+    return vol
+
+
+def _service_volume(item: yaml.Node, declared: dict[str, Volume], path: str) -> tuple[Mount, Volume | None]:
+    if isinstance(item, yaml.MappingNode):
+        return _long_volume(item, declared, path)
+    if not isinstance(item, yaml.ScalarNode) or _is_null(item):
+        raise ShapeError(item, f"volumes items should be strings or mappings, found a {_what(item)}")
+    loc = _loc(path, item)
+    parts = _split_colons(item.value.strip())
+    modes: set[str] = set()
+    if len(parts) == 1:
+        source, target = None, parts[0]
+    elif len(parts) == 2:
+        if parts[0].startswith("/") and set(parts[1].split(",")) <= VOLUME_MODES:
+            source, target, modes = None, parts[0], set(parts[1].split(","))
+        else:
+            source, target = parts
+    elif len(parts) == 3:
+        source, target = parts[0], parts[1]
+        modes = {m.strip() for m in parts[2].split(",") if m.strip()}
+    else:
+        raise ShapeError(item, f"cannot read volume {item.value!r} (expected SOURCE:TARGET[:MODE])")
+    if not target:
+        raise ShapeError(item, f"volume {item.value!r} has no target path")
+    read_only = "ro" in modes
+    if source is None or source == "":
+        name = f"anonymous:{target}"
+        return (
+            Mount(path=target, volume=name, read_only=read_only, location=loc),
+            Volume(name=name, kind=VolumeKind.PERSISTENT, type="anonymous", location=loc),
+        )
+    if _is_host_path(source):
+        name = f"bind:{target}"
+        return (
+            Mount(path=target, volume=name, read_only=read_only, location=loc),
+            Volume(name=name, kind=VolumeKind.HOST, source=source, type="bind", read_only=read_only, location=loc),
+        )
+    return Mount(path=target, volume=source, read_only=read_only, location=loc), _named(source, declared, "volume")
+
+
+def _long_volume(item: yaml.MappingNode, declared: dict[str, Volume], path: str) -> tuple[Mount, Volume | None]:
+    loc = _loc(path, item)
+    target = _scalar(_get(item, "target"))
+    if not target:
+        raise ShapeError(item, "a volume mapping needs a target")
+    source = _scalar(_get(item, "source"))
+    vtype = _scalar(_get(item, "type"))
+    if vtype is None:
+        vtype = "volume" if not source or not _is_host_path(source) else "bind"
+    read_only = bool(_cbool(_get(item, "read_only")))
+    if vtype == "tmpfs":
+        tmpfs = _map(_get(item, "tmpfs"), "tmpfs")
+        size_node = _get(tmpfs, "size")
+        size = _size(size_node)
+        fields = (("size_limit", _loc(path, size_node)),) if size is not None else ()
+        name = f"tmpfs:{target}"
+        return (
+            Mount(path=target, volume=name, read_only=read_only, location=loc),
+            Volume(name=name, kind=VolumeKind.EPHEMERAL, size_limit=size, type="tmpfs", location=loc,
+                   field_locations=fields),
+        )
+    if vtype in ("bind", "npipe"):
+        name = f"{vtype}:{target}"
+        return (
+            Mount(path=target, volume=name, read_only=read_only, location=loc),
+            Volume(name=name, kind=VolumeKind.HOST, source=source, type=vtype, read_only=read_only, location=loc),
+        )
+    if vtype == "image":
+        name = f"image:{target}"
+        return (
+            Mount(path=target, volume=name, read_only=True, location=loc),
+            Volume(name=name, kind=VolumeKind.CONFIG, source=source, type="image", read_only=True, location=loc),
+        )
+    if vtype not in ("volume", "cluster"):
+        raise ShapeError(_get(item, "type"), f"unknown volume type {vtype!r} (volume, bind, tmpfs, npipe, cluster, image)")
+    sub_path = _scalar(_get(_map(_get(item, "volume"), "volume"), "subpath"))
+    if not source:
+        name = f"anonymous:{target}"
+        return (
+            Mount(path=target, volume=name, read_only=read_only, sub_path=sub_path, location=loc),
+            Volume(name=name, kind=VolumeKind.PERSISTENT, type="anonymous", location=loc),
+        )
+    return (
+        Mount(path=target, volume=source, read_only=read_only, sub_path=sub_path, location=loc),
+        _named(source, declared, vtype),
+    )
