@@ -273,6 +273,7 @@ class WritablePath:
     condition: str | None = None
     populated: bool = False
     env: str | None = None
+    accepts: tuple[str, ...] = ()  # narrower paths where a mount also serves
     signatures: tuple[str, ...] = ()
     observed: tuple[tuple[str, object], ...] = ()
 

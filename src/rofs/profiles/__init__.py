@@ -165,6 +165,9 @@ def load_profile_text(text: str, origin: str) -> Profile:
                 if (lid, item["name"]) in names:
                     fail(["paths", i, "name"], f"volume name {item['name']!r} used twice in layout {lid!r}")
                 names.add((lid, item["name"]))
+        for j, alt in enumerate(item.get("accepts", [])):
+            if not alt.startswith(item["path"].rstrip("/") + "/"):
+                fail(["paths", i, "accepts", j], f"{alt} is not beneath {item['path']}")
         if item.get("env") and item["env"] not in knob_names:
             fail(["paths", i, "env"], f"no env knob named {item['env']!r} in env:")
         if item["kind"] in ("ephemeral", "memory") and "size" not in item:
@@ -216,6 +219,7 @@ def _build(data: dict[str, Any], origin: str) -> Profile:
             condition=_text(item.get("condition")),
             populated=item.get("populated", False),
             env=item.get("env"),
+            accepts=tuple(a.rstrip("/") for a in item.get("accepts", ())),
             signatures=tup(item.get("signatures")),
             observed=tuple(sorted(item.get("observed", {}).items())),
         )

@@ -123,6 +123,21 @@ def covering_mount(workload: Workload, container: Container, path: str) -> tuple
     return best
 
 
+def serving_mount(
+    workload: Workload, container: Container, spec: WritablePath, path: str
+) -> tuple[Mount, Volume] | None:
+    """The mount that holds the app's files for *spec*: at or above *path*, or at one of the
+    narrower paths the profile accepts (PostgreSQL's PGDATA of a given version)."""
+    found = covering_mount(workload, container, path)
+    if found is not None or path != spec.path:
+        return found
+    for alt in spec.accepts:
+        found = covering_mount(workload, container, alt)
+        if found is not None:
+            return found
+    return None
+
+
 def needed_path(spec: WritablePath, container: Container, match: ProfileMatch) -> str:
     """Where the app really writes this path: moved when the container sets the knob's env var."""
     if spec.env:

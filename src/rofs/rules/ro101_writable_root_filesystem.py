@@ -39,7 +39,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
-from rofs.rules._common import READ_ONLY_REFS, Context, covering_mount, describe_volume, required_paths
+from rofs.rules._common import RUNTIME_SHM, READ_ONLY_REFS, Context, describe_volume, required_paths, serving_mount
 
 META = RuleMeta(
     id="RO101",
@@ -67,7 +67,7 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             adds = [
                 f"{path} ({describe_volume(spec.kind, spec.size)})"
                 for spec, path in required_paths(container, match)
-                if covering_mount(workload, container, path) is None
+                if path != RUNTIME_SHM and serving_mount(workload, container, spec, path) is None
             ]
             if adds:
                 message += f"; {match.profile.title} needs writable " + ", ".join(adds)

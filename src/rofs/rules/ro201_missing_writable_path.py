@@ -39,14 +39,12 @@ from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
 from rofs.rules._common import (
     NSA_CISA,
     RUNTIME_SHM,
-    RUNTIME_SHM_SIZE,
     Context,
-    covering_mount,
     describe_volume,
     required_paths,
     root_is_read_only,
+    serving_mount,
 )
-from rofs.units import format_quantity
 
 META = RuleMeta(
     id="RO201",
@@ -69,18 +67,10 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
         if match is None:
             continue
         for spec, path in required_paths(container, match):
-            if covering_mount(workload, container, path) is not None:
-                continue
-            if path == RUNTIME_SHM:
-                if spec.size is None or spec.size <= RUNTIME_SHM_SIZE:
-                    continue  # the runtime's own /dev/shm is writable and big enough
-                message = (
-                    f"{path} is only the runtime's 64 MiB default; {match.profile.title} needs"
-                    f" {format_quantity(spec.size)} ({spec.purpose})"
-                )
-            else:
-                message = (
-                    f"{match.profile.title} writes {path} ({spec.purpose}) but no writable volume is mounted there;"
-                    f" without it: {spec.breaks}. Add a {describe_volume(spec.kind, spec.size)}"
-                )
+            if path == RUNTIME_SHM or serving_mount(workload, container, spec, path) is not None:
+                continue  # every container runtime mounts a writable /dev/shm of its own
+            message = (
+                f"{match.profile.title} writes {path} ({spec.purpose}) but no writable volume is mounted there;"
+                f" without it: {spec.breaks}. Mount a {describe_volume(spec.kind, spec.size)}"
+            )
             yield ctx.finding(META, workload, container.location, message, container, path=path)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
-from rofs.rules._common import Context, covering_mount, needed_path
+from rofs.rules._common import Context, needed_path, serving_mount
 
 META = RuleMeta(
     id="RO202",
@@ -56,7 +56,7 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             if spec.kind is not VolumeKind.PERSISTENT:
                 continue
             path = needed_path(spec, container, match)
-            covered = covering_mount(workload, container, path)
+            covered = serving_mount(workload, container, spec, path)
             if covered is None:
                 continue
             mount, volume = covered

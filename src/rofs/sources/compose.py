@@ -416,7 +416,12 @@ def _security(service: yaml.MappingNode, user: str | None, loc: Location, path: 
             values["seccomp_profile"] = "Unconfined" if value.strip() == "unconfined" else "Localhost"
             fields.append(("seccomp_profile", _loc(path, item)))
     if opts_key is not None:
-        fields.append(("security_opt", _loc(path, opts_key)))
+        opts_loc = _loc(path, opts_key)
+        fields.append(("security_opt", opts_loc))
+        # A setting missing from a written security_opt belongs in that list: point there.
+        for attr in ("allow_privilege_escalation", "seccomp_profile"):
+            if attr not in values:
+                fields.append((attr, opts_loc))
 
     if user is not None and "${" not in user and user.strip():
         uid, _, gid = user.strip().partition(":")

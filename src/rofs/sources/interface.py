@@ -49,7 +49,7 @@ class Source(ABC):
 
 
 # `# rofs: ignore=RO301,RO203 -- reason`, in YAML and Dockerfiles.
-PRAGMA_RE = re.compile(r"#\s*rofs:\s*ignore\s*=\s*([A-Za-z0-9_,\- ]+?)\s*(?:--\s*(.*?))?\s*$")
+PRAGMA_RE = re.compile(r"#\s*rofs:\s*ignore\s*=\s*([A-Za-z0-9_,\- ]+?)\s*(?:--\s*([^#]*?))?\s*(?:#.*)?$")
 
 
 def comment_pragmas(text: str, path: str) -> list[Suppression]:

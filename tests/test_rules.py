@@ -1,0 +1,75 @@
+"""Every rule against its fixtures: expectations sit on the lines they point at.
+
+``# expect: RO201 RO201`` on a line means exactly those findings at that line;
+``# expect-next: RO301`` on a comment line means them on the next line (Dockerfiles
+have no trailing comments).  The comparison is the exact multiset of (line, rule) per
+file, so a finding on the wrong line fails, and so does a missing or extra one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from rofs.audit import AuditOptions, audit
+from rofs.profiles import builtin_registry
+from rofs.rules import RULES
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+EXPECT = re.compile(r"#\s*expect(-next)?:\s*((?:RO\d{3}\s*)+)")
+SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix")
+
+
+def expectations(path: Path) -> Counter:
+    found: Counter = Counter()
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        match = EXPECT.search(line)
+        if match:
+            target = number + 1 if match.group(1) else number
+            for rule in match.group(2).split():
+                found[(target, rule)] += 1
+    return found
+
+
+def fixture_files() -> list[Path]:
+    return sorted(p for p in FIXTURES.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("path", fixture_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_rule_fixture(path: Path):
+    rule = path.parent.name
+    result = audit([str(path)], builtin_registry(), AuditOptions(select={rule}))
+    assert not result.errors, result.errors
+    assert len(result.files) == 1 and result.files[0].workloads, "the fixture was read"
+    actual = Counter((f.location.line, f.rule) for f in result.active)
+    assert actual == expectations(path), "\n".join(str(f.location) + " " + f.message for f in result.active)
+    lines = len(path.read_text().splitlines())
+    for f in result.findings:
+        assert 1 <= f.location.line <= lines and f.location.column >= 1, "no impossible positions"
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_every_rule_is_documented_and_has_fixtures(rule_id):
+    module = RULES[rule_id]
+    meta = module.META
+    doc = module.__doc__ or ""
+    for section in SECTIONS:
+        assert section in doc, f"{rule_id} docstring lacks {section}"
+    assert re.fullmatch(r"RO\d{3}", meta.id) and re.fullmatch(r"[a-z]+(-[a-z]+)*", meta.name)
+    assert meta.fix.endswith(".") and meta.title and meta.rationale
+    files = list((FIXTURES / rule_id).glob("*"))
+    assert files, f"{rule_id} has no fixture folder"
+    fires = sum(sum(expectations(f).values()) for f in files)
+    assert fires > 0, f"{rule_id}: no firing case"
+    text = "".join(f.read_text() for f in files)
+    assert "dont-fire" in text or "ok." in " ".join(f.name for f in files) or rule_id in ("RO303", "RO901"), (
+        f"{rule_id}: no non-firing case"
+    )
+
+
+def test_rule_ids_and_names_are_unique():
+    names = [m.META.name for m in RULES.values()]
+    assert len(set(names)) == len(names)
