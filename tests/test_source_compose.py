@@ -74,10 +74,10 @@ def test_service_maps_to_one_workload_with_one_container():
     assert web.location == Location(P, 2, 3, 2, 6)
     (c,) = web.containers
     assert c.name == "web" and c.image == "nginx:1.27" and c.role is ContainerRole.MAIN
-    assert c.command == ("nginx", "-g", "daemon off;") and c.shell_form is False
+    assert c.args == ("nginx", "-g", "daemon off;") and c.command is None and c.shell_form is False
     assert c.working_dir == "/srv"
     assert at(c.location) == (2, 3)
-    assert fields(c) == {"image": (3, 5), "command": (4, 5), "working_dir": (5, 5)}
+    assert fields(c) == {"image": (3, 5), "args": (4, 5), "working_dir": (5, 5)}
     # build-only service: no image
     assert builder.containers[0].image is None
     assert at(builder.location) == (6, 3)
@@ -85,7 +85,20 @@ def test_service_maps_to_one_workload_with_one_container():
                                               security=SecuritySettings(location=builder.location))
 
 
-def test_string_command_is_shell_form():
+def test_string_command_alone_is_shell_form():
+    c = one(
+        '''
+        services:
+          app:
+            image: python:3.12
+            command: sh -c "pip install -r requirements.txt && python app.py"
+        '''
+    ).containers[0]
+    assert c.shell_form is True and c.command is None
+    assert c.args == ('sh -c "pip install -r requirements.txt && python app.py"',)
+
+
+def test_string_command_with_exec_entrypoint():
     w = one(
         """
         services:
@@ -96,10 +109,11 @@ def test_string_command_is_shell_form():
         """
     )
     c = w.containers[0]
-    assert c.command == ("postgres -c shared_preload_libraries=pg_stat_statements",)
-    assert c.shell_form is True
-    assert c.args is None
-    assert fields(c) == {"image": (3, 5), "command": (4, 5), "entrypoint": (5, 5)}
+    # The model speaks Kubernetes: Compose `entrypoint` is `command`, Compose `command` is `args`.
+    assert c.args == ("postgres -c shared_preload_libraries=pg_stat_statements",)
+    assert c.command == ("docker-entrypoint.sh",)
+    assert c.shell_form is False, "the entrypoint is a list: Compose splits the string command into words"
+    assert fields(c) == {"image": (3, 5), "args": (4, 5), "command": (5, 5)}
 
 
 def test_interpolation_is_kept_as_written():

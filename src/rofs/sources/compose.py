@@ -47,6 +47,7 @@ VOLUME_MODES = frozenset(
     "ro rw z Z nocopy shared slave private rshared rslave rprivate cached delegated consistent".split()
 )
 # Container field_locations: Compose keys recorded when present.
+MODEL_FIELD = {"entrypoint": "command", "command": "args"}
 CONTAINER_FIELDS = (
     "image", "command", "entrypoint", "user", "working_dir", "read_only", "security_opt", "privileged",
     "cap_drop", "cap_add", "tmpfs", "volumes", "environment",
@@ -288,10 +289,14 @@ class ComposeSource(Source):
         for key in CONTAINER_FIELDS:
             key_node = _key_node(service, key)
             if key_node is not None:
-                fields.append((key, _loc(path, key_node)))
+                # The model speaks Kubernetes: entrypoint is `command`, command is `args`.
+                fields.append((MODEL_FIELD.get(key, key), _loc(path, key_node)))
 
+        entry_node = _get(service, "entrypoint")
         command_node = _get(service, "command")
-        shell_form = isinstance(command_node, yaml.ScalarNode) and not _is_null(command_node)
+        written = entry_node if not _is_null(entry_node) else command_node
+        shell_form = isinstance(written, yaml.ScalarNode) and not _is_null(written)
+        entrypoint = None if _is_null(entry_node) else _text_list(entry_node, "entrypoint")
         command = None if _is_null(command_node) else _text_list(command_node, "command")
         user = _scalar(_get(service, "user"))
 
@@ -300,7 +305,8 @@ class ComposeSource(Source):
         for item in _text_items(_get(service, "tmpfs"), "tmpfs"):
             mount, volume = _tmpfs_short(item, path)
             mounts.append(mount)
-            volumes.append(volume)
+            if all(v.name != volume.name for v in volumes):
+                volumes.append(volume)
         for item in _seq(_get(service, "volumes"), "volumes"):
             mount, volume = _service_volume(item, declared, path)
             mounts.append(mount)
@@ -316,7 +322,8 @@ class ComposeSource(Source):
             name=name,
             image=_image(_get(service, "image"), text),
             role=ContainerRole.MAIN,
-            command=command,
+            command=entrypoint,
+            args=command,
             shell_form=shell_form,
             user=user,
             working_dir=_scalar(_get(service, "working_dir")),

@@ -92,6 +92,7 @@ class Instruction:
     """One instruction: a logical line (continuations joined), and its heredoc bodies."""
 
     keyword: str  # upper case
+    word: str  # the keyword as written
     text: str  # the logical line, keyword included, continuation characters removed
     args_start: int  # offset in ``text`` where the arguments begin
     line: int  # first physical line, 1-based
@@ -187,6 +188,8 @@ def scan(text: str) -> Scan:
             body, more = _continues(raw, escape)
             segments.append((len(text_line), number, 1))
             text_line += body
+        if not text_line.strip():
+            continue  # a lone continuation character followed by nothing
         parts = _WHITESPACE_RE.split(text_line.strip(), maxsplit=1)
         word = parts[0]
         args_start = len(text_line) - len(text_line.lstrip()) + len(word)
@@ -194,6 +197,7 @@ def scan(text: str) -> Scan:
             args_start += 1
         ins = Instruction(
             keyword=word.upper(),
+            word=word,
             text=text_line,
             args_start=args_start,
             line=segments[0][1],
@@ -413,8 +417,7 @@ def _not_a_dockerfile(instructions: list[Instruction]) -> tuple[int | None, str]
         return None, "no instructions: the file is empty or only comments"
     first = instructions[0]
     if first.keyword not in ("FROM", "ARG"):
-        word = first.text.split(None, 1)[0] if first.text.strip() else ""
-        return first.line, f"not a Dockerfile: it starts with {word[:40]!r}, a Dockerfile with FROM or ARG"
+        return first.line, f"not a Dockerfile: it starts with {first.word[:40]!r}, a Dockerfile with FROM or ARG"
     known = sum(1 for ins in instructions if ins.keyword in INSTRUCTIONS)
     if known * 2 <= len(instructions):
         return first.line, f"not a Dockerfile: only {known} of {len(instructions)} lines are Dockerfile instructions"
@@ -536,7 +539,7 @@ class DockerfileSource(Source):
         for ins in scanned.instructions:
             keyword = ins.keyword
             if keyword not in INSTRUCTIONS:
-                errors.append(DockerfileError(ins.line, f"unknown instruction: {ins.text.split(None, 1)[0][:40]}"))
+                errors.append(DockerfileError(ins.line, f"unknown instruction: {ins.word[:40]}"))
                 continue
             if keyword == "FROM":
                 stage = self._from(ins, path, escape, global_args, by_name, errors)
@@ -550,7 +553,8 @@ class DockerfileSource(Source):
                 if keyword == "ARG":
                     self._arg(ins, escape, global_args, global_args, errors)
                 else:
-                    errors.append(DockerfileError(ins.line, f"{keyword} before the first FROM; only ARG may come first"))
+                    message = f"{keyword} before the first FROM; only ARG may come first"
+                    errors.append(DockerfileError(ins.line, message))
                 continue
             try:
                 self._dispatch(stages[-1], ins, path, escape, global_args, errors)
@@ -574,6 +578,7 @@ class DockerfileSource(Source):
         return stage
 
     def _arg(self, ins: Instruction, escape: str, target: Vars, lookup: Vars, errors, global_args=None) -> None:
+        """Declare ARGs in ``target``; ``ARG NAME`` in a stage takes the global default."""
         for word, _ in split_words(ins.args, escape):
             name, eq, value = word.partition("=")
             if not name:
@@ -640,9 +645,8 @@ class DockerfileSource(Source):
                 raise DockerfileError(ins.line, f"ENV {word!r} is not NAME=value")
             # Every value is expanded against the environment as it was before this ENV
             # (``ENV a=1 b=$a`` sets b from the earlier a), as Docker does.
-            found.append(
-                EnvVar(name=name, value=unquote(value, escape, variables), location=ins.location_at(path, base + offset))
-            )
+            value = unquote(value, escape, variables)
+            found.append(EnvVar(name=name, value=value, location=ins.location_at(path, base + offset)))
         return found
 
     def _command(self, ins: Instruction, path: str, errors: list[DockerfileError]) -> _Command:
