@@ -5,7 +5,9 @@ final stage.  Its container carries what the Dockerfile says about runtime:
 image, USER, ENTRYPOINT/CMD, WORKDIR, ENV and VOLUME, each with the line that
 set it.  When the final stage is built ``FROM`` an earlier stage of the same
 file it inherits that stage's settings, as Docker does; settings inherited from
-an external base image are not known here and stay ``None``.
+an external base image are not known here and stay ``None``.  ``args`` is
+``()`` (known empty, not unknown) when the stage sets ENTRYPOINT without a CMD
+before it: Docker then drops the base image's CMD.
 
 Why a parser of our own: ``dockerfile-parse`` (the maintained PyPI library)
 was evaluated and does not fit.  It reads the body of a heredoc
