@@ -403,3 +403,37 @@ def test_nginx_debian_layout(scratch):
     assert '"GET / HTTP/1.1" 200' in stopped.output
 
     _assert_all_signatures_seen(profile, "debian", seen)
+
+
+def test_redis_without_persistence_writes_nothing():
+    """The profile's `unneeded_with`: `--save "" --appendonly no` needs no writable path at all."""
+    _require_root()
+    bwrap = require_tool("bwrap", "bubblewrap")
+    server = require_tool("redis-server")
+    cli = require_tool("redis-cli", "redis-tools")
+    profile = _profile("redis")
+    words = ("--save", "", "--appendonly", "no")
+    data = next(p for p in profile.paths_for("debian") if p.path == "/var/lib/redis")
+    assert data.unneeded_for(words) and not data.unneeded_for(("--appendonly", "yes"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent",
+         "--as-pid-1", "--", server, "--port", str(port), "--bind", "127.0.0.1", "--dir", "/var/lib/redis",
+         "--daemonize", "no", "--logfile", "", *words],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ping = subprocess.run([cli, "-p", str(port), "ping"], capture_output=True, text=True)
+            if ping.stdout.strip() == "PONG":
+                break
+            time.sleep(0.1)
+        assert subprocess.run([cli, "-p", str(port), "set", "k", "v"], capture_output=True, text=True).stdout.strip() == "OK"
+        assert subprocess.run([cli, "-p", str(port), "get", "k"], capture_output=True, text=True).stdout.strip() == "v"
+        subprocess.run([cli, "-p", str(port), "shutdown"], capture_output=True, text=True)
+        assert proc.wait(timeout=10) == 0, "stops cleanly: there is nothing to save"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -274,11 +274,23 @@ class WritablePath:
     populated: bool = False
     env: str | None = None
     accepts: tuple[str, ...] = ()  # narrower paths where a mount also serves
+    # Alternatives; each is token sequences that must all appear in command+args for the app
+    # not to write the path (Redis with `--save "" --appendonly no` writes no /data).
+    unneeded_with: tuple[tuple[tuple[str, ...], ...], ...] = ()
     signatures: tuple[str, ...] = ()
     observed: tuple[tuple[str, object], ...] = ()
 
     def applies_to(self, layout: str) -> bool:
         return not self.layouts or layout in self.layouts
+
+    def unneeded_for(self, words: tuple[str, ...]) -> bool:
+        """True when the command line (*words*) turns off what writes this path."""
+        return any(all(_contains(words, seq) for seq in alternative) for alternative in self.unneeded_with)
+
+
+def _contains(words: tuple[str, ...], seq: tuple[str, ...]) -> bool:
+    n = len(seq)
+    return any(words[i : i + n] == seq for i in range(len(words) - n + 1))
 
 
 @dataclass(frozen=True)

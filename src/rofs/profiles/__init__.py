@@ -220,6 +220,9 @@ def _build(data: dict[str, Any], origin: str) -> Profile:
             populated=item.get("populated", False),
             env=item.get("env"),
             accepts=tuple(a.rstrip("/") for a in item.get("accepts", ())),
+            unneeded_with=tuple(
+                tuple(tuple(seq) for seq in alternative) for alternative in item.get("unneeded_with", ())
+            ),
             signatures=tup(item.get("signatures")),
             observed=tuple(sorted(item.get("observed", {}).items())),
         )

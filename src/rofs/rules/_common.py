@@ -150,8 +150,10 @@ def needed_path(spec: WritablePath, container: Container, match: ProfileMatch) -
 
 
 def required_paths(container: Container, match: ProfileMatch) -> Iterator[tuple[WritablePath, str]]:
+    """The profile's required paths this container writes, where it writes them."""
+    words = (container.command or ()) + (container.args or ())
     for spec in match.profile.paths_for(match.layout.id):
-        if spec.required:
+        if spec.required and not spec.unneeded_for(words):
             yield spec, needed_path(spec, container, match)
 
 
