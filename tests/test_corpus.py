@@ -19,7 +19,7 @@ from rofs.profiles import builtin_registry
 @pytest.fixture(scope="module")
 def result():
     require_path(CORPUS, "the shared corpus")
-    return audit([str(CORPUS)], builtin_registry(), AuditOptions())
+    return audit([str(CORPUS)], builtin_registry(), AuditOptions(keep_workloads=True))
 
 
 def by_format(result, fmt):

@@ -43,7 +43,7 @@ def test_rule_fixture(path: Path):
     rule = path.parent.name
     result = audit([str(path)], builtin_registry(), AuditOptions(select={rule}))
     assert not result.errors, result.errors
-    assert len(result.files) == 1 and result.files[0].workloads, "the fixture was read"
+    assert len(result.files) == 1 and result.files[0].workload_count, "the fixture was read"
     actual = Counter((f.location.line, f.rule) for f in result.active)
     assert actual == expectations(path), "\n".join(str(f.location) + " " + f.message for f in result.active)
     lines = len(path.read_text().splitlines())

@@ -43,12 +43,27 @@ class AuditOptions:
     ignore: set[str] = field(default_factory=set)
     exclude: tuple[str, ...] = ()
     fail_on: Severity = Severity.LOW
+    keep_workloads: bool = False  # keep the model of every file in the result (tests, fix)
 
 
 @dataclass
 class AuditResult:
+    """What an audit found.  Counters are kept even when findings are not (streamed text output)."""
+
     files: list[SourceFile] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # suppressed ones included, with .suppressed set
+    counts: Counter = field(default_factory=Counter)  # active findings by severity
+    suppressed: int = 0
+
+    def add(self, report: "FileReport", keep_findings: bool = True) -> None:
+        self.files.append(report.source)
+        for finding in report.findings:
+            if finding.suppressed is None:
+                self.counts[finding.severity] += 1
+            else:
+                self.suppressed += 1
+        if keep_findings:
+            self.findings += report.findings
 
     @property
     def errors(self) -> list[ReadError]:
@@ -61,21 +76,20 @@ class AuditResult:
     def exit_code(self, fail_on: Severity) -> int:
         if self.errors:
             return 2
-        return 1 if any(f.severity.rank >= fail_on.rank for f in self.active) else 0
+        return 1 if any(n and sev.rank >= fail_on.rank for sev, n in self.counts.items()) else 0
 
     def summary(self) -> dict:
         read = Counter(f.format.value for f in self.files if f.format is not None and not f.skipped)
         skipped = Counter(f.skipped for f in self.files if f.skipped)
-        severities = Counter(f.severity.value for f in self.active)
         return {
             "files": dict(sorted(read.items())),
             "skipped": dict(sorted(skipped.items())),
             "errors": len(self.errors),
             "objects": sum(f.objects for f in self.files),
-            "workloads": sum(len(f.workloads) for f in self.files),
-            "containers": sum(f.containers for f in self.files),
-            "findings": {s.value: severities.get(s.value, 0) for s in reversed(Severity)},
-            "suppressed": sum(1 for f in self.findings if f.suppressed is not None),
+            "workloads": sum(f.workload_count for f in self.files),
+            "containers": sum(f.container_count for f in self.files),
+            "findings": {s.value: self.counts.get(s, 0) for s in reversed(Severity)},
+            "suppressed": self.suppressed,
         }
 
 
@@ -142,8 +156,26 @@ def read_text(path: str) -> tuple[str | None, str | None, str | None]:
     return text.replace("\r\n", "\n"), None, None
 
 
+Opened = tuple[SourceFile, Iterable[Workload]]
+
+
 def read_file(path: str, explicit: bool) -> SourceFile | None:
-    """Read one file into a SourceFile; None for files of no interest found by a directory walk."""
+    """Read one whole file into a SourceFile (workloads listed); None for files of no interest."""
+    opened = open_source(path, explicit)
+    if opened is None:
+        return None
+    source, workloads = opened
+    if workloads is not source.workloads:
+        source.workloads.extend(workloads)
+    return source
+
+
+def open_source(path: str, explicit: bool) -> Opened | None:
+    """A SourceFile and its workloads, streamed where the format allows (long Kubernetes streams).
+
+    None for files of no interest found by a directory walk.  Counts and errors land in the
+    SourceFile as the workloads are consumed.
+    """
     name = os.path.basename(path)
     dockerfile_name = is_dockerfile_name(name)
     yaml_name = name.lower().endswith(YAML_SUFFIXES)
@@ -152,18 +184,22 @@ def read_file(path: str, explicit: bool) -> SourceFile | None:
     display = "<stdin>" if path == STDIN else path
     text, error, skip = read_text(path)
     if error:
-        return SourceFile(path=display, format=None, errors=[ReadError(display, None, error)])
+        return _done(SourceFile(path=display, format=None, errors=[ReadError(display, None, error)]))
     if skip:
-        return SourceFile(path=display, format=None, skipped=skip)
+        return _done(SourceFile(path=display, format=None, skipped=skip))
     assert text is not None
     if dockerfile_name:
-        return _read_dockerfile(text, display)
+        return _done(_read_dockerfile(text, display))
     if not yaml_name and path != STDIN:
         from rofs.sources.dockerfile import looks_like_dockerfile
 
         if looks_like_dockerfile(text):
-            return _read_dockerfile(text, display)
-    return _read_yaml(text, display, explicit)
+            return _done(_read_dockerfile(text, display))
+    return _open_yaml(text, display, explicit)
+
+
+def _done(source: SourceFile) -> Opened:
+    return source, source.workloads
 
 
 def _read_dockerfile(text: str, path: str) -> SourceFile:
@@ -177,27 +213,53 @@ def is_compose_name(name: str) -> bool:
     return low.endswith((".yaml", ".yml")) and (low.startswith("compose") or low.startswith("docker-compose"))
 
 
-def _read_yaml(text: str, path: str, explicit: bool) -> SourceFile:
+def _open_yaml(text: str, path: str, explicit: bool) -> Opened:
+    stream = yaml.compose_all(text, Loader=_Loader)
+    seen: list[yaml.Node] = []
+    kind: SourceFormat | None = None
     try:
-        documents = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
+        for doc in stream:  # compose until the type is known; the rest is streamed
+            if doc is None:
+                continue
+            seen.append(doc)
+            kind = detect(seen)
+            if kind is not None:
+                break
     except yaml.YAMLError as exc:
-        if not explicit and "{{" not in text and not _looks_like_config(text):
-            return SourceFile(path=path, format=None, skipped="not Kubernetes or Compose")
-        return SourceFile(path=path, format=None, errors=[yaml_error(path, exc, text)])
+        if not seen and not explicit and "{{" not in text and not _looks_like_config(text):
+            return _done(SourceFile(path=path, format=None, skipped="not Kubernetes or Compose"))
+        if kind is None and not seen:
+            return _done(SourceFile(path=path, format=None, errors=[yaml_error(path, exc, text)]))
+        stream = _raising(exc)
     except RecursionError:
-        return SourceFile(path=path, format=None, errors=[ReadError(path, None, "YAML nested too deeply")])
-    kind = detect(documents)
+        return _done(SourceFile(path=path, format=None, errors=[ReadError(path, None, "YAML nested too deeply")]))
     if kind is None and is_compose_name(os.path.basename(path)) and all(
-        isinstance(d, yaml.MappingNode) for d in documents
+        isinstance(d, yaml.MappingNode) for d in seen
     ):
         kind = SourceFormat.COMPOSE  # by name: an empty override file is still a Compose file
     if kind is SourceFormat.KUBERNETES:
-        return KubernetesSource().read_documents(documents, text, path)
+        source = KubernetesSource()
+        result = SourceFile(path=path, format=kind)
+        return result, source.iter_workloads(_chain(seen, stream), text, path, result)
     if kind is SourceFormat.COMPOSE:
         from rofs.sources.compose import ComposeSource
 
-        return ComposeSource().read_documents(documents, text, path)
-    return SourceFile(path=path, format=None, skipped="not Kubernetes or Compose")
+        try:
+            documents = seen + [d for d in stream if d is not None]
+        except yaml.YAMLError as exc:
+            return _done(SourceFile(path=path, format=kind, errors=[yaml_error(path, exc, text)]))
+        return _done(ComposeSource().read_documents(documents, text, path))
+    return _done(SourceFile(path=path, format=None, skipped="not Kubernetes or Compose"))
+
+
+def _chain(first: list[yaml.Node], rest: Iterable[yaml.Node]) -> Iterator[yaml.Node]:
+    yield from first
+    yield from rest
+
+
+def _raising(exc: Exception) -> Iterator[yaml.Node]:
+    raise exc
+    yield  # pragma: no cover - makes this a generator
 
 
 def _looks_like_config(text: str) -> bool:
@@ -236,36 +298,81 @@ def _suppressed_by(finding: Finding, suppressions: list[Suppression]) -> Suppres
     return None
 
 
+@dataclass
+class FileReport:
+    """One file's outcome: the SourceFile (counts, errors) and its findings, sorted by position."""
+
+    source: SourceFile
+    findings: list[Finding]
+
+
+def stream_audit(
+    inputs: Iterable[str],
+    registry: ProfileRegistry,
+    options: AuditOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[tuple[SourceFile, Iterator[Finding]]]:
+    """File by file: the SourceFile and an iterator of its findings, produced while the file is
+    read.  Findings come in order within each workload; the SourceFile's counts are complete once
+    its iterator is exhausted.  Nothing of a workload is kept after it is checked (unless
+    ``options.keep_workloads``), so memory stays flat however long the input."""
+    options = options or AuditOptions()
+    selected = set(options.select if options.select is not None else RULES) - options.ignore
+    ctx = Context(registry)
+    for path, explicit in discover(inputs, options.exclude):
+        if progress:
+            progress(path)
+        opened = open_source(path, explicit)
+        if opened is None:
+            continue
+        source, workloads = opened
+        yield source, _file_findings(source, workloads, ctx, selected, options.keep_workloads)
+
+
+def _file_findings(
+    source: SourceFile, workloads: Iterable[Workload], ctx: Context, selected: set[str], keep: bool
+) -> Iterator[Finding]:
+    kept: list[Workload] = []
+    for workload in workloads:
+        source.workload_count += 1
+        source.container_count += len(workload.containers)
+        if keep:
+            kept.append(workload)
+        own = list(workload.suppressions) + source.suppressions
+        found = []
+        for finding in check_workload(workload, ctx, selected):
+            sup = _suppressed_by(finding, own)
+            found.append(finding if sup is None else _with_suppression(finding, sup))
+        if SUPPRESSION_RULE in selected:
+            found += _reasonless(workload.suppressions, workload)
+        yield from sorted(found, key=lambda f: f.sort_key)
+    if SUPPRESSION_RULE in selected:
+        yield from _reasonless(source.suppressions, None, source.path)
+    source.workloads = kept
+
+
+def iter_audit(
+    inputs: Iterable[str],
+    registry: ProfileRegistry,
+    options: AuditOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[FileReport]:
+    """File by file, each file's findings collected and sorted by position."""
+    for source, findings in stream_audit(inputs, registry, options, progress):
+        collected = sorted(findings, key=lambda f: f.sort_key)
+        yield FileReport(source, collected)
+
+
 def audit(
     inputs: Iterable[str],
     registry: ProfileRegistry,
     options: AuditOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> AuditResult:
-    options = options or AuditOptions()
-    selected = set(options.select if options.select is not None else RULES) - options.ignore
-    ctx = Context(registry)
+    """Audit everything and collect the result (what JSON and SARIF need)."""
     result = AuditResult()
-    for path, explicit in discover(inputs, options.exclude):
-        if progress:
-            progress(path)
-        source = read_file(path, explicit)
-        if source is None:
-            continue
-        result.files.append(source)
-        file_findings: list[Finding] = []
-        for workload in source.workloads:
-            own = list(workload.suppressions) + source.suppressions
-            for finding in check_workload(workload, ctx, selected):
-                sup = _suppressed_by(finding, own)
-                if sup is not None:
-                    finding = _with_suppression(finding, sup)
-                file_findings.append(finding)
-            if SUPPRESSION_RULE in selected:
-                file_findings += _reasonless(workload.suppressions, workload)
-        if SUPPRESSION_RULE in selected:
-            file_findings += _reasonless(source.suppressions, None, source.path)
-        result.findings += sorted(file_findings, key=lambda f: f.sort_key)
+    for report in iter_audit(inputs, registry, options, progress):
+        result.add(report)
     return result
 
 

@@ -164,27 +164,30 @@ def audit(
             fail(f"{path}: no such file or directory")
     options = AuditOptions(select=chosen, ignore=ignored, exclude=tuple(settings.exclude) + exclude, fail_on=threshold)
     progress = _progress_printer() if fmt == "text" and sys.stderr.isatty() and not output else None
-    result = run_audit(paths, registry, options, progress=progress)
-    if progress:
-        progress(None)
     if fmt == "text":
+        from rofs.audit import stream_audit
         from rofs.formats import text as text_format
 
-        console = Console(file=open(output, "w", encoding="utf-8") if output else None,
-                          width=None if not output else 200, highlight=False)
-        text_format.render(result, console, show_suppressed=show_suppressed)
-        for error in result.errors:
-            click.echo(f"rofs: error: {error}", err=True)
+        handle = open(output, "w", encoding="utf-8") if output else None
+        console = Console(file=handle, width=200 if output else None, highlight=False)
+        try:
+            result = text_format.render(stream_audit(paths, registry, options, progress), console, show_suppressed)
+        finally:
+            if handle:
+                handle.close()
     else:
         from rofs.formats import FORMATS
 
+        result = run_audit(paths, registry, options, progress=progress)
         text = FORMATS[fmt](result)
         if output:
             _write_atomic(Path(output), text)
         else:
             click.echo(text, nl=False)
-        for error in result.errors:
-            click.echo(f"rofs: error: {error}", err=True)
+    if progress:
+        progress(None)
+    for error in result.errors:
+        click.echo(f"rofs: error: {error}", err=True)
     raise SystemExit(result.exit_code(threshold))
 
 

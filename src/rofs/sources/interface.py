@@ -32,10 +32,8 @@ class SourceFile:
     objects: int = 0  # K8s objects / Compose services / Dockerfile stages read
     skipped_kinds: Counter = field(default_factory=Counter)  # kinds that hold no containers
     skipped: str | None = None  # why the whole file was skipped (not a config file, binary ...)
-
-    @property
-    def containers(self) -> int:
-        return sum(len(w.containers) for w in self.workloads)
+    workload_count: int = 0  # counted by the audit as workloads stream past
+    container_count: int = 0
 
 
 class Source(ABC):

@@ -14,7 +14,7 @@ they do not run any.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import yaml
 
@@ -174,29 +174,34 @@ class KubernetesSource(Source):
 
     def read(self, text: str, path: str) -> SourceFile:
         result = SourceFile(path=path, format=self.format)
-        try:
-            documents = list(yaml.compose_all(text, Loader=_Loader))
-        except yaml.YAMLError as exc:
-            result.errors.append(yaml_error(path, exc, text))
-            return result
-        result.suppressions.extend(comment_pragmas(text, path))
-        for doc in documents:
-            if doc is None:
-                continue
-            for obj in self._objects(doc):
-                self._read_object(obj, path, result)
+        documents = yaml.compose_all(text, Loader=_Loader)
+        result.workloads.extend(self.iter_workloads(documents, text, path, result))
         return result
 
-    def read_documents(self, documents: list[yaml.Node], text: str, path: str) -> SourceFile:
-        """Read already-composed documents (the dispatcher composes once to detect the type)."""
+    def read_documents(self, documents: Iterable[yaml.Node], text: str, path: str) -> SourceFile:
+        """Read already-composed documents (the dispatcher composes to detect the type)."""
         result = SourceFile(path=path, format=self.format)
-        result.suppressions.extend(comment_pragmas(text, path))
-        for doc in documents:
-            if doc is None:
-                continue
-            for obj in self._objects(doc):
-                self._read_object(obj, path, result)
+        result.workloads.extend(self.iter_workloads(documents, text, path, result))
         return result
+
+    def iter_workloads(
+        self, documents: Iterable[yaml.Node], text: str, path: str, result: SourceFile
+    ) -> Iterator[Workload]:
+        """Workloads one at a time, as the documents are composed: memory stays flat on long streams.
+
+        Counts, skipped kinds and errors go to *result*; a YAML error ends the file there.
+        """
+        result.suppressions.extend(comment_pragmas(text, path))
+        try:
+            for doc in documents:
+                if doc is None:
+                    continue
+                for obj in self._objects(doc):
+                    yield from self._read_object(obj, path, result)
+        except yaml.YAMLError as exc:
+            result.errors.append(yaml_error(path, exc, text))
+        except RecursionError:
+            result.errors.append(ReadError(path, None, "YAML nested too deeply"))
 
     @staticmethod
     def _objects(doc: yaml.Node) -> Iterator[yaml.MappingNode]:
@@ -215,7 +220,7 @@ class KubernetesSource(Source):
             return
         yield doc
 
-    def _read_object(self, obj: yaml.MappingNode, path: str, result: SourceFile) -> None:
+    def _read_object(self, obj: yaml.MappingNode, path: str, result: SourceFile) -> Iterator[Workload]:
         kind_node, api_node = _get(obj, "kind"), _get(obj, "apiVersion")
         if not (isinstance(kind_node, yaml.ScalarNode) and isinstance(api_node, yaml.ScalarNode)):
             return
@@ -229,14 +234,16 @@ class KubernetesSource(Source):
             if not specs:
                 result.skipped_kinds[kind] += 1
                 return
-            for spec_node, template_meta, where in specs:
-                result.workloads.append(
-                    self._workload(obj, kind, name, namespace, meta, template_meta, spec_node, where, path)
-                )
+            workloads = [
+                self._workload(obj, kind, name, namespace, meta, template_meta, spec_node, where, path)
+                for spec_node, template_meta, where in specs
+            ]
         except ShapeError as exc:
             result.errors.append(
                 ReadError(path, exc.node.start_mark.line + 1, f"{kind} {_safe_name(obj)}: {exc}")
             )
+            return
+        yield from workloads
 
     def _pod_specs(self, obj: yaml.MappingNode, kind: str) -> list[tuple[yaml.MappingNode, yaml.Node | None, str]]:
         """(pod spec node, its template's metadata node, dotted path) for each pod spec in the object."""
