@@ -10,6 +10,7 @@ from typing import Iterator
 
 from rofs.model import (
     Container,
+    SourceFormat,
     Finding,
     Location,
     Mount,
@@ -161,12 +162,17 @@ def root_is_read_only(container: Container) -> bool:
     return container.security.read_only_root_fs is True
 
 
-def describe_volume(kind: VolumeKind, size: int | None) -> str:
-    from rofs.units import format_quantity
+def describe_volume(kind: VolumeKind, size: int | None, fmt: SourceFormat = SourceFormat.KUBERNETES) -> str:
+    """The volume to add, in the platform's words: ``emptyDir (sizeLimit 1Mi)``, ``tmpfs (size 1m)``."""
+    from rofs.units import format_docker_size, format_quantity
 
+    if fmt is SourceFormat.COMPOSE:
+        label = {VolumeKind.PERSISTENT: "named volume"}.get(kind, "tmpfs")
+        return f"{label}, size {format_docker_size(size)}" if size and label == "tmpfs" else label
     label = {
-        VolumeKind.PERSISTENT: "persistent volume",
-        VolumeKind.EPHEMERAL: "emptyDir/tmpfs",
-        VolumeKind.MEMORY: "memory emptyDir/tmpfs",
-    }.get(kind, kind.value)
-    return f"{label} {format_quantity(size)}" if size else label
+        VolumeKind.PERSISTENT: "PersistentVolumeClaim",
+        VolumeKind.MEMORY: "emptyDir medium: Memory",
+    }.get(kind, "emptyDir")
+    if not size:
+        return label
+    return f"{label}, {'storage' if kind is VolumeKind.PERSISTENT else 'sizeLimit'} {format_quantity(size)}"

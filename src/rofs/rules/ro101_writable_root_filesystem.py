@@ -65,12 +65,12 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
         match = ctx.match(container)
         if match is not None:
             adds = [
-                f"{path} ({describe_volume(spec.kind, spec.size)})"
+                f"{path} ({describe_volume(spec.kind, spec.size, workload.format)})"
                 for spec, path in required_paths(container, match)
                 if path != RUNTIME_SHM and serving_mount(workload, container, spec, path) is None
             ]
             if adds:
-                message += f"; {match.profile.title} needs writable " + ", ".join(adds)
+                message += f"; {match.profile.title} then needs writable " + ", ".join(adds)
             else:
                 message += f"; every path {match.profile.title} writes is already mounted"
         elif container.image:

@@ -60,5 +60,5 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             message = "neither the pod nor the container sets runAsNonRoot: true or a non-zero runAsUser"
             match = ctx.match(container)
             if match is not None and match.layout.user.uid:
-                message += f" ({match.profile.title} runs as UID {match.layout.user.uid})"
+                message += f" (rofs' {match.profile.name} profile runs it as UID {match.layout.user.uid})"
         yield ctx.finding(META, workload, sec.where("run_as_user"), message, container)

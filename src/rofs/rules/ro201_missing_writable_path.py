@@ -70,7 +70,7 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             if path == RUNTIME_SHM or serving_mount(workload, container, spec, path) is not None:
                 continue  # every container runtime mounts a writable /dev/shm of its own
             message = (
-                f"{match.profile.title} writes {path} ({spec.purpose}) but no writable volume is mounted there;"
-                f" without it: {spec.breaks}. Mount a {describe_volume(spec.kind, spec.size)}"
+                f"{match.profile.title} writes {path} ({spec.purpose}) and nothing writable is mounted there"
+                f" (without it: {spec.breaks}); fix: mount {describe_volume(spec.kind, spec.size, workload.format)}"
             )
             yield ctx.finding(META, workload, container.location, message, container, path=path)

@@ -53,9 +53,6 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
     for container in workload.containers:
         if container.user is None:
             message = "the final stage sets no USER: the image runs as root unless its base image sets one"
-            match = ctx.match(container)
-            if match is not None and match.layout.user.uid:
-                message += f" ({match.profile.title}'s image runs as UID {match.layout.user.uid})"
             yield ctx.finding(META, workload, workload.location, message, container)
             continue
         name = container.user.split(":", 1)[0].strip()
