@@ -188,3 +188,61 @@ def test_rules_and_rule_commands():
 def test_docs_rules_md_is_generated_and_current():
     committed = (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
     assert committed == rofs("rules", "--format", "markdown").stdout, "run: rofs rules --format markdown > docs/rules.md"
+
+
+@pytest.mark.parametrize(
+    "name, content, expect",
+    [
+        ("wrong-containers.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: \"x\"\n",
+         ("error", 5, "containers should be a list, found a value ('x')")),
+        ("wrong-sc.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: b\n      securityContext: []\n",
+         ("error", 8, "securityContext should be a mapping, found a list")),
+        ("bool.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: b\n      securityContext:\n        readOnlyRootFilesystem: maybe\n",
+         ("error", 9, "expected true or false, found 'maybe'")),
+        ("empty.yaml", "", ("skipped", None, "not Kubernetes or Compose")),
+        ("docs.yaml", "---\n---\n", ("skipped", None, "not Kubernetes or Compose")),
+        ("pod.json", '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},\n "spec": {"containers": [{"name": "a", "image": "b"}]}}\n',
+         ("ok", None, None)),
+        ("crlf.yaml", "apiVersion: v1\r\nkind: Pod\r\nmetadata: {name: p}\r\nspec:\r\n  containers:\r\n    - name: a\r\n      image: b\r\n",
+         ("ok", None, None)),
+        ("bom.yaml", "\ufeffapiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: b\n",
+         ("ok", None, None)),
+    ],
+)
+def test_bad_and_odd_input(tmp_path: Path, name, content, expect):
+    f = tmp_path / name
+    f.write_bytes(content.encode("utf-8"))
+    result = audit([str(f)], builtin_registry(), AuditOptions(select={"RO101"}))
+    (source,) = result.files
+    state, line, text = expect
+    if state == "error":
+        (err,) = result.errors
+        assert (err.line, text in err.message) == (line, True), str(err)
+        cli = rofs("audit", str(f))
+        assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "Traceback" not in cli.stderr
+    elif state == "skipped":
+        assert source.skipped == text and not result.errors
+    else:
+        assert not result.errors and [(x.rule, x.location.line) for x in result.findings] == [("RO101", 6 if name != "pod.json" else 2)]
+
+
+def test_binary_and_non_utf8_files_are_skipped_with_a_reason(tmp_path: Path):
+    (tmp_path / "a.yaml").write_bytes(b"\x00\x01\x02binary")
+    (tmp_path / "b.yaml").write_bytes(b"name: \xff\xfe\n")
+    result = audit([str(tmp_path)], builtin_registry())
+    assert sorted(f.skipped for f in result.files) == ["binary", "not UTF-8 (byte 6)"]
+    assert not result.errors
+
+
+def test_symlinks_leaving_the_tree_are_not_followed(tmp_path: Path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pod.yaml").write_text(POD)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "link.yaml").symlink_to(outside / "pod.yaml")
+    (tree / "loop").symlink_to(tree)
+    (tree / "inside.yaml").write_text(POD)
+    (tree / "inside-link.yaml").symlink_to(tree / "inside.yaml")
+    result = audit([str(tree)], builtin_registry())
+    assert sorted(Path(f.path).name for f in result.files) == ["inside-link.yaml", "inside.yaml"]

@@ -290,3 +290,20 @@ def test_populated_paths_are_seeded_by_an_init_container():
 
 def test_every_format_is_tested():
     assert set(FORMATS) == {"k8s", "compose", "docker-run", "dockerfile"}
+
+
+@pytest.mark.parametrize("profile, layout", CASES, ids=CASE_IDS)
+def test_generated_output_passes_the_audit(profile, layout, tmp_path):
+    """What rofs generates, rofs audit accepts: no finding of any rule, in any format."""
+    from rofs.audit import AuditOptions, audit
+
+    plan_sts = build_plan(profile, GenerateOptions(layout=layout))
+    (tmp_path / "app.yaml").write_text(render(plan_sts, "k8s"))
+    (tmp_path / "deploy.yaml").write_text(render(build_plan(profile, GenerateOptions(layout=layout, kind="Deployment")), "k8s"))
+    (tmp_path / "pod.yaml").write_text(render(build_plan(profile, GenerateOptions(layout=layout, kind="Pod")), "k8s"))
+    (tmp_path / "compose.yaml").write_text(render(plan_sts, "compose"))
+    (tmp_path / "Dockerfile").write_text(render(plan_sts, "dockerfile"))
+    result = audit([str(tmp_path)], builtin_registry(), AuditOptions())
+    assert not result.errors
+    assert sorted(f.format.value for f in result.files) == ["compose", "dockerfile", "kubernetes", "kubernetes", "kubernetes"]
+    assert [(f.rule, str(f.location), f.message) for f in result.findings] == []

@@ -10,6 +10,7 @@ from typing import Iterator
 
 from rofs.model import (
     Container,
+    ContainerRole,
     SourceFormat,
     Finding,
     Location,
@@ -150,8 +151,16 @@ def needed_path(spec: WritablePath, container: Container, match: ProfileMatch) -
     return spec.path
 
 
+def runs_the_app(container: Container) -> bool:
+    """Profile rules describe the app's own process.  An init or ephemeral container that runs a
+    command of its own (a copy step, a debugger) with the app's image is not the app."""
+    return container.role is ContainerRole.MAIN or container.command is None
+
+
 def required_paths(container: Container, match: ProfileMatch) -> Iterator[tuple[WritablePath, str]]:
     """The profile's required paths this container writes, where it writes them."""
+    if not runs_the_app(container):
+        return
     words = (container.command or ()) + (container.args or ())
     for spec in match.profile.paths_for(match.layout.id):
         if spec.required and not spec.unneeded_for(words):

@@ -26,6 +26,10 @@ containers:
       - {name: dshm, mountPath: /dev/shm}                      # emptyDir medium Memory
 ```
 
+Profile rules apply to the containers that run the app: main containers, and init or
+ephemeral containers that keep the image's command. An init container with a command of
+its own (a copy step) is not held to the app's paths.
+
 ## Fix
 `rofs fix` adds each missing mount with the profile's volume kind and size
 (`rofs profiles show APP` lists them and says what breaks without each).

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
-from rofs.rules._common import Context, needed_path, serving_mount
+from rofs.rules._common import Context, needed_path, runs_the_app, serving_mount
 
 META = RuleMeta(
     id="RO202",
@@ -50,7 +50,7 @@ META = RuleMeta(
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
     for container in workload.containers:
         match = ctx.match(container)
-        if match is None:
+        if match is None or not runs_the_app(container):
             continue
         for spec in match.profile.paths_for(match.layout.id):
             if spec.kind is not VolumeKind.PERSISTENT:
