@@ -30,8 +30,9 @@ containers:
 ```
 
 ## Fix
-`rofs fix` sets the flag on the container and adds a writable mount for every path the
-app's profile needs; for an image without a profile it adds a bounded `/tmp` and says so.
+Set the flag on the container and mount every path the app's profile needs writable
+(`rofs generate APP` shows them); for an image without a profile, start with a bounded
+`/tmp` and find the rest with `rofs trace`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ spec:
 ```
 
 ## Fix
-`rofs fix` moves the setting into every container's `securityContext`.
+Move the setting into every container's `securityContext`.
 """
 
 from __future__ import annotations

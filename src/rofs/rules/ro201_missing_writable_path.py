@@ -31,7 +31,7 @@ ephemeral containers that keep the image's command. An init container with a com
 its own (a copy step) is not held to the app's paths.
 
 ## Fix
-`rofs fix` adds each missing mount with the profile's volume kind and size
+Add each missing mount with the profile's volume kind and size
 (`rofs profiles show APP` lists them and says what breaks without each).
 """
 
@@ -56,7 +56,7 @@ META = RuleMeta(
     severity=Severity.CRITICAL,
     title="Read-only root, but a path the app must write has no writable mount",
     rationale="The application writes this path; with a read-only root and no mount it fails at run time.",
-    fix="Mount a volume of the profile's kind and size at the path (rofs fix does it).",
+    fix="Mount a volume of the profile's kind and size at the path.",
     formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
     refs=(NSA_CISA,),
     fixable=True,

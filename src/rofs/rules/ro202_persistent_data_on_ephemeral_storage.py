@@ -23,7 +23,7 @@ volumeClaimTemplates:
 ```
 
 ## Fix
-`rofs fix` moves the path to persistent storage (a PVC, `volumeClaimTemplates` in a
+Move the path to persistent storage (a PVC, `volumeClaimTemplates` in a
 StatefulSet, a named volume in Compose).
 """
 

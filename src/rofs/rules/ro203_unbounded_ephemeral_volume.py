@@ -24,7 +24,7 @@ volumes:
 ```
 
 ## Fix
-`rofs fix` adds the size from the app's profile (or a default for `/tmp`).
+Add the size from the app's profile (`rofs profiles show APP`), or one that fits the data.
 """
 
 from __future__ import annotations
