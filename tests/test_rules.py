@@ -2,8 +2,10 @@
 
 ``# expect: RO201 RO201`` on a line means exactly those findings at that line;
 ``# expect-next: RO301`` on a comment line means them on the next line (Dockerfiles
-have no trailing comments).  The comparison is the exact multiset of (line, rule) per
-file, so a finding on the wrong line fails, and so does a missing or extra one.
+have no trailing comments).  The column is where the line's content starts (after a
+``- `` list marker), unless written as ``RO203@9``.  The comparison is the exact
+multiset of (line, column, rule) per file, so a finding on the wrong line or column
+fails, and so does a missing or extra one.
 """
 
 from __future__ import annotations
@@ -19,18 +21,28 @@ from rofs.profiles import builtin_registry
 from rofs.rules import RULES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
-EXPECT = re.compile(r"#\s*expect(-next)?:\s*((?:RO\d{3}\s*)+)")
+EXPECT = re.compile(r"#\s*expect(-next)?:\s*((?:RO\d{3}(?:@\d+)?\s*)+)")
 SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix")
+
+
+def content_column(line: str) -> int:
+    stripped = line.lstrip(" ")
+    column = len(line) - len(stripped) + 1
+    if stripped.startswith("- "):
+        column += 2
+    return column
 
 
 def expectations(path: Path) -> Counter:
     found: Counter = Counter()
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, start=1):
         match = EXPECT.search(line)
         if match:
             target = number + 1 if match.group(1) else number
-            for rule in match.group(2).split():
-                found[(target, rule)] += 1
+            for word in match.group(2).split():
+                rule, _, col = word.partition("@")
+                found[(target, int(col) if col else content_column(lines[target - 1]), rule)] += 1
     return found
 
 
@@ -44,7 +56,7 @@ def test_rule_fixture(path: Path):
     result = audit([str(path)], builtin_registry(), AuditOptions(select={rule}))
     assert not result.errors, result.errors
     assert len(result.files) == 1 and result.files[0].workload_count, "the fixture was read"
-    actual = Counter((f.location.line, f.rule) for f in result.active)
+    actual = Counter((f.location.line, f.location.column, f.rule) for f in result.active)
     assert actual == expectations(path), "\n".join(str(f.location) + " " + f.message for f in result.active)
     lines = len(path.read_text().splitlines())
     for f in result.findings:
