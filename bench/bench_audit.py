@@ -18,8 +18,9 @@ Part 2 generates long multi-document Kubernetes streams and checks that ``rofs a
 grows linearly with the number of objects and that its memory stays flat with streamed (text)
 output.
 
-Every process figure is measured on a fresh child process: wall time with a monotonic clock,
-peak RSS and CPU time from ``os.wait4`` (Linux reports ru_maxrss in KiB).  Medians are printed.
+Every process figure is measured on a fresh child process, started by a bare launcher process
+(see LAUNCHER): wall time with a monotonic clock, peak RSS and CPU time from ``os.wait4`` (Linux
+reports ru_maxrss in KiB).  Medians are printed.
 """
 
 from __future__ import annotations
@@ -67,20 +68,43 @@ class Run:
     exit_code: int
 
 
+# The measured command is started by this small launcher, not by the benchmark itself.  Linux
+# carries a process's peak RSS across exec, and a child forked (or vforked) from the benchmark
+# starts out with the benchmark's own resident pages, so its ru_maxrss could never fall below
+# the benchmark's size (tens of MB once the corpus is loaded).  The launcher is a bare
+# interpreter (-I -S: no site, nothing imported beyond os, json and time), about 10 MB,
+# which is below any figure measured here.  It spawns the command, waits for it with wait4
+# (the rusage covers the command and the children it waited for) and prints the figures as JSON.
+LAUNCHER = """
+import json, os, sys, time
+out, err, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+actions = [
+    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+    (os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+    (os.POSIX_SPAWN_OPEN, 2, err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+]
+start = time.perf_counter()
+pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rss": usage.ru_maxrss * 1024, "exit_code": os.waitstatus_to_exitcode(status)}))
+"""
+
+
 def run_child(argv: Sequence[str], stdout_path: str | None = None, ok_codes: tuple[int, ...] = (0, 1),
               env: dict[str, str] | None = None) -> Run:
-    """Run *argv* to completion and measure it with wait4 (covers the child and its own children)."""
-    with tempfile.TemporaryFile() as err, open(stdout_path or os.devnull, "wb") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so tell Popen
-        if proc.returncode not in ok_codes:
-            err.seek(0)
-            tail = err.read().decode("utf-8", "replace")[-3000:]
-            raise RuntimeError(f"{argv[0]} exited {proc.returncode}:\n{tail}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, proc.returncode)
+    """Run *argv* to completion through the launcher; its standard output goes to *stdout_path*."""
+    with tempfile.NamedTemporaryFile(prefix="rofs-bench-stderr-") as err:
+        launched = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", LAUNCHER, stdout_path or os.devnull, err.name, *argv],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, check=True,
+        )
+        run = Run(**json.loads(launched.stdout))
+        if run.exit_code not in ok_codes:
+            tail = Path(err.name).read_text("utf-8", "replace")[-3000:]
+            raise RuntimeError(f"{argv[0]} exited {run.exit_code}:\n{tail}")
+    return run
 
 
 def repeat_child(times: int, argv: Sequence[str], **kwargs) -> list[Run]:
@@ -520,6 +544,8 @@ def main() -> None:
     print(f"rofs {rofs.__version__} ({rofs_exe}); Python {platform.python_version()};"
           f" PyYAML {yaml.__version__}; {platform.machine()}, {os.cpu_count()} CPUs;"
           f" {'quick' if args.quick else 'full'} run")
+    floor = run_child(["true"])
+    print(f"RSS floor of the measurement (launcher running /bin/true): {floor.rss / MB:.1f} MB")
     print()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rofs-bench-") as tmp:
