@@ -246,3 +246,24 @@ def test_symlinks_leaving_the_tree_are_not_followed(tmp_path: Path):
     (tree / "inside-link.yaml").symlink_to(tree / "inside.yaml")
     result = audit([str(tree)], builtin_registry())
     assert sorted(Path(f.path).name for f in result.files) == ["inside-link.yaml", "inside.yaml"]
+
+
+def test_large_files_are_streamed_with_the_same_result(tmp_path: Path, monkeypatch):
+    import rofs.audit as audit_mod
+
+    text = "# a header comment\n" + "---\n".join(
+        POD.replace("name: web", f"name: web-{i}") for i in range(50)
+    ) + "---\n# rofs: ignore=RO104 -- the image runs as UID 101\n" + POD.replace("name: web", "name: last")
+    f = tmp_path / "stream.yaml"
+    f.write_text(text)
+    whole = audit([str(f)], builtin_registry())
+    monkeypatch.setattr(audit_mod, "STREAM_BYTES", 100)
+    streamed = audit([str(f)], builtin_registry())
+    assert streamed.summary() == whole.summary()
+    assert [(x.rule, x.location, x.suppressed) for x in streamed.findings] == [
+        (x.rule, x.location, x.suppressed) for x in whole.findings
+    ]
+    assert whole.summary()["objects"] == 51 and whole.suppressed > 0
+    (f.with_name("broken.yaml")).write_text(text + "---\nkind: [\n")
+    broken = audit([str(f.with_name("broken.yaml"))], builtin_registry())
+    assert broken.summary()["objects"] == 51 and [e.line for e in broken.errors] == [text.count("\n") + 3]

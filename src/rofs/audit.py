@@ -21,11 +21,12 @@ import yaml
 from rofs.model import Finding, Location, Severity, SourceFormat, Suppression, Workload
 from rofs.profiles import ProfileRegistry
 from rofs.rules import RULES, SUPPRESSION_RULE, Context
-from rofs.sources.interface import ReadError, SourceFile
+from rofs.sources.interface import ReadError, SourceFile, comment_pragmas
 from rofs.sources.kubernetes import KubernetesSource, _Loader, yaml_error
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
-MAX_BYTES = 256 << 20
+MAX_BYTES = 256 << 20  # larger inputs are refused, not read
+STREAM_BYTES = 4 << 20  # YAML files past this size are parsed from the file, not from a copy in memory
 STDIN = "-"
 
 
@@ -182,6 +183,8 @@ def open_source(path: str, explicit: bool) -> Opened | None:
     if not (explicit or dockerfile_name or yaml_name):
         return None
     display = "<stdin>" if path == STDIN else path
+    if yaml_name and path != STDIN and not dockerfile_name and _size(path) > STREAM_BYTES:
+        return _open_yaml_stream(path, explicit)
     text, error, skip = read_text(path)
     if error:
         return _done(SourceFile(path=display, format=None, errors=[ReadError(display, None, error)]))
@@ -196,6 +199,65 @@ def open_source(path: str, explicit: bool) -> Opened | None:
         if looks_like_dockerfile(text):
             return _done(_read_dockerfile(text, display))
     return _open_yaml(text, display, explicit)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _open_yaml_stream(path: str, explicit: bool) -> Opened:
+    """A large YAML file, parsed as it is read: memory does not grow with the file.
+
+    Kubernetes streams (``helm template``, ``kubectl get -o yaml`` dumps) are the case that
+    matters; the type is decided on the first documents, as for small files.
+    """
+    try:
+        if _size(path) > MAX_BYTES:
+            return _done(SourceFile(path=path, format=None, errors=[ReadError(path, None, f"larger than {MAX_BYTES >> 20} MiB")]))
+        with open(path, "rb") as probe:
+            head = probe.read(8192)
+        if b"\x00" in head:
+            return _done(SourceFile(path=path, format=None, skipped="binary"))
+        handle = open(path, encoding="utf-8-sig", errors="strict")
+    except OSError as exc:
+        return _done(SourceFile(path=path, format=None, errors=[ReadError(path, None, f"cannot read: {exc.strerror or exc}")]))
+    stream = yaml.compose_all(handle, Loader=_Loader)
+    seen: list[yaml.Node] = []
+    kind = None
+    try:
+        for doc in stream:
+            if doc is None:
+                continue
+            seen.append(doc)
+            kind = detect(seen)
+            if kind is not None:
+                break
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        handle.close()
+        if isinstance(exc, UnicodeDecodeError):
+            return _done(SourceFile(path=path, format=None, skipped=f"not UTF-8 (byte {exc.start})"))
+        return _done(SourceFile(path=path, format=None, errors=[yaml_error(path, exc)]))
+    if kind is not SourceFormat.KUBERNETES:
+        handle.close()
+        text, error, skip = read_text(path)  # a large Compose file: read it whole, as usual
+        if error or skip:
+            return _done(SourceFile(path=path, format=None, errors=[ReadError(path, None, error)] if error else [], skipped=skip))
+        return _open_yaml(text, path, explicit)
+    result = SourceFile(path=path, format=kind)
+    with open(path, encoding="utf-8-sig", errors="replace") as lines:
+        result.suppressions.extend(comment_pragmas(lines, path))
+
+    def documents() -> Iterator[yaml.Node]:
+        try:
+            yield from seen
+            yield from stream
+        finally:
+            handle.close()
+
+    return result, KubernetesSource().iter_workloads(documents(), "", path, result, pragmas=False)
 
 
 def _done(source: SourceFile) -> Opened:

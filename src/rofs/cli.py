@@ -168,12 +168,12 @@ def audit(
         from rofs.audit import stream_audit
         from rofs.formats import text as text_format
 
-        handle = open(output, "w", encoding="utf-8") if output else None
-        console = Console(file=handle, width=200 if output else None, highlight=False)
+        handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+        color = not output and sys.stdout.isatty() and "NO_COLOR" not in os.environ
         try:
-            result = text_format.render(stream_audit(paths, registry, options, progress), console, show_suppressed)
+            result = text_format.render(stream_audit(paths, registry, options, progress), handle, color, show_suppressed)
         finally:
-            if handle:
+            if output:
                 handle.close()
     else:
         from rofs.formats import FORMATS

@@ -1,56 +1,62 @@
-"""Human output: grouped by file, ``file:line:col RULE message``, colour on a TTY."""
+"""Human output: grouped by file, ``file:line:col RULE message``, colour on a TTY.
+
+Lines are written as they are found (see ``rofs.audit.stream_audit``), with plain ANSI
+styling: a long audit prints thousands of lines and pays for nothing it does not show.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import IO, Iterable
 
-from rich.console import Console
-from rich.markup import escape
+import click
 
 from rofs.audit import AuditResult
 from rofs.model import Finding
 from rofs.sources.interface import SourceFile
 
-STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+STYLE = {"critical": ("red", True), "high": ("red", False), "medium": ("yellow", False), "low": ("cyan", False)}
 
 
 def render(
-    files: Iterable[tuple[SourceFile, Iterable[Finding]]], console: Console, show_suppressed: bool = False
+    files: Iterable[tuple[SourceFile, Iterable[Finding]]],
+    out: IO[str],
+    color: bool = False,
+    show_suppressed: bool = False,
 ) -> AuditResult:
-    """Print findings as they are found (see ``rofs.audit.stream_audit``); returns the tally only."""
+    """Print findings as they are found; returns the tally only (no findings kept)."""
+
+    def style(text: str, **kwargs) -> str:
+        return click.style(text, **kwargs) if color else text
+
     result = AuditResult()
     for source, findings in files:
         header = False
-        counted = []
         for f in findings:
-            counted.append(f.severity if f.suppressed is None else None)
-            if f.suppressed is not None and not show_suppressed:
-                continue
-            if not header:
-                console.print(f"\n[bold underline]{escape(source.path)}[/]", soft_wrap=True)
-                header = True
-            console.print(_line(f), soft_wrap=True, highlight=False)
-        result.files.append(source)
-        for sev in counted:
-            if sev is None:
-                result.suppressed += 1
+            if f.suppressed is None:
+                result.counts[f.severity] += 1
             else:
-                result.counts[sev] += 1
+                result.suppressed += 1
+                if not show_suppressed:
+                    continue
+            if not header:
+                out.write("\n" + style(source.path, bold=True, underline=True) + "\n")
+                header = True
+            out.write(_line(f, style) + "\n")
+        result.files.append(source)
         for error in source.errors:
-            console.print(f"[bold red]error[/] {escape(str(error))}", soft_wrap=True)
-    console.print()
-    console.print(summary_line(result), soft_wrap=True, highlight=False)
+            out.write(style("error", fg="red", bold=True) + f" {error}\n")
+    out.write("\n" + summary_line(result) + "\n")
     return result
 
 
-def _line(f: Finding) -> str:
+def _line(f: Finding, style) -> str:
+    fg, bold = STYLE[f.severity.value]
     who = f"{f.kind}/{f.object}" + (f" [{f.container}]" if f.container else "")
-    line = (
-        f"{escape(str(f.location))} [{STYLE[f.severity.value]}]{f.rule}[/] "
-        f"{escape(f.message)} [dim]({escape(who)}; {f.name}, {f.severity.value})[/]"
+    line = f"{f.location} {style(f.rule, fg=fg, bold=bold)} {f.message} " + style(
+        f"({who}; {f.name}, {f.severity.value})", dim=True
     )
     if f.suppressed is not None:
-        line = f"[dim]{line} suppressed: {escape(f.suppressed)}[/]"
+        line = style(f"{line} suppressed: {f.suppressed}", dim=True)
     return line
 
 
@@ -69,4 +75,4 @@ def summary_line(result: AuditResult) -> str:
         parts.append("skipped " + ", ".join(f"{n} ({why})" for why, n in s["skipped"].items()))
     if s["errors"]:
         parts.append(f"{s['errors']} unreadable")
-    return escape("; ".join(parts))
+    return "; ".join(parts)

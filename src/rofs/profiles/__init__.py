@@ -61,14 +61,30 @@ def _schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-class _NoDatesLoader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings (``verified: 2026-11-27``)."""
+class _NoDatesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loader (libyaml's parser) that keeps timestamps as strings (``verified: 2026-11-27``)."""
 
 
 _NoDatesLoader.yaml_implicit_resolvers = {
     key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(_schema())
+
+
+def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse once: the node tree (for error lines) and the data built from it."""
+    loader = _NoDatesLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    return root, data
 
 
 def _node_line(root: yaml.Node | None, path: Iterable[Any]) -> int | None:
@@ -102,8 +118,7 @@ def _field_name(path: Iterable[Any]) -> str:
 def load_profile_text(text: str, origin: str) -> Profile:
     """Parse and validate one profile document."""
     try:
-        root = yaml.compose(text, Loader=_NoDatesLoader)
-        data = yaml.load(text, Loader=_NoDatesLoader)
+        root, data = _compose_and_construct(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -112,8 +127,7 @@ def load_profile_text(text: str, origin: str) -> Profile:
     if not isinstance(data, dict):
         raise ProfileError(origin, "a profile is a YAML mapping (name:, title:, layouts:, paths: ...)", line=1)
 
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
+    errors = sorted(_validator().iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         path = list(err.absolute_path)

@@ -6,6 +6,7 @@ import re
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from rofs.model import Location, SourceFormat, Suppression, Workload
 
@@ -50,12 +51,14 @@ class Source(ABC):
 PRAGMA_RE = re.compile(r"#\s*rofs:\s*ignore\s*=\s*([A-Za-z0-9_,\- ]+?)\s*(?:--\s*([^#]*?))?\s*(?:#.*)?$")
 
 
-def comment_pragmas(text: str, path: str) -> list[Suppression]:
-    """Every ``# rofs: ignore=...`` comment of a file, keyed to its line."""
-    if "rofs:" not in text:
-        return []
+def comment_pragmas(text: str | Iterable[str], path: str) -> list[Suppression]:
+    """Every ``# rofs: ignore=...`` comment of a file (its text, or its lines), keyed to its line."""
+    if isinstance(text, str):
+        if "rofs:" not in text:
+            return []
+        text = text.splitlines()
     found = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text, start=1):
         if "rofs:" not in line:
             continue
         match = PRAGMA_RE.search(line)

@@ -185,13 +185,15 @@ class KubernetesSource(Source):
         return result
 
     def iter_workloads(
-        self, documents: Iterable[yaml.Node], text: str, path: str, result: SourceFile
+        self, documents: Iterable[yaml.Node], text: str, path: str, result: SourceFile, pragmas: bool = True
     ) -> Iterator[Workload]:
         """Workloads one at a time, as the documents are composed: memory stays flat on long streams.
 
         Counts, skipped kinds and errors go to *result*; a YAML error ends the file there.
+        ``pragmas=False`` when the caller collected the comment pragmas itself (a streamed file).
         """
-        result.suppressions.extend(comment_pragmas(text, path))
+        if pragmas:
+            result.suppressions.extend(comment_pragmas(text, path))
         try:
             for doc in documents:
                 if doc is None:
@@ -202,6 +204,8 @@ class KubernetesSource(Source):
             result.errors.append(yaml_error(path, exc, text))
         except RecursionError:
             result.errors.append(ReadError(path, None, "YAML nested too deeply"))
+        except UnicodeDecodeError as exc:
+            result.errors.append(ReadError(path, None, f"not UTF-8 (byte {exc.start} of a read block)"))
 
     @staticmethod
     def _objects(doc: yaml.Node) -> Iterator[yaml.MappingNode]:
