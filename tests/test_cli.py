@@ -153,3 +153,36 @@ def test_generate_from_a_profile_file(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "--tmpfs /var/cache/inhouse:rw,mode=1777,size=128m" in result.stdout
     assert "-v inhouse-state:/var/lib/inhouse" in result.stdout
+
+
+def test_output_to_a_device_writes_to_it_and_never_replaces_it(tmp_path: Path):
+    import os
+    import stat
+
+    before = os.stat("/dev/null")
+    result = rofs("generate", "postgres", "-o", "/dev/null")
+    assert result.returncode == 0, result.stderr
+    result = rofs("audit", str(Path(__file__).parent / "fixtures" / "rules" / "RO101"), "--format", "json", "-o", "/dev/null")
+    assert result.returncode == 1
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
+
+
+def test_output_file_gets_normal_permissions(tmp_path: Path):
+    import os
+    import stat
+
+    out = tmp_path / "pg.yaml"
+    assert rofs("generate", "postgres", "-o", str(out)).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~_umask()
+    out.chmod(0o640)
+    assert rofs("generate", "redis", "-o", str(out)).returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640, "an existing file keeps its mode"
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
