@@ -63,25 +63,34 @@ def _paths(name: str, value: str) -> list[str]:
     return [value]
 
 
+def env_paths(container) -> Iterator[tuple[object, str]]:
+    """(env var, absolute path) for every temp/cache location the container's env names."""
+    for var in container.env:
+        if var.name not in PATH_VARS + JAVA_VARS or not var.value:
+            continue
+        for path in _paths(var.name, var.value):
+            if not path.startswith("/") or "$" in path:
+                continue  # relative or still to be expanded: cannot judge
+            yield var, path.rstrip("/") or "/"
+
+
+def env_temp_paths(container) -> list[str]:
+    return [path for _, path in env_paths(container)]
+
+
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
     for container in workload.containers:
         if not root_is_read_only(container):
             continue
-        for var in container.env:
-            if var.name not in PATH_VARS + JAVA_VARS or not var.value:
+        for var, path in env_paths(container):
+            if covering_mount(workload, container, path) is not None:
                 continue
-            for path in _paths(var.name, var.value):
-                if not path.startswith("/") or "$" in path:
-                    continue  # relative or still to be expanded: cannot judge
-                path = path.rstrip("/") or "/"
-                if covering_mount(workload, container, path) is not None:
-                    continue
-                what = "java.io.tmpdir" if var.name in JAVA_VARS else var.name
-                yield ctx.finding(
-                    META,
-                    workload,
-                    var.location,
-                    f"{what} points at {path}, which no writable volume covers (the root is read-only)",
-                    container,
-                    path=path,
-                )
+            what = "java.io.tmpdir" if var.name in JAVA_VARS else var.name
+            yield ctx.finding(
+                META,
+                workload,
+                var.location,
+                f"{what} points at {path}, which no writable volume covers (the root is read-only)",
+                container,
+                path=path,
+            )

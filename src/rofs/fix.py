@@ -1,0 +1,157 @@
+"""``rofs fix``: rewrite Kubernetes and Compose files so each container is read-only *and* runs.
+
+For each file: read it, find what the fixable rules flag, turn that into text edits, apply
+them, and check the result before anything is written: it must parse, and re-auditing it
+must find none of the fixed findings.  Files are replaced atomically (temp file in the
+same directory, fsync, rename), keeping their mode; a file that cannot be fully parsed is
+never touched.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from rofs.audit import STDIN, detect, discover, read_text
+from rofs.fixers.kubernetes import FIXABLE, KubernetesFixer
+from rofs.fixers.textedit import EditConflict, apply
+from rofs.model import SourceFormat
+from rofs.profiles import ProfileRegistry
+from rofs.rules import Context
+from rofs.sources.interface import comment_pragmas
+from rofs.sources.kubernetes import ShapeError, _Loader, yaml_error
+
+
+@dataclass
+class FileFix:
+    path: str
+    original: str = ""
+    fixed: str = ""
+    format: SourceFormat | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.fixed != self.original
+
+    def diff(self) -> str:
+        name = self.path
+        return "".join(
+            difflib.unified_diff(
+                self.original.splitlines(keepends=True),
+                self.fixed.splitlines(keepends=True),
+                fromfile=f"a/{name}",
+                tofile=f"b/{name}",
+            )
+        )
+
+
+def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
+    """Fix one file's text (nothing is written here)."""
+    result = FileFix(path=path, original=text, fixed=text)
+    body = text[1:] if text.startswith("\ufeff") else text
+    bom = text[: len(text) - len(body)]
+    try:
+        documents = [d for d in yaml.compose_all(body, Loader=_Loader) if d is not None]
+    except yaml.YAMLError as exc:
+        result.error = str(yaml_error(path, exc, body))
+        return result
+    kind = detect(documents)
+    if kind is None and Path(path).name.lower().startswith(("compose", "docker-compose")):
+        kind = SourceFormat.COMPOSE
+    result.format = kind
+    if kind is None:
+        return result
+    ctx = Context(registry)
+    pragmas = comment_pragmas(body, path)
+    try:
+        if kind is SourceFormat.KUBERNETES:
+            edits, notes = KubernetesFixer(ctx, selected).fix(body, path, pragmas)
+        else:
+            from rofs.fixers.compose import ComposeFixer
+
+            edits, notes = ComposeFixer(ctx, selected).fix(body, path, pragmas)
+        fixed = bom + apply(body, edits)
+    except ShapeError as exc:
+        result.error = f"{path}:{exc.node.start_mark.line + 1}: cannot fix: {exc}"
+        return result
+    except (EditConflict, ValueError) as exc:
+        result.error = f"{path}: cannot fix: {exc}"
+        return result
+    try:
+        list(yaml.compose_all(fixed[len(bom):], Loader=_Loader))
+    except yaml.YAMLError as exc:  # a bug in a fixer must never reach the user's file
+        result.error = f"{path}: internal error: the fixed text does not parse ({exc}); nothing written"
+        return result
+    result.fixed = fixed
+    result.notes = notes
+    return result
+
+
+def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=()) -> list[FileFix]:
+    out = []
+    for path, explicit in discover(inputs, exclude):
+        name = os.path.basename(path)
+        if path != STDIN and not explicit and not name.lower().endswith((".yaml", ".yml", ".json")):
+            continue
+        text, error, skip = read_text_raw(path)
+        if error:
+            out.append(FileFix(path=path, error=f"{path}: {error}"))
+            continue
+        if skip:
+            continue
+        out.append(fix_text(text, "<stdin>" if path == STDIN else path, registry, selected))
+    return out
+
+
+def read_text_raw(path: str) -> tuple[str | None, str | None, str | None]:
+    """Like ``audit.read_text`` but keeps line endings exactly (a fix must not change them)."""
+    if path == STDIN:
+        text, error, skip = read_text(path)
+        return text, error, skip
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}", None
+    if b"\x00" in data[:8192]:
+        return None, None, "binary"
+    try:
+        return data.decode("utf-8"), None, None
+    except UnicodeDecodeError as exc:
+        return None, None, f"not UTF-8 (byte {exc.start})"
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Replace *path* with *text*: same directory temp file, fsync, rename; mode kept."""
+    target = Path(path)
+    mode = stat.S_IMODE(target.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.rofs-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dirfd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dirfd)
+        finally:
+            os.close(dirfd)
+    except OSError:
+        pass
+
+
+__all__ = ["FIXABLE", "FileFix", "fix_paths", "fix_text", "write_atomic"]

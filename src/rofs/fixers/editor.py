@@ -1,0 +1,187 @@
+"""Structural edits on a YAML text, expressed at composed-node positions.
+
+Fixers say what they want ("add these keys to this mapping", "append these items to
+that list", "set this scalar") and the editor turns it into text splices that follow
+the file's own layout: block or flow style, the indentation of sibling keys, whether
+lists sit under their key or are indented, the file's line endings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from rofs.fixers.textedit import Lines, TextEdit, dash_column, flow, is_flow, last_line, render_block
+
+
+def get(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def key_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return k
+    return None
+
+
+def is_null(node: yaml.Node | None) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
+
+
+class Editor:
+    def __init__(self, text: str, seq_offset: int = 2):
+        self.text = text
+        self.lines = Lines(text)
+        self.nl = self.lines.newline
+        self.seq_offset = seq_offset
+        self.edits: list[TextEdit] = []
+        self._map_adds: dict[int, tuple[yaml.MappingNode, dict]] = {}
+        self._seq_adds: dict[int, tuple[yaml.SequenceNode, list]] = {}
+        self._appended_docs: list[dict] = []
+        self._order = 0
+
+    # --- primitive splices ------------------------------------------------------------
+
+    def _edit(self, start: int, end: int, new: str) -> None:
+        self._order += 1
+        self.edits.append(TextEdit(start, end, new, self._order))
+
+    def replace(self, node: yaml.Node, new: str) -> None:
+        self._edit(node.start_mark.index, node.end_mark.index, new)
+
+    def source(self, node: yaml.Node) -> str:
+        return self.text[node.start_mark.index:node.end_mark.index]
+
+    def delete_lines(self, first: int, last: int) -> None:
+        self._edit(self.lines.start_of(first), self.lines.start_of(last + 1), "")
+
+    # --- structural operations ------------------------------------------------------
+
+    def add_keys(self, mapping: yaml.MappingNode, items: dict) -> None:
+        """Add key/value pairs at the end of a mapping (several calls merge)."""
+        if id(mapping) in self._map_adds:
+            self._map_adds[id(mapping)][1].update(items)
+        else:
+            self._map_adds[id(mapping)] = (mapping, dict(items))
+
+    def append_items(self, seq: yaml.SequenceNode, items: list) -> None:
+        if id(seq) in self._seq_adds:
+            self._seq_adds[id(seq)][1].extend(items)
+        else:
+            self._seq_adds[id(seq)] = (seq, list(items))
+
+    def set_value(self, mapping: yaml.MappingNode, path: list[str], value: Any) -> None:
+        """Set ``mapping[path...] = value``, creating the mappings on the way."""
+        key = path[0]
+        child = get(mapping, key)
+        if len(path) == 1:
+            if child is None:
+                self.add_keys(mapping, {key: value})
+            else:
+                self.replace_value(mapping, key, value)
+            return
+        if child is None:
+            self.add_keys(mapping, {key: _nest(path[1:], value)})
+        elif isinstance(child, yaml.MappingNode):
+            self.set_value(child, path[1:], value)
+        else:
+            self.replace_value(mapping, key, _nest(path[1:], value))
+
+    def replace_value(self, mapping: yaml.MappingNode, key: str, value: Any) -> None:
+        """Replace the value of an existing key (scalar, null, or a whole collection) in flow style."""
+        knode = key_node(mapping, key)
+        vnode = get(mapping, key)
+        assert knode is not None and vnode is not None
+        text = flow(value)
+        if isinstance(vnode, yaml.ScalarNode) and vnode.value == "" and vnode.style is None:
+            # `key:` with nothing after it: the null has no text of its own.
+            colon = self.text.index(":", knode.end_mark.index)
+            self._edit(colon + 1, colon + 1, " " + text)
+        else:
+            self.replace(vnode, text)
+
+    def extend_list(self, mapping: yaml.MappingNode, key: str, items: list) -> None:
+        """Append to ``mapping[key]`` (a list), creating the key when absent."""
+        child = get(mapping, key)
+        if child is None:
+            self.add_keys(mapping, {key: items})
+        elif isinstance(child, yaml.SequenceNode):
+            self.append_items(child, items)
+        elif is_null(child):
+            self.replace_value(mapping, key, items)
+        else:
+            raise ValueError(f"{key} is not a list")
+
+    def delete_key(self, mapping: yaml.MappingNode, key: str) -> bool:
+        """Remove a key.  False when it is the mapping's only key (the caller removes the mapping)."""
+        if len(mapping.value) == 1:
+            return False
+        if is_flow(mapping):
+            kept = [(k, v) for k, v in mapping.value if k.value != key]
+            self.replace(mapping, "{" + ", ".join(f"{self.source(k)}: {self.source(v)}" for k, v in kept) + "}")
+            return True
+        knode = key_node(mapping, key)
+        vnode = get(mapping, key)
+        self.delete_lines(knode.start_mark.line, last_line(vnode))
+        return True
+
+    def delete_pair_lines(self, knode: yaml.Node, vnode: yaml.Node) -> None:
+        self.delete_lines(knode.start_mark.line, last_line(vnode))
+
+    def append_document(self, doc: dict) -> None:
+        self._appended_docs.append(doc)
+
+    # --- output ---------------------------------------------------------------------
+
+    def finish(self) -> list[TextEdit]:
+        for mapping, items in self._map_adds.values():
+            self._emit_map_add(mapping, items)
+        for seq, items in self._seq_adds.values():
+            self._emit_seq_add(seq, items)
+        if self._appended_docs:
+            tail = "" if self.text.endswith("\n") or not self.text else self.nl
+            for doc in self._appended_docs:
+                tail += "---" + self.nl + render_block(doc, 0, self.seq_offset, self.nl)
+            self._edit(len(self.text), len(self.text), tail)
+        return self.edits
+
+    def _emit_map_add(self, mapping: yaml.MappingNode, items: dict) -> None:
+        if is_flow(mapping):
+            end = mapping.end_mark.index - 1  # the closing brace
+            body = ", ".join(f"{flow(k)}: {flow(v)}" for k, v in items.items())
+            self._edit(end, end, (", " if mapping.value else "") + body)
+            return
+        column = mapping.value[0][0].start_mark.column
+        offset, prefix = self.lines.after(last_line(mapping))
+        self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl))
+
+    def _emit_seq_add(self, seq: yaml.SequenceNode, items: list) -> None:
+        if is_flow(seq):
+            end = seq.end_mark.index - 1  # the closing bracket
+            body = ", ".join(flow(v) for v in items)
+            self._edit(end, end, (", " if seq.value else "") + body)
+            return
+        column = dash_column(self.text, seq.value[0])
+        offset, prefix = self.lines.after(last_line(seq))
+        self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl))
+
+
+def _nest(path: list[str], value: Any) -> Any:
+    for key in reversed(path):
+        value = {key: value}
+    return value
+
+
+def seq_offset_of(text: str, mapping: yaml.MappingNode | None, key: str = "containers") -> int:
+    """How far this file indents list items under their key (0 or 2, usually)."""
+    knode, vnode = key_node(mapping, key), get(mapping, key)
+    if knode is None or not isinstance(vnode, yaml.SequenceNode) or not vnode.value or is_flow(vnode):
+        return 2
+    return max(dash_column(text, vnode.value[0]) - knode.start_mark.column, 0)
