@@ -238,6 +238,90 @@ def report_console():
     return report.console()
 
 
+# --- fix -------------------------------------------------------------------------------
+
+
+@main.command(short_help="Make K8s and Compose files read-only and still running.")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff and write nothing.")
+@click.option("--select", "select", multiple=True, metavar="RULES", help="Fix only these rules (RO101, RO102, RO201-RO204).")
+@click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Do not fix these rules.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (as for audit).")
+@profile_file_option
+def fix(
+    paths: tuple[str, ...],
+    show_diff: bool,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    exclude: tuple[str, ...],
+    config_file: str | None,
+    profile_files: tuple[str, ...],
+) -> None:
+    """Rewrite Kubernetes and Compose files so every container has a read-only root AND the
+    writable mounts its app needs: persistent paths on claims (volumeClaimTemplates in a
+    StatefulSet) or named volumes, temp paths on bounded emptyDir or tmpfs, /dev/shm in memory.
+    Comments, key order, quoting and layout are kept; only the lines the fix needs change.
+
+    \b
+    Examples:
+      rofs fix --diff k8s/            show what would change
+      rofs fix k8s/ compose.yaml      rewrite in place (atomically)
+      helm template ./chart | rofs fix - > fixed.yaml
+
+    \b
+    Exit codes: 0 nothing to fix, 1 files were (or would be) changed, 2 bad input (that file is
+    left untouched; the others are still fixed).
+    """
+    from rofs import config as config_mod
+    from rofs import rules as rules_mod
+    from rofs.fix import FIXABLE, fix_paths, write_atomic
+
+    try:
+        settings = config_mod.load(config_file)
+    except config_mod.ConfigError as exc:
+        fail(str(exc))
+    registry = registry_with(tuple(settings.profile_files) + profile_files)
+    try:
+        chosen = rules_mod.resolve(list(select)) if select else set(FIXABLE)
+        ignored = rules_mod.resolve(list(ignore) + settings.ignore)
+    except KeyError as exc:
+        fail(f"unknown rule {exc.args[0]!r}; see `rofs rules`")
+    selected = (chosen - ignored) & set(FIXABLE)
+    for path in paths:
+        if path != "-" and not os.path.exists(path):
+            fail(f"{path}: no such file or directory")
+    results = fix_paths(paths, registry, selected, tuple(settings.exclude) + exclude)
+    changed = errors = 0
+    for result in results:
+        if result.error:
+            errors += 1
+            click.echo(f"rofs: error: {result.error}", err=True)
+            continue
+        if not result.changed:
+            if result.path == "<stdin>":
+                click.echo(result.original, nl=False)
+            continue
+        changed += 1
+        for note in result.notes:
+            click.echo(f"rofs: {result.path}: {note}", err=True)
+        if show_diff:
+            click.echo(result.diff(), nl=False)
+        elif result.path == "<stdin>":
+            click.echo(result.fixed, nl=False)
+        else:
+            try:
+                write_atomic(result.path, result.fixed)
+            except OSError as exc:
+                errors += 1
+                click.echo(f"rofs: error: cannot write {result.path}: {exc.strerror or exc}", err=True)
+                continue
+            click.echo(f"fixed {result.path}", err=True)
+    verb = "would change" if show_diff else "changed"
+    click.echo(f"rofs fix: {verb} {changed} of {len(results)} files" + (f"; {errors} not fixable" if errors else ""), err=True)
+    raise SystemExit(2 if errors else (1 if changed else 0))
+
+
 # --- profiles --------------------------------------------------------------------------
 
 

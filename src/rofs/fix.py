@@ -43,12 +43,13 @@ class FileFix:
 
     def diff(self) -> str:
         name = self.path
+        old, new = (name, name) if name.startswith("/") or name == "<stdin>" else (f"a/{name}", f"b/{name}")
         return "".join(
             difflib.unified_diff(
                 self.original.splitlines(keepends=True),
                 self.fixed.splitlines(keepends=True),
-                fromfile=f"a/{name}",
-                tofile=f"b/{name}",
+                fromfile=old,
+                tofile=new,
             )
         )
 

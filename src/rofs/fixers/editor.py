@@ -49,9 +49,11 @@ class Editor:
 
     # --- primitive splices ------------------------------------------------------------
 
-    def _edit(self, start: int, end: int, new: str) -> None:
+    def _edit(self, start: int, end: int, new: str, column: int = 0) -> None:
+        """Several insertions at one offset go deepest first: text for a nested list must come
+        before the text that continues its parent (a new key of the enclosing mapping)."""
         self._order += 1
-        self.edits.append(TextEdit(start, end, new, self._order))
+        self.edits.append(TextEdit(start, end, new, (10_000 - column) * 100_000 + self._order))
 
     def replace(self, node: yaml.Node, new: str) -> None:
         self._edit(node.start_mark.index, node.end_mark.index, new)
@@ -149,7 +151,7 @@ class Editor:
             tail = "" if self.text.endswith("\n") or not self.text else self.nl
             for doc in self._appended_docs:
                 tail += "---" + self.nl + render_block(doc, 0, self.seq_offset, self.nl)
-            self._edit(len(self.text), len(self.text), tail)
+            self._edit(len(self.text), len(self.text), tail, column=-1)
         return self.edits
 
     def _emit_map_add(self, mapping: yaml.MappingNode, items: dict) -> None:
@@ -160,7 +162,7 @@ class Editor:
             return
         column = mapping.value[0][0].start_mark.column
         offset, prefix = self.lines.after(last_line(mapping))
-        self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl))
+        self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl), column)
 
     def _emit_seq_add(self, seq: yaml.SequenceNode, items: list) -> None:
         if is_flow(seq):
@@ -170,7 +172,8 @@ class Editor:
             return
         column = dash_column(self.text, seq.value[0])
         offset, prefix = self.lines.after(last_line(seq))
-        self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl))
+        # +1: a list's items sit deeper than a sibling key at the dash's column
+        self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl), column + 1)
 
 
 def _nest(path: list[str], value: Any) -> Any:

@@ -1,0 +1,209 @@
+"""Fix Compose files: ``read_only: true`` plus the mounts each service's app needs.
+
+Ephemeral paths become tmpfs mounts in the long syntax (the only one that carries a size),
+``/dev/shm`` becomes ``shm_size``, persistent paths become named volumes declared at top
+level.  Short ``tmpfs:`` entries that lack a size, or that hold data which must persist,
+are moved to the long syntax or to a named volume.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from rofs.fixers.editor import Editor, get, key_node
+from rofs.fixers.kubernetes import (
+    DEFAULT_EPHEMERAL,
+    FIXABLE,
+    Need,
+    _dedupe,
+    _serves,
+    _spec,
+    _unique,
+    findings_for,
+)
+from rofs.fixers.textedit import dash_column, is_flow, last_line
+from rofs.generate.plan import volume_name_for
+from rofs.model import Container, SourceFormat, VolumeKind, Workload
+from rofs.rules import Context
+from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, required_paths, runs_the_app, serving_mount
+from rofs.rules.ro204_temp_dir_not_writable import env_temp_paths
+from rofs.sources.compose import ComposeSource
+from rofs.sources.kubernetes import _Loader
+from rofs.units import format_docker_size
+
+
+class ComposeFixer:
+    format = SourceFormat.COMPOSE
+
+    def __init__(self, ctx: Context, selected: set[str]):
+        self.ctx = ctx
+        self.selected = set(selected) & set(FIXABLE)
+
+    def fix(self, text: str, path: str, suppressions: list) -> tuple[list, list[str]]:
+        documents = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
+        if not documents or not isinstance(documents[0], yaml.MappingNode):
+            return [], []
+        root = documents[0]
+        services = get(root, "services")
+        if not isinstance(services, yaml.MappingNode):
+            return [], []
+        source = ComposeSource().read_documents(documents, text, path)
+        if source.errors:
+            raise ValueError(str(source.errors[0]))
+        nodes = {k.value: v for k, v in services.value if isinstance(v, yaml.MappingNode)}
+        editor = Editor(text, _seq_offset(text, services))
+        notes: list[str] = []
+        top_volumes = get(root, "volumes")
+        declared = {k.value for k, _ in top_volumes.value} if isinstance(top_volumes, yaml.MappingNode) else set()
+        new_top: dict[str, dict] = {}
+        for workload in source.workloads:
+            node = nodes.get(workload.name)
+            if node is None:
+                continue
+            findings = findings_for(workload, self.ctx, self.selected, suppressions)
+            if findings:
+                self._fix_service(editor, node, workload, findings, notes, declared, new_top)
+        if new_top:
+            if isinstance(top_volumes, yaml.MappingNode) and not is_flow(top_volumes) and top_volumes.value:
+                editor.add_keys(top_volumes, new_top)
+            elif top_volumes is None:
+                editor.add_keys(root, {"volumes": new_top})
+            else:
+                editor.replace_value(root, "volumes", {**{k.value: {} for k, _ in getattr(top_volumes, "value", [])}, **new_top})
+        return editor.finish(), notes
+
+    def _fix_service(self, editor, node, workload: Workload, findings, notes, declared, new_top) -> None:
+        container = workload.containers[0]
+        label = f"service {workload.name}"
+        needs: list[Need] = []
+        make_ro = False
+        persist: set[str] = set()  # mount paths on tmpfs that must become named volumes
+        bound: set[str] = set()  # tmpfs mount paths that need a size
+        for f in findings:
+            if f.rule == "RO101":
+                make_ro = True
+                needs += self._profile_needs(container, label, notes)
+            elif f.rule == "RO201" and f.path:
+                needs += [n for n in self._profile_needs(container, label, notes) if n.path == f.path]
+            elif f.rule == "RO204" and f.path:
+                needs.append(Need(f.path, VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, why="temp dir set by env"))
+            elif f.rule == "RO202" and f.path:
+                for mount in container.mounts:
+                    vol = workload.volume(mount.volume)
+                    if vol is not None and vol.type == "tmpfs" and (mount.path == f.path or f.path.startswith(mount.path + "/") or mount.path.startswith(f.path + "/")):
+                        persist.add(mount.path)
+            elif f.rule == "RO203" and f.path:
+                bound.add(f.path)
+        if make_ro and "RO204" in self.selected:
+            needs += [Need(p, VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, why="temp dir set by env") for p in env_temp_paths(container)]
+
+        entries: list[dict] = []
+        # tmpfs entries to take out of the short `tmpfs:` list (persist or bound them in `volumes:`)
+        moved: set[str] = set()
+        for mount in container.mounts:
+            vol = workload.volume(mount.volume)
+            if vol is None or vol.type != "tmpfs":
+                continue
+            if mount.path in persist:
+                vname = self._named(workload.name, volume_name_for(mount.path), declared, new_top)
+                entries.append({"type": "volume", "source": vname, "target": mount.path})
+                moved.add(mount.path)
+                notes.append(f"{label}: {mount.path} held data that must persist; it is now named volume {vname}.")
+            elif mount.path in bound:
+                size = self._profile_size(container, mount.path) or DEFAULT_EPHEMERAL
+                moved.add(mount.path)
+                entries.append({"type": "tmpfs", "target": mount.path, "tmpfs": {"size": size}})
+        if moved:
+            self._remove_tmpfs(editor, node, moved)
+
+        chosen: list[Need] = []
+        for need in _dedupe(needs):
+            if need.path in moved:
+                continue
+            if serving_mount(workload, container, _spec(need), need.path) is not None:
+                continue
+            if any(_serves(o, need) for o in chosen):
+                continue
+            chosen.append(need)
+        for need in chosen:
+            if need.path == RUNTIME_SHM:
+                if get(node, "shm_size") is None:
+                    editor.add_keys(node, {"shm_size": format_docker_size(need.size or RUNTIME_SHM_SIZE)})
+                continue
+            if need.kind is VolumeKind.PERSISTENT or need.populated:
+                # populated: Docker fills an empty named volume from the image; a tmpfs would hide its files
+                vname = self._named(workload.name, need.name or volume_name_for(need.path), declared, new_top)
+                entries.append({"type": "volume", "source": vname, "target": need.path})
+            else:
+                entries.append({"type": "tmpfs", "target": need.path, "tmpfs": {"size": need.size or DEFAULT_EPHEMERAL}})
+        if make_ro:
+            editor.set_value(node, ["read_only"], True)
+        if entries:
+            editor.extend_list(node, "volumes", entries)
+
+    def _profile_needs(self, container: Container, label: str, notes: list[str]) -> list[Need]:
+        match = self.ctx.match(container)
+        if match is None:
+            if not runs_the_app(container):
+                return []
+            what = container.image or "this build"
+            note = (
+                f"{label}: no profile for {what}; added a bounded /tmp only. Its other writable paths are"
+                " unknown: find them with `rofs trace`, then pass the profile with --profile-file."
+            )
+            if note not in notes:
+                notes.append(note)
+            return [Need("/tmp", VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, "tmp", why="unknown app")]
+        out = []
+        for spec, path in required_paths(container, match):
+            if path == RUNTIME_SHM and (spec.size or 0) <= RUNTIME_SHM_SIZE:
+                continue
+            out.append(Need(path, spec.kind, spec.size, spec.name, spec.populated and path == spec.path, spec.purpose))
+        return out
+
+    def _profile_size(self, container: Container, path: str) -> int | None:
+        match = self.ctx.match(container)
+        if match is None:
+            return None
+        for spec in match.profile.paths_for(match.layout.id):
+            if spec.path == path or path in spec.accepts:
+                return spec.size
+        return None
+
+    @staticmethod
+    def _named(service: str, base: str, declared: set[str], new_top: dict) -> str:
+        name = _unique(f"{service}-{base}", declared | set(new_top))
+        new_top[name] = {}
+        return name
+
+    @staticmethod
+    def _remove_tmpfs(editor: Editor, node: yaml.MappingNode, paths: set[str]) -> None:
+        value = get(node, "tmpfs")
+        knode = key_node(node, "tmpfs")
+        if isinstance(value, yaml.ScalarNode):
+            if value.value.split(":", 1)[0].rstrip("/") in paths:
+                editor.delete_pair_lines(knode, value)
+            return
+        if not isinstance(value, yaml.SequenceNode):
+            return
+        keep = [i for i in value.value if not (isinstance(i, yaml.ScalarNode) and i.value.split(":", 1)[0].rstrip("/") in paths)]
+        if not keep:
+            editor.delete_pair_lines(knode, value)
+        elif is_flow(value):
+            editor.replace(value, "[" + ", ".join(editor.source(i) for i in keep) + "]")
+        else:
+            for item in value.value:
+                if item not in keep:
+                    editor.delete_lines(item.start_mark.line, last_line(item))
+
+
+def _seq_offset(text: str, services: yaml.MappingNode) -> int:
+    for _, service in services.value:
+        if not isinstance(service, yaml.MappingNode):
+            continue
+        for knode, vnode in service.value:
+            if isinstance(vnode, yaml.SequenceNode) and vnode.value and not is_flow(vnode):
+                return max(dash_column(text, vnode.value[0]) - knode.start_mark.column, 0)
+    return 2
+
+
