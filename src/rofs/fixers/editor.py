@@ -129,10 +129,25 @@ class Editor:
             kept = [(k, v) for k, v in mapping.value if k.value != key]
             self.replace(mapping, "{" + ", ".join(f"{self.source(k)}: {self.source(v)}" for k, v in kept) + "}")
             return True
-        knode = key_node(mapping, key)
-        vnode = get(mapping, key)
-        self.delete_lines(knode.start_mark.line, last_line(vnode))
+        pairs = mapping.value
+        i = next(n for n, (k, _) in enumerate(pairs) if k.value == key)
+        knode, vnode = pairs[i]
+        if i == 0 and self._shares_line_with_dash(knode):
+            # `- emptyDir: {}` then `  name: x`: pull the next key up onto the dash's line.
+            self._edit(knode.start_mark.index, pairs[1][0].start_mark.index, "")
+        else:
+            self.delete_lines(knode.start_mark.line, last_line(vnode))
         return True
+
+    def delete_pair(self, mapping: yaml.MappingNode, key: str) -> None:
+        """Remove *key* from *mapping* (its lines), whatever its position."""
+        if not self.delete_key(mapping, key):
+            knode, vnode = key_node(mapping, key), get(mapping, key)
+            self.delete_lines(knode.start_mark.line, last_line(vnode))
+
+    def _shares_line_with_dash(self, knode: yaml.Node) -> bool:
+        line_start = self.lines.start_of(knode.start_mark.line)
+        return self.text[line_start:knode.start_mark.index].strip().startswith("-")
 
     def delete_pair_lines(self, knode: yaml.Node, vnode: yaml.Node) -> None:
         self.delete_lines(knode.start_mark.line, last_line(vnode))

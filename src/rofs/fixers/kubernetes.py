@@ -190,7 +190,7 @@ class KubernetesFixer:
         if remove_pod_ro:
             psc = get(spec, "securityContext")
             if isinstance(psc, yaml.MappingNode) and not editor.delete_key(psc, "readOnlyRootFilesystem"):
-                editor.delete_pair_lines(key_node(spec, "securityContext"), psc)
+                editor.delete_pair(spec, "securityContext")
 
         for vname, size in to_bound.items():
             if vname in to_persist:
@@ -203,6 +203,8 @@ class KubernetesFixer:
             item = volume_nodes.get(vname)
             if item is None:
                 continue
+            if get(item, "emptyDir") is None:
+                continue  # an ephemeral volume of another type (generic ephemeral): left to the user
             if statefulset:
                 self._drop_volume(editor, spec, vseq, item)
                 new_templates.append(_claim_template(vname, size))
@@ -213,7 +215,7 @@ class KubernetesFixer:
                 if is_flow(item):
                     editor.replace(item, "{" + f"name: {editor.source(get(item, 'name'))}, persistentVolumeClaim: {flow(replacement['persistentVolumeClaim'])}" + "}")
                 else:
-                    editor.delete_pair_lines(key_node(item, "emptyDir"), get(item, "emptyDir"))
+                    editor.delete_key(item, "emptyDir")
                     editor.add_keys(item, replacement)
                 editor.append_document(_pvc(claim, namespace, size))
                 notes.append(f"{label}: volume {vname} held data that must persist; it is now PersistentVolumeClaim {claim}.")
@@ -271,9 +273,14 @@ class KubernetesFixer:
         return DEFAULT_MEMORY if kind is VolumeKind.MEMORY else DEFAULT_EPHEMERAL
 
     def _serving_volume(self, workload: Workload, container: Container, path: str) -> str | None:
-        for mount in sorted(container.mounts, key=lambda m: -len(m.path)):
-            if path_covers(mount.path, path) or path_covers(path, mount.path):
-                return mount.volume
+        """The volume RO202 found holding *path* (the same lookup the rule makes)."""
+        match = self.ctx.match(container)
+        if match is None:
+            return None
+        for spec in match.profile.paths_for(match.layout.id):
+            found = serving_mount(workload, container, spec, path)
+            if found is not None and found[1].kind in (VolumeKind.EPHEMERAL, VolumeKind.MEMORY):
+                return found[1].name
         return None
 
     def _reuse(self, workload: Workload, container: Container, need: Need) -> str | None:
