@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import yaml
 
 from conftest import CORPUS, SCHEMAS, require_path
 from rofs.audit import AuditOptions, audit
-from rofs.fix import FIXABLE, fix_paths, fix_text
+from rofs.fix import FIXABLE, MANIFEST_FIXABLE, fix_paths, fix_text
 from rofs.profiles import builtin_registry
 from test_cli import rofs
 
@@ -28,6 +29,7 @@ SELECTED = set(FIXABLE)
 # What a fix may remove or rewrite in place: the settings it corrects, never anything else.
 REMOVABLE = re.compile(
     r"readOnlyRootFilesystem|securityContext:|emptyDir|sizeLimit|medium:|tmpfs|^\s*- /|volumes:|^\s*- name:|\{|\["
+    r"|^(CMD|ENTRYPOINT) "
 )
 
 
@@ -54,7 +56,7 @@ def corpus_fix(tmp_path_factory):
     shutil.copytree(CORPUS, copy)
     for path in copy.rglob("*"):
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    before = {p: p.read_text() for p in copy.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")}
+    before = {p: p.read_text() for p in copy.rglob("*") if p.is_file() and p.name not in ("LICENSE", "NOTICE")}
     results = fix_paths([str(copy)], builtin_registry(), SELECTED)
     return copy, before, results
 
@@ -63,8 +65,13 @@ def test_corpus_every_file_fixes_or_says_why(corpus_fix):
     copy, before, results = corpus_fix
     errors = [r.error for r in results if r.error]
     assert errors == []
-    changed = [r for r in results if r.changed]
-    assert (len(results), len(changed)) == (1155, 556)
+    outcome = Counter((r.format.value, r.changed, r.has_suggestions) for r in results)
+    assert outcome == {
+        ("kubernetes", True, False): 501, ("kubernetes", False, False): 598,
+        ("compose", True, False): 55, ("compose", False, False): 1,  # the empty override file
+        # Dockerfiles: 4 plain-word commands rewritten; 99 have suggestions to review; 13 are fine
+        ("dockerfile", True, True): 4, ("dockerfile", False, True): 95, ("dockerfile", False, False): 13,
+    }
     for r in results:
         if r.changed:
             assert r.fixed != before[Path(r.path)]
@@ -77,7 +84,7 @@ def test_corpus_fix_is_idempotent_and_reaudits_clean(corpus_fix):
             Path(r.path).write_text(r.fixed)
     again = fix_paths([str(copy)], builtin_registry(), SELECTED)
     assert [r.path for r in again if r.changed or r.error] == []
-    result = audit([str(copy)], builtin_registry(), AuditOptions(select=SELECTED))
+    result = audit([str(copy)], builtin_registry(), AuditOptions(select=set(MANIFEST_FIXABLE)))
     assert [(f.rule, str(f.location)) for f in result.active] == []
     assert result.errors == []
 
@@ -104,6 +111,8 @@ def test_corpus_fixed_objects_still_validate(corpus_fix):
     checked = 0
     for r in results:
         if not r.changed:
+            continue
+        if r.format.value == "dockerfile":
             continue
         new_docs = [d for d in yaml.safe_load_all(r.fixed) if isinstance(d, dict)]
         if r.format.value == "compose":
@@ -205,3 +214,46 @@ def test_crlf_and_comments_survive():
     out = fixed(text)
     assert "\n" not in out.replace("\r\n", "")
     assert "# A small shop as teams often write it" in out
+
+
+DOCKERFILE = """\
+# syntax=docker/dockerfile:1
+FROM python:3.12-slim
+WORKDIR /app
+COPY . .
+CMD python -m app --port 8000
+"""
+
+
+def test_dockerfile_plain_words_become_exec_form_and_the_rest_is_suggested(tmp_path: Path):
+    f = tmp_path / "Dockerfile"
+    f.write_text(DOCKERFILE)
+    result = fix_text(DOCKERFILE, str(f), builtin_registry(), SELECTED)
+    assert result.fixed == DOCKERFILE.replace("CMD python -m app --port 8000", 'CMD ["python", "-m", "app", "--port", "8000"]')
+    # The USER is only suggested: the author decides who owns the app's files.
+    assert result.suggested == result.fixed + "USER 1000:1000\n"
+    cli = rofs("fix", str(f))
+    assert cli.returncode == 1 and f.read_text() == result.fixed
+    assert "suggestions that only you can make" in cli.stderr
+    after = rofs("audit", str(f), "--select", "RO301")
+    assert after.returncode == 0
+
+
+def test_dockerfile_commands_that_need_a_shell_are_never_rewritten(tmp_path: Path):
+    text = DOCKERFILE.replace("CMD python -m app --port 8000", 'CMD python -m app --port "$PORT"') + "USER 10001\n"
+    f = tmp_path / "app.Dockerfile"
+    f.write_text(text)
+    result = fix_text(text, str(f), builtin_registry(), SELECTED)
+    assert result.fixed == text and not result.changed
+    assert '["/bin/sh", "-c", "python -m app --port \\"$PORT\\""]' in result.suggested
+    diff = rofs("fix", "--diff", str(f))
+    assert "(suggested, not applied)" in diff.stdout and f.read_text() == text
+
+
+def test_dockerfile_suggestion_makes_the_profile_directories(tmp_path: Path):
+    text = "FROM nginx:1.27-alpine\nCOPY site /usr/share/nginx/html\n"
+    result = fix_text(text, str(tmp_path / "Dockerfile"), builtin_registry(), SELECTED)
+    assert not result.changed
+    assert result.suggested.endswith(
+        "USER root\nRUN mkdir -p /var/cache/nginx /run && chown 101:101 /var/cache/nginx /run\nUSER 101:101\n"
+    )

@@ -244,7 +244,7 @@ def report_console():
 @main.command(short_help="Make K8s and Compose files read-only and still running.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff and write nothing.")
-@click.option("--select", "select", multiple=True, metavar="RULES", help="Fix only these rules (RO101, RO102, RO201-RO204).")
+@click.option("--select", "select", multiple=True, metavar="RULES", help="Fix only these rules (RO101, RO102, RO201-RO204, RO301-RO303).")
 @click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Do not fix these rules.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (as for audit).")
@@ -263,6 +263,10 @@ def fix(
     StatefulSet) or named volumes, temp paths on bounded emptyDir or tmpfs, /dev/shm in memory.
     Comments, key order, quoting and layout are kept; only the lines the fix needs change.
 
+    Dockerfiles: only what cannot change behaviour is rewritten (a shell-form command of plain
+    words becomes exec form); --diff also shows a suggested patch (non-root USER, directories
+    made and owned at build) for you to review.
+
     \b
     Examples:
       rofs fix --diff k8s/            show what would change
@@ -270,8 +274,8 @@ def fix(
       helm template ./chart | rofs fix - > fixed.yaml
 
     \b
-    Exit codes: 0 nothing to fix, 1 files were (or would be) changed, 2 bad input (that file is
-    left untouched; the others are still fixed).
+    Exit codes: 0 nothing to fix, 1 files were (or would be) changed or have suggestions to
+    review, 2 bad input (that file is left untouched; the others are still fixed).
     """
     from rofs import config as config_mod
     from rofs import rules as rules_mod
@@ -292,12 +296,18 @@ def fix(
         if path != "-" and not os.path.exists(path):
             fail(f"{path}: no such file or directory")
     results = fix_paths(paths, registry, selected, tuple(settings.exclude) + exclude)
-    changed = errors = 0
+    changed = errors = pending = 0
     for result in results:
         if result.error:
             errors += 1
             click.echo(f"rofs: error: {result.error}", err=True)
             continue
+        if result.has_suggestions:
+            pending += 1
+            if show_diff:
+                click.echo(result.diff(suggested=True), nl=False)
+            else:
+                click.echo(f"rofs: {result.path}: suggestions that only you can make: rofs fix --diff {result.path}", err=True)
         if not result.changed:
             if result.path == "<stdin>":
                 click.echo(result.original, nl=False)
@@ -306,7 +316,8 @@ def fix(
         for note in result.notes:
             click.echo(f"rofs: {result.path}: {note}", err=True)
         if show_diff:
-            click.echo(result.diff(), nl=False)
+            if not result.has_suggestions:
+                click.echo(result.diff(), nl=False)
         elif result.path == "<stdin>":
             click.echo(result.fixed, nl=False)
         else:
@@ -318,8 +329,13 @@ def fix(
                 continue
             click.echo(f"fixed {result.path}", err=True)
     verb = "would change" if show_diff else "changed"
-    click.echo(f"rofs fix: {verb} {changed} of {len(results)} files" + (f"; {errors} not fixable" if errors else ""), err=True)
-    raise SystemExit(2 if errors else (1 if changed else 0))
+    summary = f"rofs fix: {verb} {changed} of {len(results)} files"
+    if pending:
+        summary += f"; {pending} with suggestions to review (--diff)"
+    if errors:
+        summary += f"; {errors} not fixable"
+    click.echo(summary, err=True)
+    raise SystemExit(2 if errors else (1 if changed or pending else 0))
 
 
 # --- profiles --------------------------------------------------------------------------

@@ -19,13 +19,18 @@ from pathlib import Path
 import yaml
 
 from rofs.audit import STDIN, detect, discover, read_text
-from rofs.fixers.kubernetes import FIXABLE, KubernetesFixer
+from rofs.fixers.kubernetes import FIXABLE as MANIFEST_FIXABLE
+from rofs.fixers.kubernetes import KubernetesFixer
 from rofs.fixers.textedit import EditConflict, apply
 from rofs.model import SourceFormat
 from rofs.profiles import ProfileRegistry
 from rofs.rules import Context
 from rofs.sources.interface import comment_pragmas
 from rofs.sources.kubernetes import ShapeError, _Loader, yaml_error
+
+
+DOCKERFILE_RULES = ("RO301", "RO302", "RO303")
+FIXABLE = MANIFEST_FIXABLE + DOCKERFILE_RULES
 
 
 @dataclass
@@ -36,22 +41,28 @@ class FileFix:
     format: SourceFormat | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    suggested: str | None = None  # Dockerfiles: the fix plus what only the author can decide
 
     @property
     def changed(self) -> bool:
         return self.error is None and self.fixed != self.original
 
-    def diff(self) -> str:
+    def diff(self, suggested: bool = False) -> str:
         name = self.path
         old, new = (name, name) if name.startswith("/") or name == "<stdin>" else (f"a/{name}", f"b/{name}")
+        target = self.suggested if suggested and self.suggested is not None else self.fixed
         return "".join(
             difflib.unified_diff(
                 self.original.splitlines(keepends=True),
-                self.fixed.splitlines(keepends=True),
+                target.splitlines(keepends=True),
                 fromfile=old,
-                tofile=new,
+                tofile=new + (" (suggested, not applied)" if suggested else ""),
             )
         )
+
+    @property
+    def has_suggestions(self) -> bool:
+        return self.suggested is not None and self.suggested != self.fixed
 
 
 def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
@@ -59,6 +70,8 @@ def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]
     result = FileFix(path=path, original=text, fixed=text)
     body = text[1:] if text.startswith("\ufeff") else text
     bom = text[: len(text) - len(body)]
+    if _is_dockerfile(path, body):
+        return _fix_dockerfile(result, body, bom, registry, selected)
     try:
         documents = [d for d in yaml.compose_all(body, Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:
@@ -96,11 +109,42 @@ def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]
     return result
 
 
+def _is_dockerfile(path: str, text: str) -> bool:
+    from rofs.audit import is_dockerfile_name
+    from rofs.sources.dockerfile import looks_like_dockerfile
+
+    name = os.path.basename(path)
+    if is_dockerfile_name(name):
+        return True
+    return not name.lower().endswith((".yaml", ".yml", ".json")) and looks_like_dockerfile(text)
+
+
+def _fix_dockerfile(result: FileFix, body: str, bom: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
+    from rofs.fixers.dockerfile import DockerfileFixer
+
+    result.format = SourceFormat.DOCKERFILE
+    try:
+        applied, suggested, notes = DockerfileFixer(Context(registry), selected).fix(
+            body, result.path, comment_pragmas(body, result.path)
+        )
+        result.fixed = bom + apply(body, applied)
+        result.suggested = bom + apply(body, applied + suggested)
+    except (EditConflict, ValueError) as exc:
+        result.error = f"{result.path}: cannot fix: {exc}"
+        return result
+    result.notes = notes
+    return result
+
+
 def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=()) -> list[FileFix]:
     out = []
     for path, explicit in discover(inputs, exclude):
         name = os.path.basename(path)
-        if path != STDIN and not explicit and not name.lower().endswith((".yaml", ".yml", ".json")):
+        from rofs.audit import is_dockerfile_name
+
+        if path != STDIN and not explicit and not (
+            name.lower().endswith((".yaml", ".yml", ".json")) or is_dockerfile_name(name)
+        ):
             continue
         text, error, skip = read_text_raw(path)
         if error:
