@@ -46,6 +46,15 @@ def test_fixture_is_fixed_exactly_as_expected(name):
     out = fixed(source.read_text(), name)
     assert out == expected.read_text()
     assert fixed(out, name) == out, "a second run changes nothing"
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    if "services" in docs[0]:
+        compose = jsonschema.Draft7Validator(json.loads((SCHEMAS / "compose-spec.json").read_text()))
+        assert not list(compose.iter_errors(docs[0]))
+    else:
+        for doc in docs:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    result = audit([str(expected)], builtin_registry(), AuditOptions(select=set(MANIFEST_FIXABLE)))
+    assert [(f.rule, str(f.location)) for f in result.active] == []
 
 
 @pytest.fixture(scope="module")

@@ -98,27 +98,43 @@ class ComposeFixer:
             needs += [Need(p, VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, why="temp dir set by env") for p in env_temp_paths(container)]
 
         entries: list[dict] = []
-        # tmpfs entries to take out of the short `tmpfs:` list (persist or bound them in `volumes:`)
-        moved: set[str] = set()
+        short = _short_tmpfs_paths(node)
+        long_items = _long_tmpfs_items(node)
+        moved: set[str] = set()  # short `tmpfs:` entries to take out (they move to `volumes:`)
+        handled: set[str] = set()
         for mount in container.mounts:
             vol = workload.volume(mount.volume)
-            if vol is None or vol.type != "tmpfs":
+            if vol is None or vol.type != "tmpfs" or mount.path in handled:
                 continue
             if mount.path in persist:
                 vname = self._named(workload.name, volume_name_for(mount.path), declared, new_top)
-                entries.append({"type": "volume", "source": vname, "target": mount.path})
-                moved.add(mount.path)
+                entry = {"type": "volume", "source": vname, "target": mount.path}
+                if mount.path in short:
+                    moved.add(mount.path)
+                    entries.append(entry)
+                elif mount.path in long_items:
+                    item = long_items[mount.path]
+                    if is_flow(item):
+                        editor.replace(item, "{" + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}")
+                    else:
+                        editor.delete_lines(item.start_mark.line, last_line(item))
+                        entries.append(entry)
+                handled.add(mount.path)
                 notes.append(f"{label}: {mount.path} held data that must persist; it is now named volume {vname}.")
             elif mount.path in bound:
                 size = self._profile_size(container, mount.path) or DEFAULT_EPHEMERAL
-                moved.add(mount.path)
-                entries.append({"type": "tmpfs", "target": mount.path, "tmpfs": {"size": size}})
+                if mount.path in short:
+                    moved.add(mount.path)
+                    entries.append({"type": "tmpfs", "target": mount.path, "tmpfs": {"size": size}})
+                elif mount.path in long_items:
+                    editor.set_value(long_items[mount.path], ["tmpfs", "size"], size)
+                handled.add(mount.path)
         if moved:
             self._remove_tmpfs(editor, node, moved)
 
         chosen: list[Need] = []
         for need in _dedupe(needs):
-            if need.path in moved:
+            if need.path in handled:
                 continue
             if serving_mount(workload, container, _spec(need), need.path) is not None:
                 continue
@@ -195,6 +211,23 @@ class ComposeFixer:
             for item in value.value:
                 if item not in keep:
                     editor.delete_lines(item.start_mark.line, last_line(item))
+
+
+def _short_tmpfs_paths(node: yaml.MappingNode) -> set[str]:
+    value = get(node, "tmpfs")
+    items = [value] if isinstance(value, yaml.ScalarNode) else getattr(value, "value", []) or []
+    return {i.value.split(":", 1)[0].rstrip("/") for i in items if isinstance(i, yaml.ScalarNode) and i.value}
+
+
+def _long_tmpfs_items(node: yaml.MappingNode) -> dict[str, yaml.MappingNode]:
+    out = {}
+    volumes = get(node, "volumes")
+    for item in getattr(volumes, "value", []) or []:
+        if isinstance(item, yaml.MappingNode):
+            kind, target = get(item, "type"), get(item, "target")
+            if isinstance(kind, yaml.ScalarNode) and kind.value == "tmpfs" and isinstance(target, yaml.ScalarNode):
+                out[target.value.rstrip("/")] = item
+    return out
 
 
 def _seq_offset(text: str, services: yaml.MappingNode) -> int:
