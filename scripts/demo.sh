@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up, then run rofs' main job on the bundled examples: audit them (Kubernetes,
-# Compose, Dockerfile), show the writable-path inventory, generate hardened manifests.
+# Compose, Dockerfile), fix copies of them, show the writable-path inventory, and
+# generate hardened manifests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -12,6 +13,11 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 # The audit exits 1 because the examples have findings: that is the point of them.
 step rofs audit examples/k8s examples/compose examples/docker || true
+# Fix copies of the examples: read-only roots plus the mounts each app needs.
+cp examples/k8s/shop.yaml examples/compose/compose.yaml "$out/"
+step rofs fix --diff "$out/shop.yaml" || true
+step rofs fix "$out/shop.yaml" "$out/compose.yaml" || true
+step rofs audit "$out/shop.yaml" "$out/compose.yaml" --select RO101,RO102,RO201,RO202,RO203,RO204
 step rofs profiles list
 step rofs profiles show postgres --layout official
 step rofs generate postgres --format k8s --storage-class standard -o "$out/postgres.k8s.yaml"

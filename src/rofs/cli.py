@@ -64,9 +64,15 @@ profile_file_option = click.option(
 )
 
 
+ORDER = ("audit", "fix", "generate", "profiles", "rules", "rule")
+
+
 class OrderedGroup(click.Group):
+    """Commands in the order a newcomer meets them (the rest as defined)."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
+        names = list(self.commands)
+        return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER) + names.index(n))
 
 
 @click.group(

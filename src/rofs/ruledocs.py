@@ -33,10 +33,13 @@ def as_dicts() -> list[dict]:
 
 def print_table(console: Console) -> None:
     table = Table(box=box.SIMPLE_HEAD)
-    for col in ("ID", "Name", "Severity", "Applies to", "Title"):
+    for col in ("ID", "Name", "Severity", "Applies to", "rofs fix", "Title"):
         table.add_column(col)
     for entry in as_dicts():
-        table.add_row(entry["id"], entry["name"], entry["severity"], ", ".join(entry["formats"]), entry["title"])
+        table.add_row(
+            entry["id"], entry["name"], entry["severity"], ", ".join(entry["formats"]),
+            "yes" if entry["fixable"] else "", entry["title"],
+        )
     console.print(table)
     console.print("rofs rule ID explains one rule.")
 
@@ -44,7 +47,8 @@ def print_table(console: Console) -> None:
 def markdown_for(module) -> str:
     meta = module.META
     lines = [f"## {meta.id} {meta.name}", "", f"**{meta.title}**", ""]
-    lines.append(f"Severity: {meta.severity.value}. Applies to: {', '.join(f.value for f in meta.formats)}.")
+    lines.append(f"Severity: {meta.severity.value}. Applies to: {', '.join(f.value for f in meta.formats)}."
+                 + (" Fixed by `rofs fix`." if meta.fixable else ""))
     lines.append("")
     lines.append((module.__doc__ or "").strip())
     lines.append("")
