@@ -266,3 +266,25 @@ def test_dockerfile_suggestion_makes_the_profile_directories(tmp_path: Path):
     assert result.suggested.endswith(
         "USER root\nRUN mkdir -p /var/cache/nginx /run && chown 101:101 /var/cache/nginx /run\nUSER 101:101\n"
     )
+
+
+def test_interrupted_write_leaves_the_old_file(tmp_path: Path, monkeypatch):
+    """A failure between writing the temp file and the rename: the old file, whole, and no debris."""
+    import rofs.fix as fix_mod
+
+    f = tmp_path / "shop.yaml"
+    shutil.copy(EXAMPLES / "k8s" / "shop.yaml", f)
+    before = f.read_bytes()
+    result = fix_text(f.read_text(), str(f), builtin_registry(), SELECTED)
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fix_mod.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        fix_mod.write_atomic(str(f), result.fixed)
+    assert f.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.yaml"]
+    monkeypatch.undo()
+    fix_mod.write_atomic(str(f), result.fixed)
+    assert f.read_text() == result.fixed
