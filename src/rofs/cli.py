@@ -64,7 +64,7 @@ profile_file_option = click.option(
 )
 
 
-ORDER = ("audit", "fix", "generate", "profiles", "rules", "rule")
+ORDER = ("audit", "fix", "run", "generate", "profiles", "rules", "rule")
 
 
 class OrderedGroup(click.Group):
@@ -342,6 +342,105 @@ def fix(
         summary += f"; {errors} not fixable"
     click.echo(summary, err=True)
     raise SystemExit(2 if errors else (1 if changed or pending else 0))
+
+
+# --- run -------------------------------------------------------------------------------
+
+
+def _path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | None]]:
+    out = []
+    for value in values:
+        path, _, size = value.partition(":")
+        if not path.startswith("/"):
+            fail(f"{option} {value!r}: the path must be absolute")
+        try:
+            out.append((path.rstrip("/") or "/", parse_size(size) if size else None))
+        except SizeError as exc:
+            fail(f"{option} {value!r}: {exc}")
+    return out
+
+
+@main.command(
+    "run",
+    short_help="Run a program with a read-only root; report every refused write.",
+    context_settings={"allow_interspersed_args": False},
+)
+@click.option("--profile", "app", metavar="APP", help="Make the app's profile paths writable (e.g. redis, postgres).")
+@click.option("--layout", help="Profile layout (default: the distribution-package layout when there is one).")
+@click.option("--writable", multiple=True, metavar="PATH[:SIZE]", help="Also writable: a tmpfs at PATH (default 256Mi).")
+@click.option("--tmpfs", "tmpfs_paths", multiple=True, metavar="PATH[:SIZE]", help="Also writable: a memory tmpfs at PATH.")
+@click.option("--persist", multiple=True, metavar="PATH=HOSTDIR", help="Bind a host directory (created if missing) at PATH.")
+@click.option("--keep-read-only", "keep_ro", multiple=True, metavar="PATH", help="Leave this profile path read-only (to see what breaks without it).")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where persistent profile paths live (default: ~/.local/state/rofs/run).")
+@click.option("--user", metavar="USER[:GROUP]", help="Run as this user (name or uid; root needed to switch).")
+@click.option("--timeout", type=float, metavar="S", help="Stop the program after S seconds (SIGTERM, then SIGKILL).")
+@click.option("--no-trace", is_flag=True, help="Do not trace (no report of refused writes; no strace needed).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Report format.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stderr.")
+@profile_file_option
+@click.argument("command", nargs=-1, required=True, metavar="-- CMD [ARGS...]")
+def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, user, timeout, no_trace, fmt, report_file,
+            profile_files, command):
+    """Run CMD with the whole root filesystem read-only and only the declared paths writable:
+    the local equivalent of `docker run --read-only --tmpfs ... -v ...`, with no daemon
+    (bubblewrap), its own PID namespace, /proc, a minimal /dev and a 64 MiB /dev/shm.
+
+    Every write the kernel refuses (read-only file system, full tmpfs, permission denied) is
+    recorded with strace and reported with the path, the call and the process, followed by
+    the mounts to add (as profile paths, Kubernetes and Compose snippets).  The exit code is
+    the program's.
+
+    \b
+    Examples:
+      rofs run --profile redis -- redis-server --port 6380
+      rofs run --writable /tmp:64Mi -- python3 app.py
+      rofs run --profile postgres --persist /var/lib/postgresql/15/main=./pgdata -- \\
+          /usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main
+    """
+    from rofs.runtime import run as run_mod
+    from rofs.runtime.sandbox import SandboxError
+
+    profile = None
+    registry = registry_with(profile_files)
+    if app:
+        profile = profile_by_name(registry, app)
+    elif profile_files:
+        from rofs.profiles import load_profile_file
+
+        profile = load_profile_file(profile_files[-1])
+    layout_id = None
+    if profile is not None:
+        if layout:
+            if layout not in [lay.id for lay in profile.layouts]:
+                fail(f"{profile.name} has no layout {layout!r}; layouts: {', '.join(l.id for l in profile.layouts)}")
+            layout_id = layout
+        else:
+            layout_id = next((lay.id for lay in profile.layouts if lay.package), profile.layouts[0].id)
+    persists = []
+    for value in persist:
+        path, sep, host = value.partition("=")
+        if not sep or not path.startswith("/") or not host:
+            fail(f"--persist {value!r}: expected /PATH=HOSTDIR")
+        persists.append((path.rstrip("/"), str(Path(host).resolve())))
+    state = Path(state_dir) if state_dir else Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "rofs" / "run"
+    declared = run_mod.declare(
+        profile, layout_id, _path_size(writable, "--writable"), _path_size(tmpfs_paths, "--tmpfs"), persists, state
+    )
+    dropped = {p.rstrip("/") for p in keep_ro}
+    unknown = dropped - {d.path for d in declared}
+    if unknown:
+        fail(f"--keep-read-only {sorted(unknown)[0]}: not a writable path of this run ({', '.join(d.path for d in declared) or 'none'})")
+    declared = [d for d in declared if d.path not in dropped]
+    try:
+        report = run_mod.execute(list(command), declared, user=user, timeout=timeout, trace=not no_trace)
+    except SandboxError as exc:
+        fail(str(exc))
+    text = json.dumps(run_mod.to_dict(report), indent=2) + "\n" if fmt == "json" else run_mod.render_text(report)
+    if report_file:
+        _write_atomic(Path(report_file), text)
+    else:
+        click.echo(text, nl=False, err=True)
+    raise SystemExit(report.returncode)
 
 
 # --- profiles --------------------------------------------------------------------------

@@ -1,0 +1,321 @@
+"""``rofs run``: the sandbox plus the tracer, and a report of every refused write.
+
+The declared writable paths come from a profile (its layout's required paths: ephemeral and
+memory ones as tmpfs of the profile's size, persistent ones as host directories under a state
+directory) and from ``--writable``/``--tmpfs``/``--persist``.  Everything else is read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rofs.generate.plan import volume_name_for
+from rofs.model import Profile, VolumeKind, path_covers
+from rofs.runtime import tracer
+from rofs.runtime.sandbox import SandboxError, SandboxMount, SandboxSpec, bwrap_argv, require, run
+from rofs.units import format_quantity
+
+DEFAULT_WRITABLE = 256 << 20
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A writable path of the run, and why it is there."""
+
+    path: str
+    kind: VolumeKind
+    size: int | None
+    source: str | None  # host directory of a persistent path
+    why: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    path: str
+    kind: VolumeKind
+    size: int | None
+    reason: str
+    refusals: int
+    calls: tuple[str, ...]
+    processes: tuple[str, ...]
+
+
+@dataclass
+class RunReport:
+    command: list[str]
+    returncode: int
+    timed_out: bool
+    duration: float
+    declared: list[Declared]
+    refusals: list[tracer.Refusal] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # full tmpfs, ownership on declared paths
+
+
+def declare(
+    profile: Profile | None,
+    layout: str | None,
+    writable: list[tuple[str, int | None]],
+    tmpfs: list[tuple[str, int | None]],
+    persist: list[tuple[str, str]],
+    state_dir: Path,
+) -> list[Declared]:
+    out: list[Declared] = []
+    if profile is not None:
+        for spec in profile.paths_for(layout):
+            if not spec.required:
+                continue
+            if spec.kind is VolumeKind.PERSISTENT:
+                source = state_dir / profile.name / (spec.name or volume_name_for(spec.path))
+                out.append(Declared(spec.path, spec.kind, spec.size, str(source), f"{profile.name}: {spec.purpose}"))
+            elif spec.path == "/dev/shm":
+                out.append(Declared(spec.path, VolumeKind.MEMORY, spec.size, None, f"{profile.name}: {spec.purpose}"))
+            else:
+                out.append(Declared(spec.path, spec.kind, spec.size, None, f"{profile.name}: {spec.purpose}"))
+    for path, size in writable:
+        out.append(Declared(path, VolumeKind.EPHEMERAL, size or DEFAULT_WRITABLE, None, "--writable"))
+    for path, size in tmpfs:
+        out.append(Declared(path, VolumeKind.MEMORY, size or DEFAULT_WRITABLE, None, "--tmpfs"))
+    for path, host in persist:
+        out.append(Declared(path, VolumeKind.PERSISTENT, None, host, "--persist"))
+    # A later declaration of the same path wins (the command line over the profile).
+    by_path: dict[str, Declared] = {}
+    for item in out:
+        by_path[item.path.rstrip("/") or "/"] = item
+    return list(by_path.values())
+
+
+def sandbox_mounts(declared: list[Declared], user: str | None) -> tuple[list[SandboxMount], int]:
+    mounts = []
+    shm = 64 << 20
+    for item in declared:
+        if item.path == "/dev/shm":
+            shm = item.size or shm
+            continue
+        if item.kind is VolumeKind.PERSISTENT:
+            host = Path(item.source or "")
+            try:
+                host.mkdir(parents=True, exist_ok=True)
+                if user and os.geteuid() == 0:
+                    uid, gid = _ids(user)
+                    os.chown(host, uid, gid)
+            except OSError as exc:
+                raise SandboxError(f"cannot create {host} for {item.path}: {exc.strerror or exc}") from None
+            mounts.append(SandboxMount(item.path, "bind", source=str(host), label=item.why))
+        else:
+            mounts.append(SandboxMount(item.path, "tmpfs", size=item.size, label=item.why))
+    return mounts, shm
+
+
+def _ids(user: str) -> tuple[int, int]:
+    name, _, group = user.partition(":")
+    if name.isdigit():
+        uid = int(name)
+        gid = int(group) if group.isdigit() else uid
+        return uid, gid
+    entry = pwd.getpwnam(name)
+    return entry.pw_uid, entry.pw_gid
+
+
+def execute(
+    command: list[str],
+    declared: list[Declared],
+    *,
+    user: str | None = None,
+    timeout: float | None = None,
+    trace: bool = True,
+    cwd: str | None = None,
+    root: str = "/",
+    env: dict[str, str] | None = None,
+) -> RunReport:
+    mounts, shm = sandbox_mounts(declared, user)
+    spec = SandboxSpec(command=command, mounts=mounts, root=root, user=user, shm_size=shm, cwd=cwd or os.getcwd())
+    if cwd is None and not Path(root, spec.cwd.lstrip("/")).is_dir():
+        spec.cwd = "/"
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
+        inner = list(command)
+        if trace:
+            strace = require("strace", "strace")
+            inner = tracer.strace_argv(strace, log.fileno()) + inner
+        argv = bwrap_argv(spec, inner)
+        result = run(argv, timeout=timeout, env=env, pass_fds=(log.fileno(),) if trace else ())
+        log.seek(0)
+        refusals = list(tracer.parse(log, spec.cwd or "/")) if trace else []
+    report = RunReport(command, result.returncode, result.timed_out, result.duration, declared, refusals)
+    analyse(report)
+    return report
+
+
+def analyse(report: RunReport) -> None:
+    """Turn refusals into mounts to add and problems with declared mounts."""
+    outside: dict[str, list[tracer.Refusal]] = {}
+    for refusal in report.refusals:
+        inside = _declared_for(report.declared, refusal.path)
+        if inside is not None:
+            if refusal.errno in ("ENOSPC", "EDQUOT"):
+                size = format_quantity(inside.size) if inside.size else "its size"
+                msg = f"{inside.path} is full ({size}): {refusal.process} could not write {refusal.path}; give it more room"
+            elif refusal.errno in ("EACCES", "EPERM"):
+                msg = (f"{inside.path} is writable but not for {refusal.process} ({refusal.syscall} {refusal.path}):"
+                       " fix the owner (Kubernetes: fsGroup / runAsUser)")
+            else:
+                msg = f"{refusal.process}: {refusal.syscall} {refusal.path} failed with {refusal.errno} inside {inside.path}"
+            if msg not in report.problems:
+                report.problems.append(msg)
+            continue
+        outside.setdefault(tracer.mount_point(refusal), []).append(refusal)
+    for point in tracer.collapse(outside):
+        hits = [r for p, rs in outside.items() if path_covers(point, p) for r in rs]
+        report.suggestions.append(
+            Suggestion(
+                path=point,
+                kind=VolumeKind.EPHEMERAL,
+                size=DEFAULT_WRITABLE,
+                reason="; ".join(sorted({r.reason for r in hits})),
+                refusals=len(hits),
+                calls=tuple(sorted({r.syscall for r in hits})),
+                processes=tuple(sorted({r.process for r in hits})),
+            )
+        )
+
+
+def _declared_for(declared: list[Declared], path: str) -> Declared | None:
+    best = None
+    for item in declared:
+        if path_covers(item.path, path) and (best is None or len(item.path) > len(best.path)):
+            best = item
+    return best
+
+
+def cleanup_state(path: Path) -> None:  # pragma: no cover - convenience for callers
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --- the report ------------------------------------------------------------------------
+
+
+def as_profile_paths(report: RunReport) -> list[dict]:
+    """The mounts to add, in the profile format ``--profile-file`` accepts (its ``paths:``)."""
+    out = []
+    for s in report.suggestions:
+        out.append({
+            "path": s.path,
+            "name": volume_name_for(s.path),
+            "purpose": f"written by {', '.join(s.processes)} ({', '.join(s.calls)})",
+            "kind": s.kind.value,
+            "size": format_quantity(s.size or DEFAULT_WRITABLE),
+            "required": True,
+            "breaks": f"{s.refusals} refused write(s): {s.reason}",
+            "sources": ["rofs-run"],
+        })
+    return out
+
+
+def as_profile(report: RunReport) -> dict:
+    """A whole profile (``--profile-file``): what was declared and used, plus what was refused."""
+    import datetime
+
+    name = os.path.basename(report.command[0]).lower()
+    name = "".join(ch if ch.isalnum() else "-" for ch in name).strip("-") or "app"
+    paths = [
+        {
+            "path": d.path, "name": volume_name_for(d.path), "purpose": d.why, "kind": d.kind.value,
+            **({"size": format_quantity(d.size)} if d.size else ({} if d.kind is VolumeKind.PERSISTENT else {"size": "256Mi"})),
+            "required": True, "breaks": "declared for this run", "sources": ["rofs-run"],
+        }
+        for d in report.declared
+    ]
+    known = {p["path"] for p in paths}
+    paths += [p for p in as_profile_paths(report) if p["path"] not in known]
+    return {
+        "name": name,
+        "title": name,
+        "description": f"Writable paths of `{' '.join(report.command)}` under a read-only root, from rofs run.",
+        "generated_by": "rofs run",
+        "layouts": [{"id": "host", "description": "the program as run on this host"}],
+        "paths": paths,
+        "sources": [{
+            "id": "rofs-run",
+            "title": f"rofs run of {' '.join(report.command)} on {datetime.date.today().isoformat()}",
+            "ref": "rofs run",
+        }],
+    }
+
+
+def snippets(report: RunReport) -> dict[str, dict]:
+    mounts = [{"name": volume_name_for(s.path), "mountPath": s.path} for s in report.suggestions]
+    volumes = [{"name": volume_name_for(s.path), "emptyDir": {"sizeLimit": format_quantity(s.size or DEFAULT_WRITABLE)}}
+               for s in report.suggestions]
+    compose = [{"type": "tmpfs", "target": s.path, "tmpfs": {"size": s.size or DEFAULT_WRITABLE}} for s in report.suggestions]
+    return {
+        "kubernetes": {"volumeMounts": mounts, "volumes": volumes},
+        "compose": {"volumes": compose},
+    }
+
+
+def to_dict(report: RunReport) -> dict:
+    return {
+        "command": report.command,
+        "returncode": report.returncode,
+        "timed_out": report.timed_out,
+        "duration": round(report.duration, 3),
+        "writable": [
+            {"path": d.path, "kind": d.kind.value, "size": d.size, "source": d.source, "why": d.why}
+            for d in report.declared
+        ],
+        "refused": [
+            {"pid": r.pid, "process": r.process, "syscall": r.syscall, "path": r.path, "errno": r.errno}
+            for r in report.refusals
+        ],
+        "problems": report.problems,
+        "add": [
+            {"path": s.path, "kind": s.kind.value, "size": s.size, "reason": s.reason, "refusals": s.refusals,
+             "calls": list(s.calls), "processes": list(s.processes)}
+            for s in report.suggestions
+        ],
+        "profile_paths": as_profile_paths(report),
+        "profile": as_profile(report),
+        "snippets": snippets(report),
+    }
+
+
+def render_text(report: RunReport) -> str:
+    import yaml
+
+    lines = []
+    state = "timed out, stopped" if report.timed_out else f"exit {report.returncode}"
+    lines.append(f"rofs run: {' '.join(report.command)}: {state} after {report.duration:.1f} s")
+    lines.append("writable: " + (", ".join(
+        f"{d.path} ({d.kind.value}{', ' + format_quantity(d.size) if d.size else ''})" for d in report.declared
+    ) or "nothing") + "; everything else read-only")
+    if not report.refusals:
+        lines.append("no write was refused")
+        return "\n".join(lines) + "\n"
+    lines.append(f"refused writes: {len(report.refusals)}")
+    seen = set()
+    for r in report.refusals:
+        key = (r.errno, r.syscall, r.path, r.process)
+        if key in seen:
+            continue
+        seen.add(key)
+        lines.append(f"  {r.errno:<6} {r.syscall} {r.path}  ({r.process}, pid {r.pid})")
+    for problem in report.problems:
+        lines.append(f"problem: {problem}")
+    if report.suggestions:
+        lines.append("mounts to add:")
+        for s in report.suggestions:
+            lines.append(f"  {s.path}  {s.kind.value}, {format_quantity(s.size or DEFAULT_WRITABLE)}"
+                         f"  ({s.refusals} refused: {s.reason}; {', '.join(s.processes)})")
+        lines.append("as profile paths (the whole profile, for --profile-file, is in --format json: profile):")
+        lines += ["  " + l for l in yaml.safe_dump({"paths": as_profile_paths(report)}, sort_keys=False).splitlines()]
+        snip = snippets(report)
+        lines.append("Kubernetes (container volumeMounts / pod volumes):")
+        lines += ["  " + l for l in yaml.safe_dump(snip["kubernetes"], sort_keys=False).splitlines()]
+        lines.append("Compose (service volumes):")
+        lines += ["  " + l for l in yaml.safe_dump(snip["compose"], sort_keys=False).splitlines()]
+    return "\n".join(lines) + "\n"

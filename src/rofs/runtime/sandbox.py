@@ -1,0 +1,155 @@
+"""Run a command with the whole root read-only and only declared paths writable (bubblewrap).
+
+The local equivalent of ``docker run --read-only --tmpfs ... -v ...``: no daemon, no image
+needed.  The sandbox has its own PID namespace (so nothing outlives it), a fresh ``/proc``,
+a minimal ``/dev`` and a writable ``/dev/shm`` of a set size, as Kubernetes gives a pod.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SHM = 64 << 20  # what Docker and Kubernetes give /dev/shm unless told otherwise
+
+
+class SandboxError(RuntimeError):
+    """A sandbox that cannot be built (tool missing, bad mount); one line for the user."""
+
+
+@dataclass(frozen=True)
+class SandboxMount:
+    path: str  # where, inside the sandbox
+    kind: str  # tmpfs | bind | ro-bind
+    size: int | None = None  # tmpfs size in bytes
+    source: str | None = None  # host directory for bind mounts
+    label: str = ""  # why it is there (profile purpose, --writable ...)
+
+
+@dataclass
+class SandboxSpec:
+    command: list[str]
+    mounts: list[SandboxMount] = field(default_factory=list)
+    root: str = "/"  # host directory that becomes / (read-only)
+    env: dict[str, str] | None = None  # None: keep the caller's environment
+    cwd: str | None = None
+    user: str | None = None  # run as this user (name or uid[:gid]) via setpriv
+    shm_size: int = DEFAULT_SHM
+
+
+def require(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise SandboxError(f"{tool} is not installed: apt-get install -y {package}")
+    return path
+
+
+def bwrap_argv(spec: SandboxSpec, inner: list[str]) -> list[str]:
+    """The bubblewrap command line for *spec*, running *inner* inside."""
+    bwrap = require("bwrap", "bubblewrap")
+    argv = [bwrap, "--ro-bind", spec.root, "/", "--dev", "/dev", "--proc", "/proc"]
+    argv += ["--perms", "1777", "--size", str(spec.shm_size), "--tmpfs", "/dev/shm"]
+    argv += ["--unshare-pid", "--unshare-ipc", "--die-with-parent"]
+    for mount in sorted(spec.mounts, key=lambda m: (m.path.count("/"), m.path)):
+        target = Path(spec.root) / mount.path.lstrip("/")
+        if not target.exists() and not _under_declared(mount.path, spec.mounts):
+            raise SandboxError(
+                f"cannot mount at {mount.path}: it does not exist in the root filesystem"
+                " (create it at build time, or mount its parent)"
+            )
+        if mount.kind == "tmpfs":
+            argv += ["--perms", "1777"]
+            if mount.size:
+                argv += ["--size", str(mount.size)]
+            argv += ["--tmpfs", mount.path]
+        elif mount.kind == "bind":
+            argv += ["--bind", str(mount.source), mount.path]
+        elif mount.kind == "ro-bind":
+            argv += ["--ro-bind", str(mount.source), mount.path]
+        else:  # pragma: no cover - programming error
+            raise ValueError(mount.kind)
+    if spec.cwd:
+        argv += ["--chdir", spec.cwd]
+    argv.append("--")
+    if spec.user:
+        argv += _setpriv(spec.user)
+    return argv + inner
+
+
+def _under_declared(path: str, mounts: list[SandboxMount]) -> bool:
+    """A mount point inside another declared mount is created by bwrap in that tmpfs."""
+    return any(m.kind == "tmpfs" and path.startswith(m.path.rstrip("/") + "/") for m in mounts)
+
+
+def _setpriv(user: str) -> list[str]:
+    setpriv = require("setpriv", "util-linux")
+    name, _, group = user.partition(":")
+    args = [setpriv, f"--reuid={name}"]
+    if group:
+        args += [f"--regid={group}", "--clear-groups"]
+    elif name.isdigit():
+        args += [f"--regid={name}", "--clear-groups"]
+    else:
+        args += [f"--regid={name}", "--init-groups"]
+    return args + ["--"]
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    timed_out: bool = False
+    interrupted: bool = False
+    duration: float = 0.0
+
+
+def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (), stdout=None, stderr=None) -> RunResult:
+    """Run the sandbox; signals are passed on, the timeout stops it, nothing survives it.
+
+    The sandbox runs in its own session so the whole process tree can be signalled; SIGINT and
+    SIGTERM sent to rofs are forwarded.  After the timeout: SIGTERM, then SIGKILL 5 s later.  The
+    sandbox's PID namespace ends with its first process, taking daemons and children with it.
+    """
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=True, stdout=stdout, stderr=stderr)
+    forwarded: list[int] = []
+
+    def forward(signum, frame):  # noqa: ARG001
+        forwarded.append(signum)
+        _signal_group(proc, signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    timed_out = False
+    try:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if proc.poll() is None:  # rofs itself is going away: take the sandbox with it
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+    code = proc.returncode
+    if code < 0:
+        code = 128 - code
+    return RunResult(code, timed_out, bool(forwarded), time.monotonic() - start)
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass
