@@ -432,7 +432,8 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
         fail(f"--keep-read-only {sorted(unknown)[0]}: not a writable path of this run ({', '.join(d.path for d in declared) or 'none'})")
     declared = [d for d in declared if d.path not in dropped]
     try:
-        report = run_mod.execute(list(command), declared, user=user, timeout=timeout, trace=not no_trace)
+        report = run_mod.execute(list(command), declared, user=user, timeout=timeout, trace=not no_trace,
+                                 profile=profile, layout=layout_id)
     except SandboxError as exc:
         fail(str(exc))
     text = json.dumps(run_mod.to_dict(report), indent=2) + "\n" if fmt == "json" else run_mod.render_text(report)

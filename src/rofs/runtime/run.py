@@ -17,7 +17,7 @@ from pathlib import Path
 from rofs.generate.plan import volume_name_for
 from rofs.model import Profile, VolumeKind, path_covers
 from rofs.runtime import tracer
-from rofs.runtime.sandbox import SandboxError, SandboxMount, SandboxSpec, bwrap_argv, require, run
+from rofs.runtime.sandbox import SandboxError, SandboxMount, SandboxSpec, bwrap_argv, require, run, setpriv_args
 from rofs.units import format_quantity
 
 DEFAULT_WRITABLE = 256 << 20
@@ -55,6 +55,8 @@ class RunReport:
     refusals: list[tracer.Refusal] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # full tmpfs, ownership on declared paths
+    profile: Profile | None = None
+    layout: str | None = None
 
 
 def declare(
@@ -132,13 +134,16 @@ def execute(
     cwd: str | None = None,
     root: str = "/",
     env: dict[str, str] | None = None,
+    profile: Profile | None = None,
+    layout: str | None = None,
 ) -> RunReport:
+    require("bwrap", "bubblewrap")
     mounts, shm = sandbox_mounts(declared, user)
     spec = SandboxSpec(command=command, mounts=mounts, root=root, user=user, shm_size=shm, cwd=cwd or os.getcwd())
     if cwd is None and not Path(root, spec.cwd.lstrip("/")).is_dir():
         spec.cwd = "/"
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        inner = list(command)
+        inner = (setpriv_args(user) if user else []) + list(command)
         if trace:
             strace = require("strace", "strace")
             inner = tracer.strace_argv(strace, log.fileno()) + inner
@@ -146,7 +151,8 @@ def execute(
         result = run(argv, timeout=timeout, env=env, pass_fds=(log.fileno(),) if trace else ())
         log.seek(0)
         refusals = list(tracer.parse(log, spec.cwd or "/")) if trace else []
-    report = RunReport(command, result.returncode, result.timed_out, result.duration, declared, refusals)
+    report = RunReport(command, result.returncode, result.timed_out, result.duration, declared, refusals,
+                       profile=profile, layout=layout)
     analyse(report)
     return report
 
@@ -168,14 +174,28 @@ def analyse(report: RunReport) -> None:
             if msg not in report.problems:
                 report.problems.append(msg)
             continue
-        outside.setdefault(tracer.mount_point(refusal), []).append(refusal)
-    for point in tracer.collapse(outside):
-        hits = [r for p, rs in outside.items() if path_covers(point, p) for r in rs]
+        point = tracer.mount_point(refusal)
+        if point == "/":
+            msg = f"{refusal.process} writes {refusal.path} directly in /: no mount can make that writable; move the file"
+            if msg not in report.problems:
+                report.problems.append(msg)
+            continue
+        outside.setdefault(point, []).append(refusal)
+    # Where the app's profile knows the directory, the mount goes where the profile says, with
+    # its kind and size (Redis' appendonlydir is inside its data directory, which must persist).
+    known = report.profile.paths_for(report.layout) if report.profile is not None else ()
+    by_point: dict[str, list[tracer.Refusal]] = {}
+    for point, refusals in outside.items():
+        spec = next((p for p in sorted(known, key=lambda p: -len(p.path)) if path_covers(p.path, point)), None)
+        by_point.setdefault(spec.path if spec else point, []).extend(refusals)
+    for point in tracer.collapse(by_point):
+        hits = [r for p, rs in by_point.items() if path_covers(point, p) for r in rs]
+        spec = next((p for p in known if p.path == point), None)
         report.suggestions.append(
             Suggestion(
                 path=point,
-                kind=VolumeKind.EPHEMERAL,
-                size=DEFAULT_WRITABLE,
+                kind=spec.kind if spec else VolumeKind.EPHEMERAL,
+                size=spec.size if spec else DEFAULT_WRITABLE,
                 reason="; ".join(sorted({r.reason for r in hits})),
                 refusals=len(hits),
                 calls=tuple(sorted({r.syscall for r in hits})),

@@ -38,7 +38,7 @@ class SandboxSpec:
     root: str = "/"  # host directory that becomes / (read-only)
     env: dict[str, str] | None = None  # None: keep the caller's environment
     cwd: str | None = None
-    user: str | None = None  # run as this user (name or uid[:gid]) via setpriv
+    user: str | None = None  # run as this user (name or uid[:gid]); callers put setpriv_args in the command
     shm_size: int = DEFAULT_SHM
 
 
@@ -76,8 +76,6 @@ def bwrap_argv(spec: SandboxSpec, inner: list[str]) -> list[str]:
     if spec.cwd:
         argv += ["--chdir", spec.cwd]
     argv.append("--")
-    if spec.user:
-        argv += _setpriv(spec.user)
     return argv + inner
 
 
@@ -86,7 +84,8 @@ def _under_declared(path: str, mounts: list[SandboxMount]) -> bool:
     return any(m.kind == "tmpfs" and path.startswith(m.path.rstrip("/") + "/") for m in mounts)
 
 
-def _setpriv(user: str) -> list[str]:
+def setpriv_args(user: str) -> list[str]:
+    """Run the rest of the command line as *user* (the tracer stays root, in front of it)."""
     setpriv = require("setpriv", "util-linux")
     name, _, group = user.partition(":")
     args = [setpriv, f"--reuid={name}"]
@@ -121,7 +120,7 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
 
     def forward(signum, frame):  # noqa: ARG001
         forwarded.append(signum)
-        _signal_group(proc, signum)
+        _signal_program(proc, signum)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     timed_out = False
@@ -130,7 +129,7 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _signal_group(proc, signal.SIGTERM)
+            _signal_program(proc, signal.SIGTERM)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -146,6 +145,44 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
     if code < 0:
         code = 128 - code
     return RunResult(code, timed_out, bool(forwarded), time.monotonic() - start)
+
+
+HELPERS = ("bwrap", "strace", "setpriv")
+
+
+def _signal_program(proc: subprocess.Popen, signum: int) -> None:
+    """Signal the program and its children, not the sandbox's own helpers.
+
+    bubblewrap and strace would die of the signal and hide the program's own exit status;
+    they end on their own when the program does.
+    """
+    for pid in _descendants(proc.pid):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            if comm not in HELPERS:
+                os.kill(pid, signum)
+        except (OSError, ValueError):
+            continue
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        for child in children.get(pid, []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def _signal_group(proc: subprocess.Popen, signum: int) -> None:

@@ -128,7 +128,11 @@ def _path_of(call: str, args: str, cwd: str) -> str | None:
     return _normalise(path)
 
 
+_PROC_ROOT = re.compile(r"^/proc/(?:self|thread-self|\d+)/root(?=/|$)")
+
+
 def _normalise(path: str) -> str:
+    path = _PROC_ROOT.sub("", path) or "/"  # the same file, seen through /proc
     parts: list[str] = []
     for part in path.split("/"):
         if part in ("", "."):
@@ -150,17 +154,25 @@ def mount_point(refusal: Refusal) -> str:
     return refusal.path.rsplit("/", 1)[0] or "/"
 
 
+# Directories that hold many apps' data: never suggested as one mount for several children.
+SYSTEM_DIRS = frozenset(
+    "/ /bin /boot /dev /etc /home /lib /lib64 /media /mnt /opt /proc /root /run /sbin /srv /sys /tmp /usr"
+    " /usr/bin /usr/lib /usr/local /usr/share /var /var/cache /var/lib /var/log /var/run /var/spool /var/tmp".split()
+)
+
+
 def collapse(points: Iterable[str]) -> list[str]:
     """Fewest directories covering *points*: drop those beneath another, and merge siblings
-    (two or more under one parent that is not ``/`` or a top-level system directory)."""
-    unique = sorted(set(points))
+    (two or more under one parent that is not a system directory such as /var/lib).
+    ``/`` itself is never a mount point: callers report writes there separately."""
+    unique = sorted({p for p in points if p != "/"})
     kept = [p for p in unique if not any(o != p and p.startswith(o.rstrip("/") + "/") for o in unique)]
     by_parent: dict[str, list[str]] = {}
     for p in kept:
         by_parent.setdefault(p.rsplit("/", 1)[0] or "/", []).append(p)
     out: set[str] = set()
     for parent, children in by_parent.items():
-        if len(children) >= 2 and parent.count("/") >= 2:
+        if len(children) >= 2 and parent not in SYSTEM_DIRS:
             out.add(parent)
         else:
             out.update(children)
