@@ -198,3 +198,43 @@ def test_nginx_under_its_profile(scratch):  # noqa: F811
         result, report = run(*argv[:cut], "--keep-read-only", path, *argv[cut:], timeout=60)
         assert result.returncode != 0
         assert any(a["path"] == path or a["path"].startswith(path + "/") for a in report["add"]), (path, report["add"])
+
+
+def test_postgres_under_its_profile(scratch):  # noqa: F811
+    need_sandbox()
+    pg_bin = Path("/usr/lib/postgresql/15/bin")
+    require_path(pg_bin / "postgres", "postgres (apt-get install -y postgresql-15)")
+    require_path("/etc/postgresql/15/main/postgresql.conf", "Debian cluster config")
+    psql = require_tool("psql", "postgresql-client-15")
+    data_path = "/var/lib/postgresql/15/main"
+    state = scratch / "state"
+    common = ["--profile", "postgres", "--user", "postgres", "--state-dir", str(state)]
+    # initdb itself runs read-only too: only the profile's paths are writable.
+    result, report = run(*common, "--", str(pg_bin / "initdb"), "-D", data_path, "-U", "postgres",
+                         "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert report["refused"] == [], report["refused"]
+    port = free_port()
+    server = [str(pg_bin / "postgres"), "-D", data_path, "-c", "config_file=/etc/postgresql/15/main/postgresql.conf",
+              "-c", f"port={port}", "-c", "listen_addresses=127.0.0.1",
+              "-c", f"hba_file={data_path}/pg_hba.conf", "-c", f"ident_file={data_path}/pg_ident.conf"]
+    report_file = scratch / "report.json"
+    proc = _start([*common, "--", *server], report_file)
+    try:
+        assert _wait_port(port, proc, timeout=30)
+        query = subprocess.run(
+            [psql, "-X", "-qAt", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
+             "-c", "CREATE TABLE t (x integer)", "-c", "INSERT INTO t VALUES (40), (2)", "-c", "SELECT sum(x) FROM t"],
+            capture_output=True, text=True, timeout=30)
+        assert query.stdout.strip() == "42", query.stderr
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    report = json.loads(report_file.read_text())
+    assert report["add"] == [], report["add"]
+    for path in (data_path, "/var/run/postgresql"):
+        result, report = run(*common, "--keep-read-only", path, "--", *server, timeout=60)
+        assert result.returncode != 0
+        assert path in {a["path"] for a in report["add"]}, (path, report["add"], report["problems"])

@@ -17,7 +17,16 @@ from pathlib import Path
 from rofs.generate.plan import volume_name_for
 from rofs.model import Profile, VolumeKind, path_covers
 from rofs.runtime import tracer
-from rofs.runtime.sandbox import SandboxError, SandboxMount, SandboxSpec, bwrap_argv, require, run, setpriv_args
+from rofs.runtime.sandbox import (
+    SandboxError,
+    SandboxMount,
+    SandboxSpec,
+    bwrap_argv,
+    require,
+    resolve_in_root,
+    run,
+    setpriv_args,
+)
 from rofs.units import format_quantity
 
 DEFAULT_WRITABLE = 256 << 20
@@ -204,10 +213,14 @@ def analyse(report: RunReport) -> None:
         )
 
 
-def _declared_for(declared: list[Declared], path: str) -> Declared | None:
+def _declared_for(declared: list[Declared], path: str, root: str = "/") -> Declared | None:
+    """The declared mount holding *path*, comparing paths as the kernel does (symlinks resolved:
+    a write to /run/postgresql lands in a mount declared as /var/run/postgresql)."""
+    real = resolve_in_root(root, path)
     best = None
     for item in declared:
-        if path_covers(item.path, path) and (best is None or len(item.path) > len(best.path)):
+        item_real = resolve_in_root(root, item.path)
+        if (path_covers(item.path, path) or path_covers(item_real, real)) and (best is None or len(item.path) > len(best.path)):
             best = item
     return best
 

@@ -55,9 +55,10 @@ def bwrap_argv(spec: SandboxSpec, inner: list[str]) -> list[str]:
     argv = [bwrap, "--ro-bind", spec.root, "/", "--dev", "/dev", "--proc", "/proc"]
     argv += ["--perms", "1777", "--size", str(spec.shm_size), "--tmpfs", "/dev/shm"]
     argv += ["--unshare-pid", "--unshare-ipc", "--die-with-parent"]
-    for mount in sorted(spec.mounts, key=lambda m: (m.path.count("/"), m.path)):
-        target = Path(spec.root) / mount.path.lstrip("/")
-        if not target.exists() and not _under_declared(mount.path, spec.mounts):
+    resolved = [(resolve_in_root(spec.root, m.path), m) for m in spec.mounts]
+    for dest, mount in sorted(resolved, key=lambda item: (item[0].count("/"), item[0])):
+        target = Path(spec.root) / dest.lstrip("/")
+        if not target.exists() and not _under_declared(dest, spec.mounts):
             raise SandboxError(
                 f"cannot mount at {mount.path}: it does not exist in the root filesystem"
                 " (create it at build time, or mount its parent)"
@@ -66,17 +67,40 @@ def bwrap_argv(spec: SandboxSpec, inner: list[str]) -> list[str]:
             argv += ["--perms", "1777"]
             if mount.size:
                 argv += ["--size", str(mount.size)]
-            argv += ["--tmpfs", mount.path]
+            argv += ["--tmpfs", dest]
         elif mount.kind == "bind":
-            argv += ["--bind", str(mount.source), mount.path]
+            argv += ["--bind", str(mount.source), dest]
         elif mount.kind == "ro-bind":
-            argv += ["--ro-bind", str(mount.source), mount.path]
+            argv += ["--ro-bind", str(mount.source), dest]
         else:  # pragma: no cover - programming error
             raise ValueError(mount.kind)
     if spec.cwd:
         argv += ["--chdir", spec.cwd]
     argv.append("--")
     return argv + inner
+
+
+def resolve_in_root(root: str, path: str, _depth: int = 0) -> str:
+    """*path* with symlinks resolved as the sandbox will see them (``/var/run`` -> ``/run``).
+
+    bubblewrap does not follow symlinks when it makes mount points, and an image's links
+    point inside the image, not into the host.
+    """
+    parts = [p for p in path.split("/") if p]
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        candidate = Path(root, *out, part)
+        if candidate.is_symlink() and _depth < 40:
+            link = os.readlink(candidate)
+            base = link if link.startswith("/") else "/" + "/".join(out + [link])
+            rest = "/".join(parts[i + 1:])
+            return resolve_in_root(root, base.rstrip("/") + ("/" + rest if rest else ""), _depth + 1)
+        if part == "..":
+            if out:
+                out.pop()
+        elif part != ".":
+            out.append(part)
+    return "/" + "/".join(out)
 
 
 def _under_declared(path: str, mounts: list[SandboxMount]) -> bool:
