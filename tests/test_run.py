@@ -238,3 +238,117 @@ def test_postgres_under_its_profile(scratch):  # noqa: F811
         result, report = run(*common, "--keep-read-only", path, "--", *server, timeout=60)
         assert result.returncode != 0
         assert path in {a["path"] for a in report["add"]}, (path, report["add"], report["problems"])
+
+
+# --- images without a daemon ----------------------------------------------------------------
+
+SCRIPT = """#!/bin/sh
+echo "hello from the image $FOO in $(pwd)"
+echo x > /tmp/ok && echo tmp-ok
+echo x > /etc/x
+echo x > /data/state
+exit 3
+"""
+
+
+@pytest.fixture(scope="module")
+def oci_image(tmp_path_factory):
+    """A real OCI image, built here with umoci from Debian's static busybox and a script."""
+    umoci = require_tool("umoci", "umoci")
+    busybox = require_path("/bin/busybox", "static busybox (apt-get install -y busybox-static)")
+    root = tmp_path_factory.mktemp("image")
+    layout, bundle = root / "oci", root / "bundle"
+
+    def sh(*args):
+        subprocess.run(args, check=True, capture_output=True, text=True)
+
+    sh(umoci, "init", "--layout", str(layout))
+    sh(umoci, "new", "--image", f"{layout}:latest")
+    sh(umoci, "unpack", "--image", f"{layout}:latest", str(bundle))
+    rootfs = bundle / "rootfs"
+    for d in ("bin", "app", "data", "etc", "tmp"):
+        (rootfs / d).mkdir(exist_ok=True)
+    (rootfs / "bin" / "busybox").write_bytes(Path(busybox).read_bytes())
+    (rootfs / "bin" / "busybox").chmod(0o755)
+    for applet in ("sh", "echo", "pwd", "mkdir"):
+        (rootfs / "bin" / applet).symlink_to("busybox")
+    (rootfs / "app" / "start.sh").write_text(SCRIPT)
+    (rootfs / "app" / "start.sh").chmod(0o755)
+    sh(umoci, "repack", "--image", f"{layout}:latest", str(bundle))
+    sh(umoci, "config", "--image", f"{layout}:latest", "--config.entrypoint", "/app/start.sh",
+       "--config.volume", "/data", "--config.env", "FOO=bar", "--config.env", "PATH=/bin",
+       "--config.workingdir", "/app", "--config.user", "1000:1000")
+    return layout
+
+
+def test_an_oci_image_runs_and_its_refused_writes_are_reported(oci_image, tmp_path: Path):
+    need_sandbox()
+    cache = tmp_path / "cache"
+    result, report = run("--image", f"{oci_image}:latest", "--image-cache", str(cache), "--writable", "/tmp:1m")
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == "hello from the image bar in /app\ntmp-ok\n", "Entrypoint, Env and WorkingDir applied"
+    refused = {(r["errno"], r["path"]) for r in report["refused"]}
+    assert {("EROFS", "/etc/x"), ("EROFS", "/data/state")} == refused
+    assert report["image_volumes"] == ["/data"]
+    added = {a["path"]: a["kind"] for a in report["add"]}
+    assert added == {"/etc": "ephemeral", "/data": "persistent"}, "a VOLUME is data"
+    digests = list(cache.iterdir())
+    assert len(digests) == 1 and digests[0].name.startswith("sha256-"), "cache keyed by digest"
+    # Second run: same cache entry.
+    run("--image", f"{oci_image}:latest", "--image-cache", str(cache), "--writable", "/tmp:1m")
+    assert list(cache.iterdir()) == digests
+
+
+def test_a_docker_save_archive_runs(oci_image, tmp_path: Path):
+    need_sandbox()
+    skopeo = require_tool("skopeo", "skopeo")
+    archive = tmp_path / "image.tar"
+    subprocess.run([skopeo, "--insecure-policy", "copy", f"oci:{oci_image}:latest", f"docker-archive:{archive}:rofs/test:1"],
+                   check=True, capture_output=True)
+    result, report = run("--image", str(archive), "--image-cache", str(tmp_path / "cache"),
+                         "--writable", "/tmp:1m", "--persist", f"/data={tmp_path / 'data'}")
+    assert result.returncode == 3
+    assert {r["path"] for r in report["refused"]} == {"/etc/x"}
+    assert (tmp_path / "data" / "state").read_text() == "x\n"
+
+
+def test_image_errors_are_clear(tmp_path: Path):
+    need_sandbox()
+    result, _ = run("--image", str(tmp_path / "nothing"), "--", "true")
+    assert result.returncode == 2 and "image not found" in result.stderr
+    bad = tmp_path / "bad.tar"
+    bad.write_text("not a tar")
+    result, _ = run("--image", str(bad))
+    assert result.returncode == 2 and "not a docker save archive" in result.stderr
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    (layout / "oci-layout").write_text("{}")
+    (layout / "index.json").write_text("{not json")
+    result, _ = run("--image", str(layout))
+    assert result.returncode == 2 and "corrupt image index" in result.stderr
+
+
+def test_engine_command_line():
+    """No engine runs on this machine: this checks the exact command line rofs would run."""
+    from rofs.profiles import builtin_registry
+    from rofs.runtime.engine import engine_argv
+    from rofs.runtime.run import declare
+
+    redis = builtin_registry().get("redis")
+    declared = declare(redis, "official", [("/tmp", 64 << 20)], [], [("/data", "/srv/redis")], Path("/state"))
+    assert engine_argv("docker", "redis:7.2", declared, ["redis-server", "--appendonly", "yes"]) == [
+        "docker", "run", "--rm", "--read-only",
+        "-v", "/srv/redis:/data",
+        "--tmpfs", "/tmp:rw,mode=1777,size=64m",
+        "redis:7.2", "redis-server", "--appendonly", "yes",
+    ]
+    pg = builtin_registry().get("postgres")
+    declared = declare(pg, "official", [], [], [], Path("/state"))
+    argv = engine_argv("podman", "postgres:16", declared, [], user="999:999")
+    assert argv == [
+        "podman", "run", "--rm", "--read-only", "--read-only-tmpfs=false",
+        "--shm-size", "256m",
+        "-v", "/state/postgres/data:/var/lib/postgresql",
+        "--tmpfs", "/var/run/postgresql:rw,mode=1777,size=1m",
+        "--user", "999:999", "postgres:16",
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -375,12 +376,15 @@ def _path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | No
 @click.option("--user", metavar="USER[:GROUP]", help="Run as this user (name or uid; root needed to switch).")
 @click.option("--timeout", type=float, metavar="S", help="Stop the program after S seconds (SIGTERM, then SIGKILL).")
 @click.option("--no-trace", is_flag=True, help="Do not trace (no report of refused writes; no strace needed).")
+@click.option("--image", metavar="DIR[:TAG]|ARCHIVE", help="Run an image: OCI layout directory or docker save archive (no daemon needed).")
+@click.option("--image-cache", type=click.Path(file_okay=False), help="Where unpacked images are kept (default: ~/.cache/rofs/images).")
+@click.option("--engine", type=click.Choice(["docker", "podman"]), help="Run --image (a registry reference) with this engine instead of bubblewrap.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Report format.")
 @click.option("--report", "report_file", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stderr.")
 @profile_file_option
-@click.argument("command", nargs=-1, required=True, metavar="-- CMD [ARGS...]")
-def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, user, timeout, no_trace, fmt, report_file,
-            profile_files, command):
+@click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
+def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, user, timeout, no_trace, image,
+            image_cache, engine, fmt, report_file, profile_files, command):
     """Run CMD with the whole root filesystem read-only and only the declared paths writable:
     the local equivalent of `docker run --read-only --tmpfs ... -v ...`, with no daemon
     (bubblewrap), its own PID namespace, /proc, a minimal /dev and a 64 MiB /dev/shm.
@@ -400,6 +404,8 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
     from rofs.runtime import run as run_mod
     from rofs.runtime.sandbox import SandboxError
 
+    if not command and not image:
+        fail("nothing to run: give -- CMD [ARGS...] or --image")
     profile = None
     registry = registry_with(profile_files)
     if app:
@@ -431,9 +437,31 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
     if unknown:
         fail(f"--keep-read-only {sorted(unknown)[0]}: not a writable path of this run ({', '.join(d.path for d in declared) or 'none'})")
     declared = [d for d in declared if d.path not in dropped]
+    if engine:
+        from rofs.runtime.engine import engine_argv, require_engine
+
+        if not image:
+            fail("--engine runs an image: give --image REFERENCE")
+        try:
+            argv = engine_argv(engine, image, declared, list(command), user)
+            argv[0] = require_engine(engine)
+        except SandboxError as exc:
+            fail(str(exc))
+        click.echo("rofs run: " + " ".join(argv), err=True)
+        raise SystemExit(subprocess.run(argv).returncode)
+    bundle = None
     try:
-        report = run_mod.execute(list(command), declared, user=user, timeout=timeout, trace=not no_trace,
-                                 profile=profile, layout=layout_id)
+        if image:
+            from rofs.runtime.image import open_image
+
+            bundle = open_image(image, Path(image_cache) if image_cache else None)
+            argv = (bundle.entrypoint + list(command)) if command else bundle.entrypoint_and_cmd
+            if not argv:
+                fail(f"{image}: the image has no Entrypoint or Cmd; give -- CMD")
+        else:
+            argv = list(command)
+        report = run_mod.execute(argv, declared, user=user, timeout=timeout, trace=not no_trace,
+                                 profile=profile, layout=layout_id, image=bundle)
     except SandboxError as exc:
         fail(str(exc))
     text = json.dumps(run_mod.to_dict(report), indent=2) + "\n" if fmt == "json" else run_mod.render_text(report)

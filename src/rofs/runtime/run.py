@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rofs.generate.plan import volume_name_for
 from rofs.model import Profile, VolumeKind, path_covers
@@ -28,6 +29,9 @@ from rofs.runtime.sandbox import (
     setpriv_args,
 )
 from rofs.units import format_quantity
+
+if TYPE_CHECKING:
+    from rofs.runtime.image import ImageBundle
 
 DEFAULT_WRITABLE = 256 << 20
 
@@ -66,6 +70,8 @@ class RunReport:
     problems: list[str] = field(default_factory=list)  # full tmpfs, ownership on declared paths
     profile: Profile | None = None
     layout: str | None = None
+    root: str = "/"
+    image_volumes: list[str] = field(default_factory=list)
 
 
 def declare(
@@ -141,36 +147,62 @@ def execute(
     timeout: float | None = None,
     trace: bool = True,
     cwd: str | None = None,
-    root: str = "/",
     env: dict[str, str] | None = None,
     profile: Profile | None = None,
     layout: str | None = None,
+    image: "ImageBundle | None" = None,
 ) -> RunReport:
     require("bwrap", "bubblewrap")
-    mounts, shm = sandbox_mounts(declared, user)
-    spec = SandboxSpec(command=command, mounts=mounts, root=root, user=user, shm_size=shm, cwd=cwd or os.getcwd())
-    if cwd is None and not Path(root, spec.cwd.lstrip("/")).is_dir():
-        spec.cwd = "/"
+    root = str(image.rootfs) if image else "/"
+    mounts, shm = sandbox_mounts(declared, None if image else user)
+    spec = SandboxSpec(command=command, mounts=mounts, root=root, user=user, shm_size=shm)
+    if image is not None:
+        _make_mount_points(image.rootfs, [m.path for m in mounts])
+        spec.cwd = cwd or image.cwd
+        uid, gid = _ids(user) if user else (image.uid, image.gid)
+        spec.userns = (uid, gid)
+        env = dict(image.env) if env is None else env
+    else:
+        spec.cwd = cwd or os.getcwd()
+        if not Path(spec.cwd).is_dir():
+            spec.cwd = "/"
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        inner = (setpriv_args(user) if user else []) + list(command)
-        if trace:
-            strace = require("strace", "strace")
-            inner = tracer.strace_argv(strace, log.fileno()) + inner
-        argv = bwrap_argv(spec, inner)
+        if image is not None:
+            # The image has no strace: trace bubblewrap from outside and leave its own calls out.
+            argv = bwrap_argv(spec, list(command))
+            if trace:
+                argv = tracer.strace_argv(require("strace", "strace"), log.fileno()) + argv
+        else:
+            inner = (setpriv_args(user) if user else []) + list(command)
+            if trace:
+                inner = tracer.strace_argv(require("strace", "strace"), log.fileno()) + inner
+            argv = bwrap_argv(spec, inner)
         result = run(argv, timeout=timeout, env=env, pass_fds=(log.fileno(),) if trace else ())
         log.seek(0)
-        refusals = list(tracer.parse(log, spec.cwd or "/")) if trace else []
+        refusals = [r for r in tracer.parse(log, spec.cwd or "/") if r.process != "bwrap"] if trace else []
     report = RunReport(command, result.returncode, result.timed_out, result.duration, declared, refusals,
-                       profile=profile, layout=layout)
+                       profile=profile, layout=layout, root=root)
+    if image is not None:
+        report.image_volumes = list(image.volumes)
     analyse(report)
     return report
+
+
+def _make_mount_points(rootfs: Path, paths: list[str]) -> None:
+    """Like a container runtime, make the mount points the image lacks (in rofs' own unpacked copy)."""
+    for path in ["/proc", "/dev", "/tmp"] + paths:
+        target = rootfs / resolve_in_root(str(rootfs), path).lstrip("/")
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
 
 
 def analyse(report: RunReport) -> None:
     """Turn refusals into mounts to add and problems with declared mounts."""
     outside: dict[str, list[tracer.Refusal]] = {}
     for refusal in report.refusals:
-        inside = _declared_for(report.declared, refusal.path)
+        inside = _declared_for(report.declared, refusal.path, report.root)
         if inside is not None:
             if refusal.errno in ("ENOSPC", "EDQUOT"):
                 size = format_quantity(inside.size) if inside.size else "its size"
@@ -200,10 +232,11 @@ def analyse(report: RunReport) -> None:
     for point in tracer.collapse(by_point):
         hits = [r for p, rs in by_point.items() if path_covers(point, p) for r in rs]
         spec = next((p for p in known if p.path == point), None)
+        volume = any(path_covers(v, point) for v in report.image_volumes)  # the image says: data
         report.suggestions.append(
             Suggestion(
                 path=point,
-                kind=spec.kind if spec else VolumeKind.EPHEMERAL,
+                kind=spec.kind if spec else (VolumeKind.PERSISTENT if volume else VolumeKind.EPHEMERAL),
                 size=spec.size if spec else DEFAULT_WRITABLE,
                 reason="; ".join(sorted({r.reason for r in hits})),
                 refusals=len(hits),
@@ -306,6 +339,7 @@ def to_dict(report: RunReport) -> dict:
             for r in report.refusals
         ],
         "problems": report.problems,
+        "image_volumes": report.image_volumes,
         "add": [
             {"path": s.path, "kind": s.kind.value, "size": s.size, "reason": s.reason, "refusals": s.refusals,
              "calls": list(s.calls), "processes": list(s.processes)}
@@ -326,6 +360,8 @@ def render_text(report: RunReport) -> str:
     lines.append("writable: " + (", ".join(
         f"{d.path} ({d.kind.value}{', ' + format_quantity(d.size) if d.size else ''})" for d in report.declared
     ) or "nothing") + "; everything else read-only")
+    if report.image_volumes:
+        lines.append("the image declares VOLUMEs (candidate writable paths): " + ", ".join(report.image_volumes))
     if not report.refusals:
         lines.append("no write was refused")
         return "\n".join(lines) + "\n"

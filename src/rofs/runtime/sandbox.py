@@ -40,6 +40,7 @@ class SandboxSpec:
     cwd: str | None = None
     user: str | None = None  # run as this user (name or uid[:gid]); callers put setpriv_args in the command
     shm_size: int = DEFAULT_SHM
+    userns: tuple[int, int] | None = None  # (uid, gid) in a user namespace: images without setpriv
 
 
 def require(tool: str, package: str) -> str:
@@ -55,6 +56,8 @@ def bwrap_argv(spec: SandboxSpec, inner: list[str]) -> list[str]:
     argv = [bwrap, "--ro-bind", spec.root, "/", "--dev", "/dev", "--proc", "/proc"]
     argv += ["--perms", "1777", "--size", str(spec.shm_size), "--tmpfs", "/dev/shm"]
     argv += ["--unshare-pid", "--unshare-ipc", "--die-with-parent"]
+    if spec.userns is not None:
+        argv += ["--unshare-user", "--uid", str(spec.userns[0]), "--gid", str(spec.userns[1])]
     resolved = [(resolve_in_root(spec.root, m.path), m) for m in spec.mounts]
     for dest, mount in sorted(resolved, key=lambda item: (item[0].count("/"), item[0])):
         target = Path(spec.root) / dest.lstrip("/")

@@ -1,0 +1,144 @@
+"""Container images without a daemon: unpack an OCI layout or a ``docker save`` archive.
+
+umoci unpacks the image into a cache keyed by the manifest digest (a second run reuses it)
+and writes an OCI runtime config with the image's Entrypoint/Cmd, Env, User and WorkingDir;
+a ``docker save`` archive is first copied into an OCI layout with skopeo.  Both are Debian
+packages.  The image's ``VOLUME``s are read from its config, as candidate writable paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rofs.runtime.sandbox import SandboxError, require
+
+
+@dataclass
+class ImageBundle:
+    ref: str
+    digest: str
+    rootfs: Path
+    entrypoint_and_cmd: list[str]
+    env: dict[str, str]
+    cwd: str
+    uid: int
+    gid: int
+    volumes: list[str] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rofs" / "images"
+
+
+def open_image(ref: str, cache: Path | None = None) -> ImageBundle:
+    """Unpack (or reuse) *ref*: ``DIR[:TAG]`` of an OCI layout, or a ``docker save`` tar."""
+    cache = cache or default_cache()
+    path, tag = _split(ref)
+    if Path(path).is_file():
+        return _from_archive(ref, Path(path), cache)
+    layout = Path(path)
+    if not (layout / "index.json").is_file() or not (layout / "oci-layout").is_file():
+        raise SandboxError(f"{ref}: not an OCI image layout (no index.json / oci-layout) nor a docker save archive")
+    return _from_layout(ref, layout, tag, cache)
+
+
+def _split(ref: str) -> tuple[str, str | None]:
+    if Path(ref).exists():
+        return ref, None
+    head, sep, tag = ref.rpartition(":")
+    if sep and head and Path(head).exists() and "/" not in tag:
+        return head, tag
+    raise SandboxError(f"{ref}: image not found (give an OCI layout directory[:tag] or a docker save archive)")
+
+
+def _manifest(layout: Path, tag: str | None) -> tuple[str, dict]:
+    try:
+        index = json.loads((layout / "index.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise SandboxError(f"{layout}: corrupt image index: {exc}") from None
+    manifests = index.get("manifests", [])
+    chosen = [m for m in manifests if tag is None or m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
+    if not chosen:
+        tags = [m.get("annotations", {}).get("org.opencontainers.image.ref.name") for m in manifests]
+        raise SandboxError(f"{layout}: no image tagged {tag!r} (tags: {', '.join(t for t in tags if t) or 'none'})")
+    if len(chosen) > 1:
+        raise SandboxError(f"{layout}: several images; name one with {layout}:TAG")
+    return chosen[0]["digest"], chosen[0]
+
+
+def _blob(layout: Path, digest: str) -> dict:
+    algo, _, hexdigest = digest.partition(":")
+    try:
+        return json.loads((layout / "blobs" / algo / hexdigest).read_text())
+    except (OSError, ValueError) as exc:
+        raise SandboxError(f"{layout}: corrupt image (blob {digest}): {exc}") from None
+
+
+def _from_layout(ref: str, layout: Path, tag: str | None, cache: Path) -> ImageBundle:
+    digest, desc = _manifest(layout, tag)
+    manifest = _blob(layout, digest)
+    config = _blob(layout, manifest["config"]["digest"]).get("config", {}) or {}
+    target = cache / digest.replace(":", "-")
+    if not (target / "rootfs").is_dir():
+        umoci = require("umoci", "umoci")
+        cache.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
+        bundle = work / "bundle"
+        name = tag or desc.get("annotations", {}).get("org.opencontainers.image.ref.name")
+        if name is None:  # umoci needs a tag: give the manifest one in a private copy of the index
+            name = "rofs"
+            tagged = work / "layout"
+            shutil.copytree(layout, tagged, symlinks=True)
+            index = json.loads((tagged / "index.json").read_text())
+            index["manifests"] = [dict(desc, annotations={"org.opencontainers.image.ref.name": name})]
+            (tagged / "index.json").write_text(json.dumps(index))
+            layout = tagged
+        done = subprocess.run([umoci, "unpack", "--image", f"{layout}:{name}", str(bundle)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            shutil.rmtree(work, ignore_errors=True)
+            raise SandboxError(f"{ref}: cannot unpack: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'umoci failed'}")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(bundle, target)
+        shutil.rmtree(work, ignore_errors=True)
+    runtime = json.loads((target / "config.json").read_text())
+    process = runtime.get("process", {})
+    env = dict(item.split("=", 1) for item in process.get("env", []) if "=" in item)
+    user = process.get("user", {})
+    return ImageBundle(
+        ref=ref,
+        digest=digest,
+        rootfs=target / "rootfs",
+        entrypoint_and_cmd=list(process.get("args", [])),
+        env=env,
+        cwd=process.get("cwd", "/") or "/",
+        uid=int(user.get("uid", 0)),
+        gid=int(user.get("gid", 0)),
+        volumes=sorted((config.get("Volumes") or {}).keys()),
+        entrypoint=list(config.get("Entrypoint") or []),
+    )
+
+
+def _from_archive(ref: str, archive: Path, cache: Path) -> ImageBundle:
+    if not tarfile.is_tarfile(archive):
+        raise SandboxError(f"{ref}: not a docker save archive (not a tar file)")
+    skopeo = require("skopeo", "skopeo")
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".archive-", dir=cache) as tmp:
+        layout = Path(tmp) / "layout"
+        done = subprocess.run([skopeo, "--insecure-policy", "copy", f"docker-archive:{archive}", f"oci:{layout}:image"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "skopeo failed"
+            raise SandboxError(f"{ref}: cannot read the archive: {message}")
+        return _from_layout(ref, layout, "image", cache)
