@@ -186,8 +186,8 @@ def test_nginx_under_its_profile(scratch):  # noqa: F811
     try:
         assert _wait_port(port, proc)
         assert _http(port, "POST", "/upload", os.urandom(1 << 20)) == (200, b"stored\n")
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
+        proc.send_signal(signal.SIGQUIT)  # nginx's graceful stop
+        assert proc.wait(timeout=20) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

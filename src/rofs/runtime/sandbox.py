@@ -15,7 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_SHM = 64 << 20  # what Docker and Kubernetes give /dev/shm unless told otherwise
+DEFAULT_SHM = 64 << 20
+# Signals rofs passes on to the program (nginx stops gracefully on SIGQUIT, reopens logs on SIGUSR1).
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)  # what Docker and Kubernetes give /dev/shm unless told otherwise
 
 
 class SandboxError(RuntimeError):
@@ -149,7 +151,7 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
         forwarded.append(signum)
         _signal_program(proc, signum)
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
     timed_out = False
     try:
         try:
