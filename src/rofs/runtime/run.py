@@ -164,8 +164,9 @@ def execute(
         env = dict(image.env) if env is None else env
     else:
         spec.cwd = cwd or os.getcwd()
-        if not Path(spec.cwd).is_dir():
-            spec.cwd = "/"
+        hidden = any(m.kind == "tmpfs" and path_covers(m.path, spec.cwd) for m in mounts)
+        if not Path(spec.cwd).is_dir() or (hidden and cwd is None):
+            spec.cwd = "/"  # the working directory is hidden by a declared tmpfs: start in /
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
         if image is not None:
             # The image has no strace: trace bubblewrap from outside and leave its own calls out.
