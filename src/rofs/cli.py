@@ -65,7 +65,7 @@ profile_file_option = click.option(
 )
 
 
-ORDER = ("audit", "fix", "run", "generate", "profiles", "rules", "rule")
+ORDER = ("audit", "fix", "run", "trace", "generate", "profiles", "rules", "rule")
 
 
 class OrderedGroup(click.Group):
@@ -470,6 +470,74 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
     else:
         click.echo(text, nl=False, err=True)
     raise SystemExit(report.returncode)
+
+
+# --- trace -----------------------------------------------------------------------------
+
+
+@main.command(
+    "trace",
+    short_help="Learn the writable paths of an unprofiled app; write its profile.",
+    context_settings={"allow_interspersed_args": False},
+)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Write the profile (YAML) to FILE.")
+@click.option("--name", help="Profile name (default: the command's name).")
+@click.option("--duration", type=float, metavar="S", help="Stop the program after S seconds (after --exercise).")
+@click.option("--ready", metavar="CMD", help="Shell command that succeeds once the program is ready (polled).")
+@click.option("--ready-timeout", type=float, default=60.0, show_default=True, metavar="S")
+@click.option("--exercise", metavar="CMD", help="Shell command run against the program once it is ready.")
+@click.option("--user", metavar="USER[:GROUP]", help="Run the program as this user.")
+@click.option("--keep", type=click.Path(file_okay=False), metavar="DIR", help="Keep the scratch layer (the files written) in DIR.")
+@click.option("--from-strace", "from_strace", type=click.Path(exists=True, dir_okay=False),
+              help="Read an existing `strace -f` log instead of running anything.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
+def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, keep, from_strace, fmt, command):
+    """Run CMD with every write allowed but landing on a throw-away copy-on-write layer (the
+    host is not changed), record every write of the program and its children with strace,
+    and turn them into an inventory: the directories a mount needs, each persistent,
+    ephemeral or memory with the reason, bytes written, peak size and a suggested size.
+    The result is a profile that `rofs run`, `rofs fix` and `rofs generate` take with
+    --profile-file.
+
+    \b
+    Examples:
+      rofs trace --out myapp.yaml --ready 'curl -sf localhost:8080/health' \\
+          --exercise 'curl -sf -d @big.json localhost:8080/api' -- ./myapp --port 8080
+      rofs trace --from-strace app.strace --out myapp.yaml
+    """
+    import yaml as _yaml
+
+    from rofs.runtime import trace as trace_mod
+    from rofs.runtime.sandbox import SandboxError
+
+    if from_strace:
+        with open(from_strace, encoding="utf-8", errors="replace") as handle:
+            events = list(trace_mod.tracer.events(handle))
+        result = trace_mod.TraceResult(list(command) or [name or Path(from_strace).stem], None, 0.0,
+                                       trace_mod.inventory(events, None, {}), len(events))
+    else:
+        if not command:
+            fail("nothing to trace: give -- CMD [ARGS...] or --from-strace FILE")
+        try:
+            result = trace_mod.run_traced(
+                list(command), user=user, duration=duration,
+                ready=["sh", "-c", ready] if ready else None, ready_timeout=ready_timeout,
+                exercise=["sh", "-c", exercise] if exercise else None, keep=keep,
+            )
+        except SandboxError as exc:
+            fail(str(exc))
+    profile = trace_mod.as_profile(result, name)
+    text = _yaml.safe_dump(profile, sort_keys=False, width=100)
+    if out_file:
+        _write_atomic(Path(out_file), "# Written by rofs trace; check it, then use it with --profile-file.\n" + text)
+    if fmt == "json":
+        click.echo(json.dumps({"returncode": result.returncode, "duration": round(result.duration, 3),
+                               "events": result.events, "notes": result.notes, "profile": profile}, indent=2))
+    else:
+        click.echo(trace_mod.render_text(result), nl=False)
+        if not out_file:
+            click.echo(text, nl=False)
 
 
 # --- profiles --------------------------------------------------------------------------

@@ -51,8 +51,28 @@ _STR = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _FD_PATH = re.compile(r"^\d+<(?P<path>[^>]*)>")
 
 
-def parse(lines: Iterable[str], cwd: str = "/") -> Iterator[Refusal]:
-    """Refused writes from an ``strace -f -y`` log (``PID call(args) = -1 ERRNO ...`` lines)."""
+@dataclass(frozen=True)
+class WriteEvent:
+    """One write-intent system call, successful or not."""
+
+    pid: int
+    process: str
+    syscall: str
+    path: str
+    errno: str | None  # None: it succeeded
+    result: int | None  # return value (bytes written for the write family)
+    line: str
+
+
+WRITE_CALLS = frozenset(
+    "open openat openat2 creat mkdir mkdirat mknod mknodat rename renameat renameat2 link linkat symlink symlinkat "
+    "unlink unlinkat rmdir truncate ftruncate chmod fchmodat chown lchown fchownat utimensat bind write pwrite64 "
+    "writev pwritev fallocate".split()
+)
+
+
+def events(lines: Iterable[str], cwd: str = "/") -> Iterator[WriteEvent]:
+    """Every write-intent call of an ``strace -f [-y]`` log, with processes named and paths absolute."""
     names: dict[int, str] = {}
     cwds: dict[int, str] = {}  # per process: relative paths resolve against it (mkdir -p chdirs)
     pending: dict[int, str] = {}
@@ -70,8 +90,8 @@ def parse(lines: Iterable[str], cwd: str = "/") -> Iterator[Refusal]:
         if not m:
             continue
         pid, call, args = int(m.group("pid")), m.group("call"), m.group("args")
+        ret = m.group("ret")
         if call in ("clone", "clone3", "fork", "vfork"):
-            ret = m.group("ret")
             if ret.isdigit():
                 if pid in names:
                     names[int(ret)] = names[pid]  # a forked child carries its parent's name until it execs
@@ -79,7 +99,7 @@ def parse(lines: Iterable[str], cwd: str = "/") -> Iterator[Refusal]:
                     cwds[int(ret)] = cwds[pid]
             continue
         if call in ("chdir", "fchdir"):
-            if m.group("ret") == "0":
+            if ret == "0":
                 if call == "fchdir":
                     fd = _FD_PATH.match(args)
                     if fd and fd.group("path").startswith("/"):
@@ -90,20 +110,30 @@ def parse(lines: Iterable[str], cwd: str = "/") -> Iterator[Refusal]:
                         cwds[pid] = _normalise(target[0] if target[0].startswith("/") else cwds.get(pid, cwd) + "/" + target[0])
             continue
         if call in ("execve", "execveat"):
-            if m.group("ret") == "0":
+            if ret == "0":
                 strings = _STR.findall(args)
                 if strings:
                     names[pid] = strings[0].rsplit("/", 1)[-1]
             continue
-        errno = m.group("errno")
-        if errno not in REFUSALS:
+        if call not in WRITE_CALLS:
             continue
+        if call in ("open", "openat", "openat2") and not any(flag in args for flag in WRITE_FLAGS):
+            continue  # a read
         path = _path_of(call, args, cwds.get(pid, cwd))
         if path is None:
             continue
-        if call in ("open", "openat", "openat2") and not any(flag in args for flag in WRITE_FLAGS):
-            continue  # a refused read is not a write
-        yield Refusal(pid, names.get(pid, f"pid {pid}"), call, path, errno, line)
+        errno = m.group("errno")
+        result = int(ret) if ret.lstrip("-").isdigit() else None
+        if errno is None and result is not None and result < 0:
+            errno = "E?"
+        yield WriteEvent(pid, names.get(pid, f"pid {pid}"), call, path, errno, result, line)
+
+
+def parse(lines: Iterable[str], cwd: str = "/") -> Iterator[Refusal]:
+    """Refused writes from an ``strace -f -y`` log (``PID call(args) = -1 ERRNO ...`` lines)."""
+    for event in events(lines, cwd):
+        if event.errno in REFUSALS:
+            yield Refusal(event.pid, event.process, event.syscall, event.path, event.errno, event.line)
 
 
 def _path_of(call: str, args: str, cwd: str) -> str | None:

@@ -1,0 +1,342 @@
+"""``rofs trace``: learn the writable paths of a program nobody has profiled.
+
+The program runs with every path writable, but on a throw-away copy-on-write layer: the
+host's root is the lower layer of an overlayfs mounted in a private mount namespace, and
+its writes land in a scratch upper directory that is removed afterwards (``--keep`` keeps
+it).  strace records every write-intent call of the program and its children; the scratch
+layer tells how many bytes each place holds.  The result is an inventory: the directories
+a mount would need, each classified persistent / ephemeral / memory with the reason, the
+bytes written and the peak size seen, the processes, and a suggested size; written as a
+profile in the same format as the built-in ones.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from rofs.generate.plan import volume_name_for
+from rofs.model import VolumeKind, path_covers
+from rofs.runtime import tracer
+from rofs.runtime.sandbox import DEFAULT_SHM, SandboxError, _signal_group, _signal_program, require, setpriv_args
+from rofs.units import format_quantity
+
+NOISE_PREFIXES = ("/proc", "/sys", "/dev")
+EPHEMERAL_TOPS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache", "/var/log", "/var/lock")
+EPHEMERAL_WORDS = ("cache", "tmp", "temp", "log", "logs", "run", "lock", "sock")
+MIB = 1 << 20
+
+
+@dataclass
+class TracedPath:
+    path: str
+    kind: VolumeKind
+    reason: str
+    bytes_written: int = 0
+    peak_bytes: int = 0
+    processes: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    hidden_files: int = 0  # files the host already has there: a mount would hide them
+
+    @property
+    def suggested_size(self) -> int:
+        seen = max(self.bytes_written, self.peak_bytes)
+        floor = (1 << 30) if self.kind is VolumeKind.PERSISTENT else 16 * MIB
+        size = floor
+        while size < seen * 2:  # headroom: twice what was seen, in powers of two
+            size *= 2
+        return size
+
+
+@dataclass
+class TraceResult:
+    command: list[str]
+    returncode: int | None
+    duration: float
+    paths: list[TracedPath]
+    events: int
+    scratch: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+def run_traced(
+    command: list[str],
+    *,
+    user: str | None = None,
+    duration: float | None = None,
+    ready: list[str] | None = None,
+    ready_timeout: float = 60.0,
+    exercise: list[str] | None = None,
+    keep: str | None = None,
+    shm_size: int = DEFAULT_SHM,
+) -> TraceResult:
+    """Run *command* on a scratch layer under strace; stop it after the exercise or *duration*."""
+    if os.geteuid() != 0:
+        raise SandboxError("rofs trace mounts an overlay in a private mount namespace: run it as root")
+    unshare = require("unshare", "util-linux")
+    bwrap = require("bwrap", "bubblewrap")
+    strace = require("strace", "strace")
+    base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="rofs-trace-", dir="/var/tmp"))
+    upper, work, root = base / "upper", base / "work", base / "root"
+    for d in (upper, work, root):
+        d.mkdir(parents=True, exist_ok=True)
+    mount = (
+        'mount -t overlay overlay -o "lowerdir=/,upperdir=$1/upper,workdir=$1/work" "$1/root" && shift && exec "$@"'
+    )
+    inner = (setpriv_args(user) if user else []) + list(command)
+    notes: list[str] = []
+    outputs = inherited_outputs()
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
+        sandbox = [
+            bwrap, "--bind", str(root), "/", "--dev", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--size", str(shm_size), "--tmpfs", "/dev/shm",
+            "--unshare-pid", "--die-with-parent", "--chdir", "/",
+            "--", *tracer.strace_argv(strace, log.fileno()), *inner,
+        ]
+        argv = [unshare, "--mount", "--propagation", "private", "--", "sh", "-c", mount, "sh", str(base), *sandbox]
+        peak: dict[str, int] = {}
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, pass_fds=(log.fileno(),), start_new_session=True)
+        try:
+            _drive(proc, upper, peak, duration, ready, ready_timeout, exercise, notes)
+        finally:
+            if proc.poll() is None:
+                _signal_group(proc, 9)
+                proc.wait()
+        elapsed = time.monotonic() - start
+        _sample(upper, peak)
+        log.seek(0)
+        seen = list(tracer.events(log))
+    paths = inventory(seen, upper, peak, inherited=outputs)
+    result = TraceResult(list(command), proc.returncode, elapsed, paths, len(seen), str(base) if keep else None, notes)
+    if not keep:
+        shutil.rmtree(base, ignore_errors=True)
+    return result
+
+
+def _drive(proc, upper: Path, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes) -> None:
+    """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile."""
+    def alive_for(seconds: float, until: Callable[[], bool] | None = None) -> bool:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if proc.poll() is not None:
+                return False
+            if until is not None and until():
+                return True
+            _sample(upper, peak)
+            time.sleep(0.2)
+        return until is None
+
+    if ready:
+        ok = alive_for(ready_timeout, lambda: subprocess.run(ready, capture_output=True).returncode == 0)
+        if not ok:
+            notes.append("the program never became ready" if proc.poll() is None else "the program exited before it was ready")
+    if exercise and proc.poll() is None:
+        done = subprocess.run(exercise, capture_output=True, text=True)
+        if done.returncode != 0:
+            notes.append(f"the exercise command exited {done.returncode}: {done.stderr.strip()[-200:]}")
+        _sample(upper, peak)
+    if duration is not None:
+        alive_for(duration)
+    elif not (ready or exercise):
+        while proc.poll() is None:  # no stop condition: trace until the program ends
+            _sample(upper, peak)
+            time.sleep(0.2)
+    if proc.poll() is None:
+        _signal_program(proc, 15)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, 9)
+            proc.wait()
+
+
+def _sample(upper: Path, peak: dict[str, int]) -> None:
+    """Bytes now held under every directory of the scratch layer (for the peak sizes)."""
+    sizes: dict[str, int] = {}
+    for dirpath, _, files in os.walk(upper):
+        total = 0
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+        rel = "/" + os.path.relpath(dirpath, upper).lstrip(".").lstrip("/")
+        node = rel
+        while True:
+            sizes[node] = sizes.get(node, 0) + total
+            if node == "/":
+                break
+            node = node.rsplit("/", 1)[0] or "/"
+    for key, value in sizes.items():
+        if value > peak.get(key, 0):
+            peak[key] = value
+
+
+# --- the inventory ------------------------------------------------------------------
+
+
+def _noise(path: str) -> bool:
+    if path.startswith("/dev/shm/") or path == "/dev/shm":
+        return False
+    return any(path == p or path.startswith(p + "/") for p in NOISE_PREFIXES)
+
+
+def inherited_outputs() -> set[str]:
+    """Where rofs' own stdin/stdout/stderr point: the program inherits them, they are not its paths."""
+    out = set()
+    for fd in (0, 1, 2):
+        try:
+            out.add(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def mount_for(path: str, is_dir: bool, exists: Callable[[str], bool] = os.path.lexists) -> str:
+    """The directory a mount needs so that this write works with a read-only root.
+
+    A file written into a directory the image has: that directory.  Something created in a
+    directory the program made first: the first directory it made (the mount point)."""
+    parts = path.strip("/").split("/")
+    existing = "/"
+    for i in range(len(parts)):
+        candidate = "/" + "/".join(parts[: i + 1])
+        if not exists(candidate):
+            created = candidate
+            if created == path and not is_dir:
+                return existing
+            return created
+        existing = candidate
+    return path if is_dir else (path.rsplit("/", 1)[0] or "/")
+
+
+def collapse_all(points: Iterable[str]) -> list[str]:
+    """Merge siblings up the tree until nothing changes (base/1, base/16384 -> base -> PGDATA)."""
+    current = tracer.collapse(points)
+    while True:
+        merged = tracer.collapse(current)
+        if merged == current:
+            return current
+        current = merged
+
+
+def classify(point: str, files: list[str], sockets: bool) -> tuple[VolumeKind, str]:
+    if point == "/dev/shm" or point.startswith("/dev/shm/"):
+        return VolumeKind.MEMORY, "POSIX shared memory (/dev/shm)"
+    for top in EPHEMERAL_TOPS:
+        if point == top or point.startswith(top + "/"):
+            return VolumeKind.EPHEMERAL, f"under {top}: temporary, cache, log or runtime files"
+    words = set(point.lower().replace("_", "-").replace(".", "-").split("/")[-1].split("-"))
+    if words & set(EPHEMERAL_WORDS):
+        return VolumeKind.EPHEMERAL, f"named like a temp/cache/log/run directory ({point.rsplit('/', 1)[-1]})"
+    if files and all(f.endswith((".pid", ".lock", ".sock")) or "/." in f for f in files) or sockets and not files:
+        return VolumeKind.EPHEMERAL, "only sockets, PID and lock files"
+    return VolumeKind.PERSISTENT, "files the program keeps (not a temp, cache, log or runtime location): persist them"
+
+
+def inventory(events: list[tracer.WriteEvent], upper: Path | None, peak: dict[str, int],
+              exists: Callable[[str], bool] = os.path.lexists, inherited: set[str] = frozenset()) -> list[TracedPath]:
+    points: dict[str, list[tracer.WriteEvent]] = {}
+    writes = ("write", "pwrite64", "writev", "pwritev")
+    for event in events:
+        if event.errno is not None or _noise(event.path) or (event.syscall in writes and event.path in inherited):
+            continue
+        is_dir = event.syscall in ("mkdir", "mkdirat") or (
+            upper is not None and (upper / event.path.lstrip("/")).is_dir()
+        )
+        points.setdefault(mount_for(event.path, is_dir, exists), []).append(event)
+    out = []
+    for point in collapse_all(p for p in points if p != "/"):
+        hits = [e for p, es in points.items() if path_covers(point, p) for e in es]
+        files = sorted({e.path for e in hits if e.syscall not in ("mkdir", "mkdirat", "bind")})
+        sockets = any(e.syscall == "bind" for e in hits)
+        kind, reason = classify(point, files, sockets)
+        written = sum(e.result or 0 for e in hits if e.syscall in ("write", "pwrite64", "writev", "pwritev"))
+        hidden = 0
+        conventional = any(point == top for top in ("/tmp", "/var/tmp", "/run", "/var/run"))  # empty in images
+        if not conventional and exists(point) and os.path.isdir(point) and kind is not VolumeKind.MEMORY:
+            try:
+                hidden = len(os.listdir(point))
+            except OSError:
+                hidden = 0
+        out.append(TracedPath(
+            path=point, kind=kind, reason=reason, bytes_written=written, peak_bytes=peak.get(point, 0),
+            processes=sorted({e.process for e in hits}), calls=sorted({e.syscall for e in hits}), hidden_files=hidden,
+        ))
+    return out
+
+
+def as_profile(result: TraceResult, name: str | None = None) -> dict:
+    base = name or os.path.basename(result.command[0]) or "app"
+    name = "".join(ch if ch.isalnum() else "-" for ch in base.lower()).strip("-") or "app"
+    paths = []
+    for p in result.paths:
+        item = {
+            "path": p.path,
+            "name": volume_name_for(p.path),
+            "purpose": f"written by {', '.join(p.processes)} ({', '.join(p.calls)})",
+            "kind": p.kind.value,
+            "size": format_quantity(p.suggested_size),
+            "required": True,
+            "breaks": "writes fail with EROFS under a read-only root (seen by rofs trace)",
+            "sources": ["rofs-trace"],
+            "observed": {"bytes_written": p.bytes_written, "peak_bytes": p.peak_bytes,
+                         "processes": p.processes, "reason": p.reason},
+        }
+        if p.hidden_files:
+            item["populated"] = True
+        paths.append(item)
+    return {
+        "name": name,
+        "title": name,
+        "description": f"Writable paths of `{' '.join(result.command)}`, learnt by rofs trace.",
+        "generated_by": "rofs trace",
+        "layouts": [{"id": "host", "description": "the program as traced on this host"}],
+        "paths": paths,
+        "sources": [{
+            "id": "rofs-trace",
+            "title": f"rofs trace of {' '.join(result.command)} on {datetime.date.today().isoformat()}"
+                     f" ({result.events} write calls)",
+            "ref": "rofs trace",
+        }],
+    }
+
+
+def render_text(result: TraceResult) -> str:
+    lines = [f"rofs trace: {' '.join(result.command)}: {result.events} write calls in {result.duration:.1f} s"]
+    if not result.paths:
+        lines.append("it wrote nothing outside /proc, /sys and /dev: it runs with a read-only root as it is")
+    else:
+        width = max(len(p.path) for p in result.paths)
+        lines.append(f"  {'path':<{width}}  {'kind':<10} {'written':>9} {'peak':>9} {'suggest':>8}  processes / why")
+        for p in result.paths:
+            lines.append(
+                f"  {p.path:<{width}}  {p.kind.value:<10} {_human(p.bytes_written):>9} {_human(p.peak_bytes):>9}"
+                f" {format_quantity(p.suggested_size):>8}  {', '.join(p.processes)}; {p.reason}"
+            )
+            if p.hidden_files:
+                lines.append(f"  {'':<{width}}  ! the image has {p.hidden_files} entries here: a mount hides them"
+                             " (copy them in with an init step, or mount a narrower path)")
+    lines += [f"note: {n}" for n in result.notes]
+    if result.scratch:
+        lines.append(f"scratch layer kept at {result.scratch}")
+    return "\n".join(lines) + "\n"
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
