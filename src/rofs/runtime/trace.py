@@ -90,9 +90,20 @@ def run_traced(
     upper, work, root = base / "upper", base / "work", base / "root"
     for d in (upper, work, root):
         d.mkdir(parents=True, exist_ok=True)
-    mount = (
-        'mount -t overlay overlay -o "lowerdir=/,upperdir=$1/upper,workdir=$1/work" "$1/root" && shift && exec "$@"'
-    )
+    # The root file system, then every other real file system mounted under it (/run, /tmp,
+    # /home ... when they are separate), each with its own scratch upper layer.
+    layers = [("/", upper)] + [(m, base / "layers" / str(i) / "upper") for i, m in enumerate(_submounts(base))]
+    script = ['set -e']
+    for i, (point, layer_upper) in enumerate(layers):
+        layer_work = layer_upper.parent / "work" if point != "/" else work
+        layer_upper.mkdir(parents=True, exist_ok=True)
+        layer_work.mkdir(parents=True, exist_ok=True)
+        target = root if point == "/" else root / point.lstrip("/")
+        script.append(
+            f"mount -t overlay overlay -o 'lowerdir={point},upperdir={layer_upper},workdir={layer_work}' '{target}'"
+        )
+    script.append('shift; exec "$@"')
+    mount = "\n".join(script)
     inner = (setpriv_args(user) if user else []) + list(command)
     notes: list[str] = []
     outputs = inherited_outputs()
@@ -108,23 +119,48 @@ def run_traced(
         start = time.monotonic()
         proc = subprocess.Popen(argv, pass_fds=(log.fileno(),), start_new_session=True)
         try:
-            _drive(proc, upper, peak, duration, ready, ready_timeout, exercise, notes)
+            _drive(proc, layers, peak, duration, ready, ready_timeout, exercise, notes)
         finally:
             if proc.poll() is None:
                 _signal_group(proc, 9)
                 proc.wait()
         elapsed = time.monotonic() - start
-        _sample(upper, peak)
+        _sample(layers, peak)
         log.seek(0)
         seen = list(tracer.events(log))
-    paths = inventory(seen, upper, peak, inherited=outputs)
+    paths = inventory(seen, layers, peak, inherited=outputs)
     result = TraceResult(list(command), proc.returncode, elapsed, paths, len(seen), str(base) if keep else None, notes)
     if not keep:
         shutil.rmtree(base, ignore_errors=True)
     return result
 
 
-def _drive(proc, upper: Path, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes) -> None:
+PSEUDO_FS = frozenset(
+    "proc sysfs devtmpfs devpts cgroup cgroup2 mqueue securityfs debugfs tracefs bpf pstore fusectl configfs "
+    "binfmt_misc hugetlbfs autofs efivarfs nsfs rpc_pipefs overlay fuse.lxcfs".split()
+)
+
+
+def _submounts(scratch: Path) -> list[str]:
+    """Real file systems mounted below / (outside /proc, /sys, /dev and the scratch dir), parents first."""
+    points = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split(" ")
+        sep = fields.index("-")
+        point, fstype = fields[4].replace("\\040", " "), fields[sep + 1]
+        if point == "/" or fstype in PSEUDO_FS or _noise(point) or point.startswith(str(scratch)):
+            continue
+        if any(ch in point for ch in "'\n"):
+            continue
+        points.append(point)
+    return sorted(set(points), key=lambda p: (p.count("/"), p))
+
+
+def _drive(proc, layers, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes) -> None:
     """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile."""
     def alive_for(seconds: float, until: Callable[[], bool] | None = None) -> bool:
         end = time.monotonic() + seconds
@@ -133,7 +169,7 @@ def _drive(proc, upper: Path, peak: dict[str, int], duration, ready, ready_timeo
                 return False
             if until is not None and until():
                 return True
-            _sample(upper, peak)
+            _sample(layers, peak)
             time.sleep(0.2)
         return until is None
 
@@ -145,12 +181,12 @@ def _drive(proc, upper: Path, peak: dict[str, int], duration, ready, ready_timeo
         done = subprocess.run(exercise, capture_output=True, text=True)
         if done.returncode != 0:
             notes.append(f"the exercise command exited {done.returncode}: {done.stderr.strip()[-200:]}")
-        _sample(upper, peak)
+        _sample(layers, peak)
     if duration is not None:
         alive_for(duration)
     elif not (ready or exercise):
         while proc.poll() is None:  # no stop condition: trace until the program ends
-            _sample(upper, peak)
+            _sample(layers, peak)
             time.sleep(0.2)
     if proc.poll() is None:
         _signal_program(proc, 15)
@@ -161,26 +197,31 @@ def _drive(proc, upper: Path, peak: dict[str, int], duration, ready, ready_timeo
             proc.wait()
 
 
-def _sample(upper: Path, peak: dict[str, int]) -> None:
-    """Bytes now held under every directory of the scratch layer (for the peak sizes)."""
+def _sample(layers: list[tuple[str, Path]], peak: dict[str, int]) -> None:
+    """Bytes now held under every directory of the scratch layers (for the peak sizes)."""
     sizes: dict[str, int] = {}
-    for dirpath, _, files in os.walk(upper):
-        total = 0
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-        rel = "/" + os.path.relpath(dirpath, upper).lstrip(".").lstrip("/")
-        node = rel
-        while True:
-            sizes[node] = sizes.get(node, 0) + total
-            if node == "/":
-                break
-            node = node.rsplit("/", 1)[0] or "/"
+    for point, upper in layers:
+        for dirpath, _, files in os.walk(upper):
+            total = 0
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(dirpath, name)).st_size
+                except OSError:
+                    pass
+            rel = os.path.relpath(dirpath, upper)
+            node = _normalise_join(point, "" if rel == "." else rel)
+            while True:
+                sizes[node] = sizes.get(node, 0) + total
+                if node == "/":
+                    break
+                node = node.rsplit("/", 1)[0] or "/"
     for key, value in sizes.items():
         if value > peak.get(key, 0):
             peak[key] = value
+
+
+def _normalise_join(point: str, rel: str) -> str:
+    return ("/" + "/".join(p for p in (point.strip("/"), rel.strip("/")) if p)) if (point != "/" or rel) else "/"
 
 
 # --- the inventory ------------------------------------------------------------------
@@ -245,16 +286,14 @@ def classify(point: str, files: list[str], sockets: bool) -> tuple[VolumeKind, s
     return VolumeKind.PERSISTENT, "files the program keeps (not a temp, cache, log or runtime location): persist them"
 
 
-def inventory(events: list[tracer.WriteEvent], upper: Path | None, peak: dict[str, int],
+def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | None, peak: dict[str, int],
               exists: Callable[[str], bool] = os.path.lexists, inherited: set[str] = frozenset()) -> list[TracedPath]:
     points: dict[str, list[tracer.WriteEvent]] = {}
     writes = ("write", "pwrite64", "writev", "pwritev")
     for event in events:
         if event.errno is not None or _noise(event.path) or (event.syscall in writes and event.path in inherited):
             continue
-        is_dir = event.syscall in ("mkdir", "mkdirat") or (
-            upper is not None and (upper / event.path.lstrip("/")).is_dir()
-        )
+        is_dir = event.syscall in ("mkdir", "mkdirat") or _is_dir_in_layers(event.path, layers)
         points.setdefault(mount_for(event.path, is_dir, exists), []).append(event)
     out = []
     for point in collapse_all(p for p in points if p != "/"):
@@ -275,6 +314,14 @@ def inventory(events: list[tracer.WriteEvent], upper: Path | None, peak: dict[st
             processes=sorted({e.process for e in hits}), calls=sorted({e.syscall for e in hits}), hidden_files=hidden,
         ))
     return out
+
+
+def _is_dir_in_layers(path: str, layers: list[tuple[str, Path]] | None) -> bool:
+    for point, upper in sorted(layers or [], key=lambda layer: -len(layer[0])):
+        if path_covers(point, path):
+            rel = path[len(point.rstrip("/")):].lstrip("/")
+            return (upper / rel).is_dir()
+    return False
 
 
 def as_profile(result: TraceResult, name: str | None = None) -> dict:
