@@ -1,0 +1,171 @@
+"""`rofs trace`: real servers traced on a scratch layer; the host is not changed; the profile
+it writes is the one `rofs run` then starts the server with."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import require_path, require_tool
+from realserver import free_port
+from rofs.profiles import load_profile_file
+from rofs.runtime import trace as trace_mod
+from rofs.runtime import tracer
+from test_cli import ROFS
+from test_profiles_real import NGINX_CONF, _http, scratch  # noqa: F401
+from test_run import _start, _wait_port, need_sandbox, run
+
+NOISE = ("/proc", "/sys", "/dev/null", "/dev/pts", "/dev/tty")
+
+
+def trace(*args: str, timeout: float = 120) -> tuple[subprocess.CompletedProcess, dict]:
+    result = subprocess.run([ROFS, "trace", "--format", "json", *args], capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, json.loads(result.stdout)
+
+
+def paths_of(profile: dict) -> dict[str, str]:
+    return {p["path"]: p["kind"] for p in profile["paths"]}
+
+
+def assert_no_noise(profile: dict) -> None:
+    for p in profile["paths"]:
+        assert not p["path"].startswith(NOISE), p["path"]
+
+
+def test_the_host_is_not_changed(tmp_path: Path):
+    need_sandbox()
+    marker = f"rofs-trace-{os.getpid()}"
+    script = (f"echo changed > /etc/{marker}; echo changed >> /etc/hostname; mkdir -p /var/lib/{marker}/data;"
+              f" dd if=/dev/zero of=/var/lib/{marker}/data/blob bs=1k count=64 2>/dev/null; rm -f /etc/fstab")
+    hostname, fstab = Path("/etc/hostname").read_bytes(), Path("/etc/fstab").exists()
+    _, data = trace("--", "sh", "-c", script)
+    assert not Path(f"/etc/{marker}").exists() and not Path(f"/var/lib/{marker}").exists()
+    assert Path("/etc/hostname").read_bytes() == hostname and Path("/etc/fstab").exists() == fstab
+    found = {p["path"]: p for p in data["profile"]["paths"]}
+    assert found[f"/var/lib/{marker}"]["kind"] == "persistent"
+    assert found[f"/var/lib/{marker}"]["observed"]["bytes_written"] == 65536
+    assert found["/etc"].get("populated") is True, "writing into /etc: a mount there would hide its files"
+    assert_no_noise(data["profile"])
+    assert not list(Path("/var/tmp").glob("rofs-trace-*")), "the scratch layer is removed"
+
+
+def test_keep_keeps_the_scratch_layer(tmp_path: Path):
+    need_sandbox()
+    keep = tmp_path / "scratch"
+    trace("--keep", str(keep), "--", "sh", "-c", "echo kept > /etc/rofs-kept")
+    assert (keep / "upper" / "etc" / "rofs-kept").read_text() == "kept\n"
+    assert not Path("/etc/rofs-kept").exists()
+
+
+def test_redis_trace_and_the_closed_loop(tmp_path: Path):
+    need_sandbox()
+    require_tool("redis-server", "redis-server")
+    require_tool("redis-cli", "redis-tools")
+    require_path("/etc/redis/redis.conf", "Debian redis.conf")
+    port = free_port()
+    out = tmp_path / "redis.yaml"
+    cli = f"redis-cli -p {port}"
+    command = ["redis-server", "/etc/redis/redis.conf", "--daemonize", "no", "--port", str(port), "--appendonly", "yes"]
+    _, data = trace("--out", str(out), "--name", "traced-redis", "--user", "redis",
+                    "--ready", f"{cli} ping | grep -q PONG",
+                    "--exercise", f"{cli} set k v && {cli} bgsave && sleep 1.5", "--", *command)
+    found = paths_of(data["profile"])
+    assert found.get("/var/lib/redis") == "persistent", found
+    assert found.get("/var/log/redis") == "ephemeral", found
+    assert "/tmp" not in found, "Redis does not write /tmp"
+    assert_no_noise(data["profile"])
+    profile = load_profile_file(out)  # the written file is a valid profile
+    assert {p.path for p in profile.paths} == set(found)
+
+    # The closed loop: rofs run with the traced profile starts the same server read-only.
+    report_file = tmp_path / "run.json"
+    proc = _start(["--profile-file", str(out), "--user", "redis", "--state-dir", str(tmp_path / "state"), "--", *command],
+                  report_file)
+    try:
+        assert _wait_port(port, proc)
+        assert subprocess.run(["redis-cli", "-p", str(port), "set", "k", "v"], capture_output=True, text=True).stdout.strip() == "OK"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert json.loads(report_file.read_text())["refused"] == []
+
+
+def test_nginx_trace(scratch):  # noqa: F811
+    need_sandbox()
+    nginx = require_tool("nginx", "nginx-light")
+    port, upstream = free_port(), free_port()
+    conf = scratch / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(port=port, upstream=upstream))
+    body = scratch / "body.bin"
+    body.write_bytes(os.urandom(1 << 20))
+    exercise = (f"python3 -c \"import http.client;c=http.client.HTTPConnection('127.0.0.1',{port});"
+                f"c.request('POST','/upload',open('{body}','rb').read());r=c.getresponse();assert r.status==200\"")
+    _, data = trace("--ready", f"python3 -c \"import socket;socket.create_connection(('127.0.0.1',{port}))\"",
+                    "--exercise", exercise, "--", nginx, "-c", str(conf), "-g", "daemon off;")
+    found = paths_of(data["profile"])
+    assert found.get("/var/lib/nginx") == "ephemeral" or found.get("/var/lib/nginx/body") == "ephemeral" or any(
+        p.startswith("/var/lib/nginx") for p in found), found
+    assert "/var/log/nginx" in found and "/run" in found, found
+    assert_no_noise(data["profile"])
+
+
+def test_postgres_trace(scratch):  # noqa: F811
+    need_sandbox()
+    pg_bin = Path("/usr/lib/postgresql/15/bin")
+    require_path(pg_bin / "initdb", "initdb (apt-get install -y postgresql-15)")
+    psql = require_tool("psql", "postgresql-client-15")
+    data_dir = "/var/lib/postgresql/15/rofs-traced"
+    port = free_port()
+    script = (
+        f"{pg_bin}/initdb -D {data_dir} -U postgres --auth=trust --no-sync >/dev/null && "
+        f"exec {pg_bin}/postgres -D {data_dir} -c port={port} -c listen_addresses=127.0.0.1"
+    )
+    query = f"{psql} -X -qAt -h 127.0.0.1 -p {port} -U postgres -d postgres -c 'CREATE TABLE t (x int)' -c 'SELECT 1'"
+    _, data = trace("--user", "postgres", "--ready", f"{psql} -h 127.0.0.1 -p {port} -U postgres -c 'select 1' postgres",
+                    "--exercise", query, "--", "sh", "-c", script, timeout=180)
+    found = paths_of(data["profile"])
+    assert found.get(data_dir) == "persistent", found
+    assert found.get("/var/run/postgresql", found.get("/run/postgresql")) == "ephemeral", found
+    assert found.get("/dev/shm") == "memory", found
+    assert_no_noise(data["profile"])
+    assert not Path(data_dir).exists(), "initdb wrote to the scratch layer only"
+
+
+def test_from_strace_reads_an_existing_log(tmp_path: Path):
+    log = tmp_path / "app.strace"
+    log.write_text(
+        '101 execve("/usr/bin/myapp", ["myapp"], 0x7ffd /* 5 vars */) = 0\n'
+        '101 openat(AT_FDCWD, "/var/lib/myapp/state.db", O_RDWR|O_CREAT, 0644) = 3\n'
+        '101 openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 4\n'
+        '101 openat(AT_FDCWD, "/tmp/tmpa8f3k2", O_RDWR|O_CREAT|O_EXCL, 0600) = 5\n'
+        '101 openat(AT_FDCWD, "/dev/null", O_WRONLY) = 6\n'
+        '101 mkdir("/dev/shm/myapp", 0700) = 0\n'
+        '101 write(3</var/lib/myapp/state.db>, "x"..., 4096) = 4096\n'
+        '101 bind(7<socket:[1]>, {sa_family=AF_UNIX, sun_path="/run/myapp/api.sock"}, 110) = 0\n'
+        '101 openat(AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY) = 8\n'
+    )
+    result = subprocess.run([ROFS, "trace", "--from-strace", str(log), "--format", "json"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    found = paths_of(json.loads(result.stdout)["profile"])
+    assert found == {"/var/lib/myapp": "persistent", "/tmp": "ephemeral", "/dev/shm/myapp": "memory", "/run/myapp": "ephemeral"}
+
+
+def test_mount_points_and_collapse():
+    exists = {"/", "/var", "/var/lib", "/var/lib/postgresql", "/var/lib/postgresql/15", "/tmp"}.__contains__
+    assert trace_mod.mount_for("/tmp/tmpa8f3k2", False, exists) == "/tmp"
+    assert trace_mod.mount_for("/var/lib/app/data/x", False, exists) == "/var/lib/app"
+    assert trace_mod.mount_for("/var/lib/postgresql/15/main", True, exists) == "/var/lib/postgresql/15/main"
+    points = ["/var/lib/postgresql/15/main/base/1", "/var/lib/postgresql/15/main/base/16384",
+              "/var/lib/postgresql/15/main/global", "/var/lib/postgresql/15/main/pg_wal"]
+    assert trace_mod.collapse_all(points) == ["/var/lib/postgresql/15/main"]
+    assert trace_mod.collapse_all(["/var/lib/a", "/var/lib/b"]) == ["/var/lib/a", "/var/lib/b"], "never all of /var/lib"
