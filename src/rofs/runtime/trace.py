@@ -32,6 +32,7 @@ NOISE_PREFIXES = ("/proc", "/sys", "/dev")
 EPHEMERAL_TOPS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache", "/var/log", "/var/lock")
 EPHEMERAL_WORDS = ("cache", "tmp", "temp", "log", "logs", "run", "lock", "sock")
 MIB = 1 << 20
+SAMPLE_EVERY = 0.5  # seconds between measurements of the scratch layer (peak sizes)
 
 
 @dataclass
@@ -80,59 +81,130 @@ def run_traced(
     keep: str | None = None,
     shm_size: int = DEFAULT_SHM,
 ) -> TraceResult:
-    """Run *command* on a scratch layer under strace; stop it after the exercise or *duration*."""
+    """Run *command* on a scratch layer under strace; stop it after the exercise or *duration*.
+
+    The scratch layer is a tmpfs mounted in the private mount namespace (an upper layer on the
+    same disk as the host root made PostgreSQL's start-up twice as slow), so rofs looks at it
+    through ``/proc/PID/root`` while the namespace lives, and ``--keep`` copies it out.
+    """
     if os.geteuid() != 0:
         raise SandboxError("rofs trace mounts an overlay in a private mount namespace: run it as root")
     unshare = require("unshare", "util-linux")
     bwrap = require("bwrap", "bubblewrap")
     strace = require("strace", "strace")
-    base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="rofs-trace-", dir="/var/tmp"))
-    upper, work, root = base / "upper", base / "work", base / "root"
-    for d in (upper, work, root):
-        d.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="rofs-trace-", dir="/var/tmp"))  # a mount point; stays empty on disk
+    keep_dir = Path(keep).resolve() if keep else None
+    if keep_dir is not None:
+        keep_dir.mkdir(parents=True, exist_ok=True)
     # The root file system, then every other real file system mounted under it (/run, /tmp,
-    # /home ... when they are separate), each with its own scratch upper layer.
-    layers = [("/", upper)] + [(m, base / "layers" / str(i) / "upper") for i, m in enumerate(_submounts(base))]
-    script = ['set -e']
-    for i, (point, layer_upper) in enumerate(layers):
-        layer_work = layer_upper.parent / "work" if point != "/" else work
-        layer_upper.mkdir(parents=True, exist_ok=True)
-        layer_work.mkdir(parents=True, exist_ok=True)
-        target = root if point == "/" else root / point.lstrip("/")
-        script.append(
-            f"mount -t overlay overlay -o 'lowerdir={point},upperdir={layer_upper},workdir={layer_work}' '{target}'"
-        )
-    script.append('shift; exec "$@"')
-    mount = "\n".join(script)
+    # /home ... when they are separate), each with its own upper layer; /dev/shm as well.
+    layers = [("/", base / "upper")] + [(m, base / "layers" / str(i) / "upper") for i, m in enumerate(_submounts(base))]
+    shm = base / "shm"
+    script = ["set -e", f"mount -t tmpfs -o mode=0755 rofs-scratch '{base}'", f"mkdir -p '{base}/root' '{shm}'",
+              f"chmod 1777 '{shm}'"]
+    for point, layer_upper in layers:
+        layer_work = layer_upper.parent / "work"
+        target = base / "root" if point == "/" else base / "root" / point.lstrip("/")
+        script.append(f"mkdir -p '{layer_upper}' '{layer_work}'")
+        script.append(f"mount -t overlay overlay -o 'lowerdir={point},upperdir={layer_upper},workdir={layer_work}' '{target}'")
+    status_r, status_w = os.pipe()
+    release_r, release_w = os.pipe()
+    script += [
+        "trap : INT TERM HUP QUIT",  # a handler, not SIG_IGN: the program still gets default signals
+        "set +e",
+        '"$@"',
+        "rc=$?",
+        f'echo "$rc" >&{status_w}',
+        f"read _ <&{release_r} || true",
+    ]
+    if keep_dir is not None:
+        script.append(f"cp -a '{base}/upper' '{shm}' '{keep_dir}/' && if [ -d '{base}/layers' ]; then cp -a '{base}/layers' '{keep_dir}/'; fi")
+    script.append('exit "$rc"')
     inner = (setpriv_args(user) if user else []) + list(command)
     notes: list[str] = []
     outputs = inherited_outputs()
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
         sandbox = [
-            bwrap, "--bind", str(root), "/", "--dev", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--size", str(shm_size), "--tmpfs", "/dev/shm",
+            bwrap, "--bind", str(base / "root"), "/", "--dev", "/dev", "--proc", "/proc",
+            "--bind", str(shm), "/dev/shm",
             "--unshare-pid", "--die-with-parent", "--chdir", "/",
-            "--", *tracer.strace_argv(strace, log.fileno()), *inner,
+            "--", *tracer.strace_argv(strace, log.fileno(), tracer.TRACED_STRUCTURE), *inner,
         ]
-        argv = [unshare, "--mount", "--propagation", "private", "--", "sh", "-c", mount, "sh", str(base), *sandbox]
+        argv = [unshare, "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join(script), "sh", *sandbox]
         peak: dict[str, int] = {}
         start = time.monotonic()
-        proc = subprocess.Popen(argv, pass_fds=(log.fileno(),), start_new_session=True)
+        proc = subprocess.Popen(argv, pass_fds=(log.fileno(), status_w, release_r), start_new_session=True)
+        os.close(status_w)
+        os.close(release_r)
+        view = Path(f"/proc/{proc.pid}/root")
+        views = [(point, view / str(upper).lstrip("/")) for point, upper in layers] + [("/dev/shm", view / str(shm).lstrip("/"))]
+        status = _Status(status_r)
+        returncode: int | None = None
+        written: list[tracer.WriteEvent] = []
+        final = {}
+        is_dir: set[str] = set()
         try:
-            _drive(proc, layers, peak, duration, ready, ready_timeout, exercise, notes)
+            _drive(proc, status, views, peak, duration, ready, ready_timeout, exercise, notes)
+            returncode = status.wait(30)
+            final: dict[str, int] = {}
+            _sample(views, final)
+            for key, value in final.items():
+                peak[key] = max(peak.get(key, 0), value)
+            written = written_files(views, os.path.basename(command[0]))
+            is_dir = {e.path for e in written if _is_dir_in_layers(e.path, views)}
         finally:
-            if proc.poll() is None:
+            os.close(release_w)
+            status.close()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
                 _signal_group(proc, 9)
                 proc.wait()
+            try:
+                base.rmdir()
+            except OSError:
+                pass
         elapsed = time.monotonic() - start
-        _sample(layers, peak)
         log.seek(0)
         seen = list(tracer.events(log))
-    paths = inventory(seen, layers, peak, inherited=outputs)
-    result = TraceResult(list(command), proc.returncode, elapsed, paths, len(seen), str(base) if keep else None, notes)
-    if not keep:
-        shutil.rmtree(base, ignore_errors=True)
+    paths = inventory(seen + written, None, peak, inherited=outputs, dirs=is_dir, final=final)
+    result = TraceResult(list(command), returncode if returncode is not None else proc.returncode, elapsed, paths,
+                         len(seen), str(keep_dir) if keep_dir else None, notes)
     return result
+
+
+class _Status:
+    """The wrapper's report that the program ended (its exit code), read without blocking."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buf = b""
+        self.code: int | None = None
+
+    def done(self) -> bool:
+        import select
+
+        if self.code is None:
+            ready, _, _ = select.select([self.fd], [], [], 0)
+            if ready:
+                chunk = os.read(self.fd, 64)
+                self.buf += chunk
+                if b"\n" in self.buf or not chunk:
+                    text = self.buf.decode().strip()
+                    self.code = int(text) if text.lstrip("-").isdigit() else -1
+        return self.code is not None
+
+    def wait(self, timeout: float) -> int | None:
+        end = time.monotonic() + timeout
+        while not self.done() and time.monotonic() < end:
+            time.sleep(0.05)
+        return self.code
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
 
 
 PSEUDO_FS = frozenset(
@@ -160,24 +232,24 @@ def _submounts(scratch: Path) -> list[str]:
     return sorted(set(points), key=lambda p: (p.count("/"), p))
 
 
-def _drive(proc, layers, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes) -> None:
+def _drive(proc, status: "_Status", layers, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes) -> None:
     """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile."""
     def alive_for(seconds: float, until: Callable[[], bool] | None = None) -> bool:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            if proc.poll() is not None:
+            if status.done() or proc.poll() is not None:
                 return False
             if until is not None and until():
                 return True
             _sample(layers, peak)
-            time.sleep(0.2)
+            _pause(status, SAMPLE_EVERY)
         return until is None
 
     if ready:
         ok = alive_for(ready_timeout, lambda: subprocess.run(ready, capture_output=True).returncode == 0)
         if not ok:
-            notes.append("the program never became ready" if proc.poll() is None else "the program exited before it was ready")
-    if exercise and proc.poll() is None:
+            notes.append("the program exited before it was ready" if status.done() else "the program never became ready")
+    if exercise and not status.done():
         done = subprocess.run(exercise, capture_output=True, text=True)
         if done.returncode != 0:
             notes.append(f"the exercise command exited {done.returncode}: {done.stderr.strip()[-200:]}")
@@ -185,16 +257,39 @@ def _drive(proc, layers, peak: dict[str, int], duration, ready, ready_timeout, e
     if duration is not None:
         alive_for(duration)
     elif not (ready or exercise):
-        while proc.poll() is None:  # no stop condition: trace until the program ends
+        while not status.done() and proc.poll() is None:  # no stop condition: trace until the program ends
             _sample(layers, peak)
-            time.sleep(0.2)
-    if proc.poll() is None:
+            _pause(status, SAMPLE_EVERY)
+    if not status.done():
         _signal_program(proc, 15)
+        if status.wait(10) is None:
+            notes.append("the program did not stop on SIGTERM within 10 s: killed")
+            for pid in _program_pids(proc):
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+
+
+def _program_pids(proc) -> list[int]:
+    from rofs.runtime.sandbox import HELPERS, _descendants
+
+    out = []
+    for pid in _descendants(proc.pid):
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, 9)
-            proc.wait()
+            if Path(f"/proc/{pid}/comm").read_text().strip() not in HELPERS + ("sh",):
+                out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def _pause(status: "_Status", seconds: float) -> None:
+    """Sleep, but wake as soon as the program ends."""
+    import select
+
+    if status.code is None:
+        select.select([status.fd], [], [], seconds)
 
 
 def _sample(layers: list[tuple[str, Path]], peak: dict[str, int]) -> None:
@@ -287,13 +382,21 @@ def classify(point: str, files: list[str], sockets: bool) -> tuple[VolumeKind, s
 
 
 def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | None, peak: dict[str, int],
-              exists: Callable[[str], bool] = os.path.lexists, inherited: set[str] = frozenset()) -> list[TracedPath]:
+              exists: Callable[[str], bool] = os.path.lexists, inherited: set[str] = frozenset(),
+              dirs: set[str] = frozenset(), final: dict[str, int] | None = None) -> list[TracedPath]:
+    """The directories a mount needs.  Bytes written: from traced write calls when the log has
+    them (``--from-strace``), else what the scratch layer holds at the end; the peak is the
+    largest size sampled while the program ran."""
+    if final is None:
+        final = {}
+        if layers:
+            _sample(layers, final)
     points: dict[str, list[tracer.WriteEvent]] = {}
     writes = ("write", "pwrite64", "writev", "pwritev")
     for event in events:
         if event.errno is not None or _noise(event.path) or (event.syscall in writes and event.path in inherited):
             continue
-        is_dir = event.syscall in ("mkdir", "mkdirat") or _is_dir_in_layers(event.path, layers)
+        is_dir = event.syscall in ("mkdir", "mkdirat") or event.path in dirs or _is_dir_in_layers(event.path, layers)
         points.setdefault(mount_for(event.path, is_dir, exists), []).append(event)
     out = []
     for point in collapse_all(p for p in points if p != "/"):
@@ -301,7 +404,8 @@ def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | 
         files = sorted({e.path for e in hits if e.syscall not in ("mkdir", "mkdirat", "bind")})
         sockets = any(e.syscall == "bind" for e in hits)
         kind, reason = classify(point, files, sockets)
-        written = sum(e.result or 0 for e in hits if e.syscall in ("write", "pwrite64", "writev", "pwritev"))
+        traced_bytes = sum(e.result or 0 for e in hits if e.syscall in ("write", "pwrite64", "writev", "pwritev"))
+        written = traced_bytes or final.get(point, 0)
         hidden = 0
         conventional = any(point == top for top in ("/tmp", "/var/tmp", "/run", "/var/run"))  # empty in images
         if not conventional and exists(point) and os.path.isdir(point) and kind is not VolumeKind.MEMORY:
@@ -311,8 +415,26 @@ def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | 
                 hidden = 0
         out.append(TracedPath(
             path=point, kind=kind, reason=reason, bytes_written=written, peak_bytes=peak.get(point, 0),
-            processes=sorted({e.process for e in hits}), calls=sorted({e.syscall for e in hits}), hidden_files=hidden,
+            processes=sorted({e.process for e in hits if e.pid} or {e.process for e in hits}),
+            calls=sorted({e.syscall for e in hits} - {"write-layer"}) or ["open for writing"], hidden_files=hidden,
         ))
+    return out
+
+
+def written_files(layers: list[tuple[str, Path]], process: str) -> list[tracer.WriteEvent]:
+    """Everything the scratch layers hold, as write events: files created, changed or deleted
+    (overlayfs whiteouts), and directories the program created."""
+    out = []
+    for point, upper in layers:
+        for dirpath, dirnames, files in os.walk(upper):
+            rel = os.path.relpath(dirpath, upper)
+            base = _normalise_join(point, "" if rel == "." else rel)
+            for name in files:
+                out.append(tracer.WriteEvent(0, process, "write-layer", f"{base.rstrip('/')}/{name}", None, None, ""))
+            for name in dirnames:
+                path = f"{base.rstrip('/')}/{name}"
+                if not os.path.lexists(path):
+                    out.append(tracer.WriteEvent(0, process, "mkdir", path, None, None, ""))
     return out
 
 

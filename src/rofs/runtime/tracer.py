@@ -24,8 +24,16 @@ REFUSALS = {"EROFS": "read-only file system", "ENOSPC": "no space left", "EDQUOT
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND", "O_TMPFILE")
 
 
-def strace_argv(strace: str, fd: int) -> list[str]:
-    return [strace, "-f", "--seccomp-bpf", "-qq", "-y", "-s", "256", "-e", f"trace={TRACED}", "-o", f"/proc/self/fd/{fd}", "--"]
+# Without the write family: enough to see every file and directory a program creates or
+# changes; sizes then come from the files themselves (rofs trace's scratch layer).
+TRACED_NO_DATA = ",".join(c for c in TRACED.split(",") if c not in ("write", "pwrite64", "writev", "pwritev"))
+# rofs trace: opens are most of a program's system calls (reads too: a seccomp filter cannot
+# tell by flags), and the scratch layer already holds every file opened for writing.
+TRACED_STRUCTURE = ",".join(c for c in TRACED_NO_DATA.split(",") if c not in ("open", "openat", "openat2"))
+
+
+def strace_argv(strace: str, fd: int, calls: str = TRACED) -> list[str]:
+    return [strace, "-f", "--seccomp-bpf", "-qq", "-y", "-s", "256", "-e", f"trace={calls}", "-o", f"/proc/self/fd/{fd}", "--"]
 
 
 @dataclass(frozen=True)
