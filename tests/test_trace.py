@@ -169,3 +169,20 @@ def test_mount_points_and_collapse():
               "/var/lib/postgresql/15/main/global", "/var/lib/postgresql/15/main/pg_wal"]
     assert trace_mod.collapse_all(points) == ["/var/lib/postgresql/15/main"]
     assert trace_mod.collapse_all(["/var/lib/a", "/var/lib/b"]) == ["/var/lib/a", "/var/lib/b"], "never all of /var/lib"
+
+
+from test_run import oci_image  # noqa: E402,F401 - the image built with umoci, shared with the run tests
+
+
+def test_an_image_is_traced_on_a_scratch_layer(oci_image, tmp_path: Path):  # noqa: F811
+    need_sandbox()
+    cache = tmp_path / "cache"
+    report = tmp_path / "report.json"
+    result = subprocess.run([ROFS, "trace", "--image", f"{oci_image}:latest", "--image-cache", str(cache),
+                             "--format", "json", "--report", str(report)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("hello from the image bar"), "the program's own output is left alone"
+    data = json.loads(report.read_text())
+    assert paths_of(data["profile"]) == {"/tmp": "ephemeral", "/etc": "persistent", "/data": "persistent"}
+    (rootfs,) = [p / "rootfs" for p in cache.iterdir()]
+    assert not (rootfs / "etc" / "x").exists() and not (rootfs / "data" / "state").exists(), "the unpacked image is not changed"

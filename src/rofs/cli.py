@@ -490,9 +490,14 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 @click.option("--keep", type=click.Path(file_okay=False), metavar="DIR", help="Keep the scratch layer (the files written) in DIR.")
 @click.option("--from-strace", "from_strace", type=click.Path(exists=True, dir_okay=False),
               help="Read an existing `strace -f` log instead of running anything.")
+@click.option("--image", metavar="DIR[:TAG]|ARCHIVE", help="Trace an image (OCI layout or docker save archive), as rofs run does.")
+@click.option("--image-cache", type=click.Path(file_okay=False), help="Where unpacked images are kept.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--report", "report_file", type=click.Path(dir_okay=False),
+              help="Write the report to FILE (the program's own output stays on stdout).")
 @click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
-def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, keep, from_strace, fmt, command):
+def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, keep, from_strace, image, image_cache,
+              fmt, report_file, command):
     """Run CMD with every write allowed but landing on a throw-away copy-on-write layer (the
     host is not changed), record every write of the program and its children with strace,
     and turn them into an inventory: the directories a mount needs, each persistent,
@@ -517,13 +522,22 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ke
         result = trace_mod.TraceResult(list(command) or [name or Path(from_strace).stem], None, 0.0,
                                        trace_mod.inventory(events, None, {}), len(events))
     else:
-        if not command:
-            fail("nothing to trace: give -- CMD [ARGS...] or --from-strace FILE")
+        if not command and not image:
+            fail("nothing to trace: give -- CMD [ARGS...], --image or --from-strace FILE")
         try:
+            bundle = None
+            argv = list(command)
+            if image:
+                from rofs.runtime.image import open_image
+
+                bundle = open_image(image, Path(image_cache) if image_cache else None)
+                argv = (bundle.entrypoint + argv) if argv else bundle.entrypoint_and_cmd
+                if not argv:
+                    fail(f"{image}: the image has no Entrypoint or Cmd; give -- CMD")
             result = trace_mod.run_traced(
-                list(command), user=user, duration=duration,
+                argv, user=user, duration=duration,
                 ready=["sh", "-c", ready] if ready else None, ready_timeout=ready_timeout,
-                exercise=["sh", "-c", exercise] if exercise else None, keep=keep,
+                exercise=["sh", "-c", exercise] if exercise else None, keep=keep, image=bundle,
             )
         except SandboxError as exc:
             fail(str(exc))
@@ -532,12 +546,14 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ke
     if out_file:
         _write_atomic(Path(out_file), "# Written by rofs trace; check it, then use it with --profile-file.\n" + text)
     if fmt == "json":
-        click.echo(json.dumps({"returncode": result.returncode, "duration": round(result.duration, 3),
-                               "events": result.events, "notes": result.notes, "profile": profile}, indent=2))
+        report = json.dumps({"returncode": result.returncode, "duration": round(result.duration, 3),
+                             "events": result.events, "notes": result.notes, "profile": profile}, indent=2) + "\n"
     else:
-        click.echo(trace_mod.render_text(result), nl=False)
-        if not out_file:
-            click.echo(text, nl=False)
+        report = trace_mod.render_text(result) + ("" if out_file else text)
+    if report_file:
+        _write_atomic(Path(report_file), report)
+    else:
+        click.echo(report, nl=False)
 
 
 # --- profiles --------------------------------------------------------------------------

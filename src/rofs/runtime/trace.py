@@ -20,13 +20,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from rofs.generate.plan import volume_name_for
 from rofs.model import VolumeKind, path_covers
 from rofs.runtime import tracer
 from rofs.runtime.sandbox import DEFAULT_SHM, SandboxError, _signal_group, _signal_program, require, setpriv_args
 from rofs.units import format_quantity
+
+if TYPE_CHECKING:
+    from rofs.runtime.image import ImageBundle
 
 NOISE_PREFIXES = ("/proc", "/sys", "/dev")
 EPHEMERAL_TOPS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache", "/var/log", "/var/lock")
@@ -80,8 +83,13 @@ def run_traced(
     exercise: list[str] | None = None,
     keep: str | None = None,
     shm_size: int = DEFAULT_SHM,
+    image: "ImageBundle | None" = None,
 ) -> TraceResult:
     """Run *command* on a scratch layer under strace; stop it after the exercise or *duration*.
+
+    With *image*, the image's unpacked root is the lower layer instead of the host's, the
+    program runs as the image's user with its Env and WorkingDir, and strace watches from
+    outside the sandbox (the image has no strace; bubblewrap's own calls are left out).
 
     The scratch layer is a tmpfs mounted in the private mount namespace (an upper layer on the
     same disk as the host root made PostgreSQL's start-up twice as slow), so rofs looks at it
@@ -98,7 +106,9 @@ def run_traced(
         keep_dir.mkdir(parents=True, exist_ok=True)
     # The root file system, then every other real file system mounted under it (/run, /tmp,
     # /home ... when they are separate), each with its own upper layer; /dev/shm as well.
-    layers = [("/", base / "upper")] + [(m, base / "layers" / str(i) / "upper") for i, m in enumerate(_submounts(base))]
+    lower_root = str(image.rootfs) if image is not None else "/"
+    submounts = [] if image is not None else _submounts(base)
+    layers = [("/", base / "upper")] + [(m, base / "layers" / str(i) / "upper") for i, m in enumerate(submounts)]
     shm = base / "shm"
     script = ["set -e", f"mount -t tmpfs -o mode=0755 rofs-scratch '{base}'", f"mkdir -p '{base}/root' '{shm}'",
               f"chmod 1777 '{shm}'"]
@@ -106,7 +116,8 @@ def run_traced(
         layer_work = layer_upper.parent / "work"
         target = base / "root" if point == "/" else base / "root" / point.lstrip("/")
         script.append(f"mkdir -p '{layer_upper}' '{layer_work}'")
-        script.append(f"mount -t overlay overlay -o 'lowerdir={point},upperdir={layer_upper},workdir={layer_work}' '{target}'")
+        lower = lower_root if point == "/" else point
+        script.append(f"mount -t overlay overlay -o 'lowerdir={lower},upperdir={layer_upper},workdir={layer_work}' '{target}'")
     status_r, status_w = os.pipe()
     release_r, release_w = os.pipe()
     script += [
@@ -120,16 +131,27 @@ def run_traced(
     if keep_dir is not None:
         script.append(f"cp -a '{base}/upper' '{shm}' '{keep_dir}/' && if [ -d '{base}/layers' ]; then cp -a '{base}/layers' '{keep_dir}/'; fi")
     script.append('exit "$rc"')
-    inner = (setpriv_args(user) if user else []) + list(command)
     notes: list[str] = []
     outputs = inherited_outputs()
+
+    def exists(path: str) -> bool:  # in the lower layer: the image's root, or the host's
+        return os.path.lexists(lower_root.rstrip("/") + path)
+
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        sandbox = [
-            bwrap, "--bind", str(base / "root"), "/", "--dev", "/dev", "--proc", "/proc",
-            "--bind", str(shm), "/dev/shm",
-            "--unshare-pid", "--die-with-parent", "--chdir", "/",
-            "--", *tracer.strace_argv(strace, log.fileno(), tracer.TRACED_STRUCTURE), *inner,
-        ]
+        strace_args = tracer.strace_argv(strace, log.fileno(), tracer.TRACED_STRUCTURE)
+        box = [bwrap, "--bind", str(base / "root"), "/", "--dev", "/dev", "--proc", "/proc",
+               "--bind", str(shm), "/dev/shm", "--unshare-pid", "--die-with-parent"]
+        if image is not None:
+            from rofs.runtime.run import _ids
+
+            uid, gid = _ids(user) if user else (image.uid, image.gid)
+            box += ["--unshare-user", "--uid", str(uid), "--gid", str(gid), "--chdir", image.cwd, "--clearenv"]
+            for key, value in image.env.items():
+                box += ["--setenv", key, value]
+            sandbox = [*strace_args, *box, "--", *command]
+        else:
+            box += ["--chdir", "/"]
+            sandbox = [*box, "--", *strace_args, *(setpriv_args(user) if user else []), *command]
         argv = [unshare, "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join(script), "sh", *sandbox]
         peak: dict[str, int] = {}
         start = time.monotonic()
@@ -150,7 +172,7 @@ def run_traced(
             _sample(views, final)
             for key, value in final.items():
                 peak[key] = max(peak.get(key, 0), value)
-            written = written_files(views, os.path.basename(command[0]))
+            written = written_files(views, os.path.basename(command[0]), exists)
             is_dir = {e.path for e in written if _is_dir_in_layers(e.path, views)}
         finally:
             os.close(release_w)
@@ -166,8 +188,9 @@ def run_traced(
                 pass
         elapsed = time.monotonic() - start
         log.seek(0)
-        seen = list(tracer.events(log))
-    paths = inventory(seen + written, None, peak, inherited=outputs, dirs=is_dir, final=final)
+        seen = [e for e in tracer.events(log) if e.process != "bwrap"]
+    paths = inventory(seen + written, None, peak, inherited=outputs, dirs=is_dir, final=final, exists=exists,
+                      root=lower_root)
     result = TraceResult(list(command), returncode if returncode is not None else proc.returncode, elapsed, paths,
                          len(seen), str(keep_dir) if keep_dir else None, notes)
     return result
@@ -383,7 +406,8 @@ def classify(point: str, files: list[str], sockets: bool) -> tuple[VolumeKind, s
 
 def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | None, peak: dict[str, int],
               exists: Callable[[str], bool] = os.path.lexists, inherited: set[str] = frozenset(),
-              dirs: set[str] = frozenset(), final: dict[str, int] | None = None) -> list[TracedPath]:
+              dirs: set[str] = frozenset(), final: dict[str, int] | None = None,
+              root: str = "/") -> list[TracedPath]:
     """The directories a mount needs.  Bytes written: from traced write calls when the log has
     them (``--from-strace``), else what the scratch layer holds at the end; the peak is the
     largest size sampled while the program ran."""
@@ -408,9 +432,10 @@ def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | 
         written = traced_bytes or final.get(point, 0)
         hidden = 0
         conventional = any(point == top for top in ("/tmp", "/var/tmp", "/run", "/var/run"))  # empty in images
-        if not conventional and exists(point) and os.path.isdir(point) and kind is not VolumeKind.MEMORY:
+        on_disk = root.rstrip("/") + point
+        if not conventional and exists(point) and os.path.isdir(on_disk) and kind is not VolumeKind.MEMORY:
             try:
-                hidden = len(os.listdir(point))
+                hidden = len(os.listdir(on_disk))
             except OSError:
                 hidden = 0
         out.append(TracedPath(
@@ -421,7 +446,8 @@ def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | 
     return out
 
 
-def written_files(layers: list[tuple[str, Path]], process: str) -> list[tracer.WriteEvent]:
+def written_files(layers: list[tuple[str, Path]], process: str,
+                  exists: Callable[[str], bool] = os.path.lexists) -> list[tracer.WriteEvent]:
     """Everything the scratch layers hold, as write events: files created, changed or deleted
     (overlayfs whiteouts), and directories the program created."""
     out = []
@@ -433,7 +459,7 @@ def written_files(layers: list[tuple[str, Path]], process: str) -> list[tracer.W
                 out.append(tracer.WriteEvent(0, process, "write-layer", f"{base.rstrip('/')}/{name}", None, None, ""))
             for name in dirnames:
                 path = f"{base.rstrip('/')}/{name}"
-                if not os.path.lexists(path):
+                if not exists(path):
                     out.append(tracer.WriteEvent(0, process, "mkdir", path, None, None, ""))
     return out
 
