@@ -110,13 +110,28 @@ def test_nginx_trace(scratch):  # noqa: F811
     body.write_bytes(os.urandom(1 << 20))
     exercise = (f"python3 -c \"import http.client;c=http.client.HTTPConnection('127.0.0.1',{port});"
                 f"c.request('POST','/upload',open('{body}','rb').read());r=c.getresponse();assert r.status==200\"")
-    _, data = trace("--ready", f"python3 -c \"import socket;socket.create_connection(('127.0.0.1',{port}))\"",
-                    "--exercise", exercise, "--", nginx, "-c", str(conf), "-g", "daemon off;")
+    out = scratch / "nginx-traced.yaml"
+    command = [nginx, "-c", str(conf), "-g", "daemon off;"]
+    _, data = trace("--out", str(out), "--ready", f"python3 -c \"import socket;socket.create_connection(('127.0.0.1',{port}))\"",
+                    "--exercise", exercise, "--", *command)
     found = paths_of(data["profile"])
     assert found.get("/var/lib/nginx") == "ephemeral" or found.get("/var/lib/nginx/body") == "ephemeral" or any(
         p.startswith("/var/lib/nginx") for p in found), found
     assert "/var/log/nginx" in found and "/run" in found, found
     assert_no_noise(data["profile"])
+
+    # The closed loop: the traced profile is enough for the same POST under a read-only root.
+    report_file = scratch / "run.json"
+    proc = _start(["--profile-file", str(out), "--", *command], report_file)
+    try:
+        assert _wait_port(port, proc)
+        assert _http(port, "POST", "/upload", body.read_bytes()) == (200, b"stored\n")
+        proc.send_signal(signal.SIGQUIT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert json.loads(report_file.read_text())["refused"] == []
 
 
 def test_postgres_trace(scratch):  # noqa: F811
