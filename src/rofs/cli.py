@@ -17,10 +17,9 @@ from typing import NoReturn
 
 import click
 import yaml
-from rich.console import Console
 
 from rofs import __version__
-from rofs.profiles import ProfileError, ProfileRegistry, builtin_registry, load_profile_file
+from rofs.profiles import ProfileError, ProfileRegistry, builtin_registry
 from rofs.units import SizeError, parse_size
 
 EXIT_OK = 0

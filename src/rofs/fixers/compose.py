@@ -20,12 +20,13 @@ from rofs.fixers.kubernetes import (
     _spec,
     _unique,
     findings_for,
+    profile_needs,
 )
 from rofs.fixers.textedit import dash_column, is_flow, last_line
 from rofs.generate.plan import volume_name_for
 from rofs.model import Container, SourceFormat, VolumeKind, Workload
 from rofs.rules import Context
-from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, required_paths, runs_the_app, serving_mount
+from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, serving_mount
 from rofs.rules.ro204_temp_dir_not_writable import env_temp_paths
 from rofs.sources.compose import ComposeSource
 from rofs.sources.kubernetes import _Loader
@@ -158,24 +159,7 @@ class ComposeFixer:
             editor.extend_list(node, "volumes", entries)
 
     def _profile_needs(self, container: Container, label: str, notes: list[str]) -> list[Need]:
-        match = self.ctx.match(container)
-        if match is None:
-            if not runs_the_app(container):
-                return []
-            what = container.image or "this build"
-            note = (
-                f"{label}: no profile for {what}; added a bounded /tmp only. Its other writable paths are"
-                " unknown: find them with `rofs trace`, then pass the profile with --profile-file."
-            )
-            if note not in notes:
-                notes.append(note)
-            return [Need("/tmp", VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, "tmp", why="unknown app")]
-        out = []
-        for spec, path in required_paths(container, match):
-            if path == RUNTIME_SHM and (spec.size or 0) <= RUNTIME_SHM_SIZE:
-                continue
-            out.append(Need(path, spec.kind, spec.size, spec.name, spec.populated and path == spec.path, spec.purpose))
-        return out
+        return profile_needs(self.ctx, container, label, container.image or "this build", notes)
 
     def _profile_size(self, container: Container, path: str) -> int | None:
         match = self.ctx.match(container)

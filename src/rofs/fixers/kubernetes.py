@@ -235,24 +235,7 @@ class KubernetesFixer:
     # --- helpers --------------------------------------------------------------------
 
     def _profile_needs(self, workload: Workload, container: Container, label: str, notes: list[str]) -> list[Need]:
-        match = self.ctx.match(container)
-        if match is None:
-            if not runs_the_app(container) or container.image is None:
-                return []
-            note = (
-                f"{label} [{container.name}]: no profile for image {container.image}; added a bounded /tmp only."
-                " Its other writable paths are unknown: find them with `rofs trace`, then pass the profile"
-                " with --profile-file."
-            )
-            if note not in notes:
-                notes.append(note)
-            return [Need("/tmp", VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, "tmp", why="unknown app")]
-        out = []
-        for spec, path in required_paths(container, match):
-            if path == RUNTIME_SHM and (spec.size or 0) <= RUNTIME_SHM_SIZE:
-                continue
-            out.append(Need(path, spec.kind, spec.size, spec.name, spec.populated and path == spec.path, spec.purpose))
-        return out
+        return profile_needs(self.ctx, container, f"{label} [{container.name}]", container.image, notes)
 
     def _profile_size(self, container: Container, path: str) -> int | None:
         match = self.ctx.match(container)
@@ -305,6 +288,28 @@ class KubernetesFixer:
             editor.replace(vseq, "[" + ", ".join(editor.source(v) for v in kept) + "]")
         else:
             editor.delete_lines(item.start_mark.line, last_line(item))
+
+
+def profile_needs(ctx: Context, container: Container, label: str, what: str | None, notes: list[str]) -> list[Need]:
+    """The paths the container's app must write: its profile's required paths, or, for an image
+    without a profile, a bounded /tmp and a note that the rest is unknown."""
+    match = ctx.match(container)
+    if match is None:
+        if not runs_the_app(container) or what is None:
+            return []
+        note = (
+            f"{label}: no profile for {what}; added a bounded /tmp only. Its other writable paths are"
+            " unknown: find them with `rofs trace`, then pass the profile with --profile-file."
+        )
+        if note not in notes:
+            notes.append(note)
+        return [Need("/tmp", VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, "tmp", why="unknown app")]
+    out = []
+    for spec, path in required_paths(container, match):
+        if path == RUNTIME_SHM and (spec.size or 0) <= RUNTIME_SHM_SIZE:
+            continue
+        out.append(Need(path, spec.kind, spec.size, spec.name, spec.populated and path == spec.path, spec.purpose))
+    return out
 
 
 def _scalar(node) -> str | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
 import subprocess
 import tempfile
 import time
