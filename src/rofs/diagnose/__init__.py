@@ -1,0 +1,246 @@
+"""``rofs explain``: from a log line to the mount that is missing.
+
+Lines are first unwrapped (``kubectl logs --timestamps/--prefix``, ``docker logs -t``,
+journal lines, JSON-lines logs), then matched against the failure classes of
+``patterns.yaml`` and against the log signatures each profile carries (gathered by running
+the apps).  The path comes from the line when it has one; a relative one (PostgreSQL's
+``postmaster.pid``) is placed with the app's profile; the mount is the profile's path that
+covers it, with its kind and size, or the directory of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, Iterator
+
+import yaml
+
+from rofs.model import Profile, VolumeKind, WritablePath, path_covers
+from rofs.profiles import ProfileRegistry
+from rofs.units import format_docker_size, format_quantity
+
+DEFAULT_SIZE = 256 << 20
+
+
+@dataclass(frozen=True)
+class Cause:
+    id: str
+    title: str
+    kind: VolumeKind
+    patterns: tuple[re.Pattern, ...]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    line: int
+    text: str  # the message, unwrapped
+    cause: str
+    title: str
+    path: str | None  # what the program wrote
+    app: str | None
+    mount: str | None  # the directory to make writable
+    kind: VolumeKind
+    size: int | None
+    advice: str
+
+    def key(self) -> tuple:
+        return (self.cause, self.mount or self.path or "", self.app or "")
+
+
+@lru_cache(maxsize=1)
+def causes() -> tuple[Cause, ...]:
+    data = yaml.safe_load(resources.files("rofs.diagnose").joinpath("patterns.yaml").read_text("utf-8"))
+    return tuple(
+        Cause(c["id"], c["title"], VolumeKind(c["kind"]), tuple(re.compile(p) for p in c["patterns"]))
+        for c in data["causes"]
+    )
+
+
+# --- unwrapping log formats ------------------------------------------------------------
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)\s+")
+_KUBECTL_PREFIX = re.compile(r"^\[pod/[^\]]+\]\s+")
+_JOURNAL = re.compile(r"^[A-Z][a-z]{2}\s+\d+\s+\d\d:\d\d:\d\d\s+\S+\s+[^:\[]+(?:\[\d+\])?:\s+")
+MESSAGE_KEYS = ("msg", "message", "MESSAGE", "log", "error", "err", "Message", "text")
+
+
+def unwrap(line: str) -> str:
+    text = line.rstrip("\r\n")
+    for _ in range(3):  # prefixes stack: kubectl --prefix --timestamps
+        before = text
+        text = _KUBECTL_PREFIX.sub("", text)
+        text = _TIMESTAMP.sub("", text)
+        text = _JOURNAL.sub("", text)
+        if text == before:
+            break
+    stripped = text.strip()
+    if stripped.startswith("{") and stripped.endswith("}"):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            return text
+        if isinstance(data, dict):
+            parts = [str(data[k]) for k in MESSAGE_KEYS if k in data and isinstance(data[k], (str, int, float))]
+            if parts:
+                return " ".join(parts)
+    return text
+
+
+# --- paths ------------------------------------------------------------------------------
+
+_QUOTED = re.compile(r"""['"‘’“”`](/[^'"‘’“”`]*)['"‘’“”`]""")
+_BARE = re.compile(r"(?<![\w/.:-])(/(?:[\w.@+-]+/?)+)")
+_RELATIVE_QUOTED = re.compile(r"""["']([\w.-]+(?:/[\w.-]+)*)["']""")
+
+
+def path_in(text: str) -> str | None:
+    """The file system path the line is about, if it names one."""
+    for match in _QUOTED.finditer(text):
+        candidate = match.group(1).rstrip("/.:,;")
+        if len(candidate) > 1 and " " not in candidate:
+            return candidate
+    for match in _BARE.finditer(text):
+        candidate = match.group(1).rstrip("/.:,;")
+        if len(candidate) > 1:
+            return candidate
+    return None
+
+
+def mount_dir(path: str, cause: str) -> str:
+    """Where to mount: the directory a file is in (a made directory: itself)."""
+    if cause in ("read-only-as-enoent",) or path.endswith("/"):
+        return path.rstrip("/")
+    last = path.rsplit("/", 1)[-1]
+    if "." in last or last.endswith(("pid", "lock", "sock", "log")) or last.startswith(("tmp", ".")):
+        return path.rsplit("/", 1)[0] or "/"
+    return path
+
+
+# --- matching ----------------------------------------------------------------------------
+
+
+GENERIC_CAUSES = ("read-only", "no-space", "permission")
+
+
+def specific(signature: str) -> bool:
+    """A signature names its app only if something is left once the errno wording is taken out
+    ("Read-only file system (os error 30)" could be any Rust program)."""
+    rest = signature
+    for cause in causes():
+        if cause.id in GENERIC_CAUSES:
+            for pattern in cause.patterns:
+                rest = pattern.sub("", rest)
+    return len(re.sub(r"[^A-Za-z]", "", rest)) >= 8
+
+
+def _profile_for_signature(text: str, profiles: Iterable[Profile], any_signature: bool = False
+                           ) -> tuple[Profile, WritablePath] | None:
+    for profile in profiles:
+        ordered = [s for lay in profile.layouts for s in profile.paths_for(lay.id)]
+        for spec in ordered:
+            for signature in spec.signatures:
+                if signature and signature in text and (any_signature or specific(signature)):
+                    return profile, spec
+    return None
+
+
+def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profile | None) -> Diagnosis | None:
+    cause = next((c for c in causes() if any(p.search(text) for p in c.patterns)), None)
+    signed = _profile_for_signature(text, [app] if app else list(registry), any_signature=app is not None)
+    if cause is None and signed is None:
+        return None
+    profile = app or (signed[0] if signed else None)
+    path = path_in(text)
+    cause_id = cause.id if cause else "read-only"
+    title = cause.title if cause else "the app could not write a path its profile lists"
+    kind = cause.kind if cause else VolumeKind.EPHEMERAL
+    spec: WritablePath | None = None
+    if profile is not None:
+        if path is not None:
+            spec = next((s for s in sorted(profile.paths, key=lambda s: -len(s.path))
+                         if path_covers(s.path, path) or any(path_covers(a, path) for a in s.accepts)), None)
+        if spec is None and path is None and signed is not None and signed[0] is profile:
+            spec = signed[1]
+        if spec is None and path is None:
+            relative = _RELATIVE_QUOTED.search(text)
+            if relative:
+                spec = next((s for s in profile.paths if any(relative.group(1) in sig for sig in s.signatures)), None)
+    if cause_id == "no-temp-dir" and path is None:
+        match = re.search(r"\[\s*'(/[^']+)'", text)  # Python: the first directory it tried
+        path = match.group(1) if match else "/tmp"
+        if "java.io.tmpdir is set to" in text:
+            after = text.split("java.io.tmpdir is set to", 1)[1].strip().split()
+            path = after[0] if after else "/tmp"
+    if cause_id == "shm-too-small":
+        path = path or "/dev/shm"
+    if spec is not None:
+        mount, kind, size = spec.path, spec.kind, spec.size
+    elif path is not None:
+        mount = "/dev/shm" if path.startswith("/dev/shm") else mount_dir(path, cause_id)
+        size = DEFAULT_SIZE
+    else:
+        mount, size = None, None
+    if cause_id == "shm-too-small":
+        kind = VolumeKind.MEMORY
+        mount = "/dev/shm"
+        if spec is None:
+            size = 256 << 20
+    advice = _advice(cause_id, mount, kind, size, text)
+    return Diagnosis(number, text.strip(), cause_id, title, path, profile.name if profile else None,
+                     mount, kind, size, advice)
+
+
+def _advice(cause: str, mount: str | None, kind: VolumeKind, size: int | None, text: str) -> str:
+    if cause == "no-space":
+        return "the volume is full: raise its sizeLimit (tmpfs size), or find what fills it"
+    if cause == "permission":
+        return ("the path is mounted but the container user may not write it: set the pod's fsGroup to the"
+                " user's group (or runAsUser to the owner)")
+    if cause == "heap-dump":
+        return "the JVM writes heap dumps to its working directory: set -XX:HeapDumpPath to a mounted path (e.g. /tmp)"
+    if cause == "read-only-as-enoent":
+        return "Node's recursive mkdir says ENOENT when the real error is EROFS: mount the directory writable"
+    if mount is None:
+        return "a write to the read-only root failed; the line names no path: run the app under `rofs run` to see which"
+    what = {VolumeKind.PERSISTENT: "a persistent volume (PVC / named volume)",
+            VolumeKind.MEMORY: "a memory-backed volume",
+            VolumeKind.EPHEMERAL: "an ephemeral volume (emptyDir / tmpfs)"}[kind]
+    return f"mount {what} at {mount}" + (f", {format_quantity(size)}" if size else "")
+
+
+def diagnose(lines: Iterable[str], registry: ProfileRegistry, app: Profile | None = None,
+             start: int = 1) -> Iterator[Diagnosis]:
+    for number, line in enumerate(lines, start=start):
+        text = unwrap(line)
+        if not text.strip():
+            continue
+        found = diagnose_line(text, number, registry, app)
+        if found is not None:
+            yield found
+
+
+def snippets(d: Diagnosis) -> dict[str, object]:
+    if d.mount is None:
+        return {}
+    name = re.sub(r"[^a-z0-9-]+", "-", d.mount.strip("/").lower()).strip("-") or "root"
+    size = d.size or DEFAULT_SIZE
+    if d.kind is VolumeKind.PERSISTENT:
+        volume = {"name": name, "persistentVolumeClaim": {"claimName": name}}
+        compose = f"{name}:{d.mount}"
+        docker = f"-v {name}:{d.mount}"
+    else:
+        empty = {"medium": "Memory"} if d.kind is VolumeKind.MEMORY else {}
+        empty["sizeLimit"] = format_quantity(size)
+        volume = {"name": name, "emptyDir": empty}
+        compose = {"type": "tmpfs", "target": d.mount, "tmpfs": {"size": size}}
+        docker = (f"--shm-size {format_docker_size(size)}" if d.mount == "/dev/shm"
+                  else f"--tmpfs {d.mount}:rw,mode=1777,size={format_docker_size(size)}")
+    return {
+        "kubernetes": {"volumeMounts": [{"name": name, "mountPath": d.mount}], "volumes": [volume]},
+        "compose": {"volumes": [compose]},
+        "docker-run": docker,
+    }
