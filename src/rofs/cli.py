@@ -64,7 +64,7 @@ profile_file_option = click.option(
 )
 
 
-ORDER = ("audit", "fix", "run", "trace", "generate", "profiles", "rules", "rule")
+ORDER = ("audit", "fix", "run", "trace", "explain", "generate", "profiles", "rules", "rule")
 
 
 class OrderedGroup(click.Group):
@@ -553,6 +553,164 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ke
         _write_atomic(Path(report_file), report)
     else:
         click.echo(report, nl=False)
+
+
+# --- explain ---------------------------------------------------------------------------
+
+
+@main.command("explain", short_help="Turn crash logs into the missing mount and a ready snippet.")
+@click.argument("source", required=False, default="-", metavar="[FILE | -]")
+@click.option("--app", metavar="APP", help="The app the log comes from (else found from --manifest or the messages).")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False), help="The workload's manifest: app from its image, and a patch for it.")
+@click.option("--follow", "-f", is_flag=True, help="Keep reading as the log grows (a rollout watch); Ctrl-C to stop.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@profile_file_option
+def explain_cmd(source, app, manifest, follow, fmt, profile_files):
+    """Read logs (plain, `kubectl logs` with or without --timestamps/--prefix, `docker logs`,
+    journal, JSON lines) and say, for each failed write: which path, why, the app, and the mount
+    to add (kind and size from the app's profile: never an emptyDir for data that must persist),
+    with snippets for Kubernetes, Compose and `docker run`.  Lines it does not understand are
+    skipped.  Exit 1 when something was diagnosed, 0 when not, 2 on unreadable input.
+
+    \b
+    Examples:
+      kubectl logs deploy/db --previous | rofs explain - --app postgres
+      rofs explain crash.log --manifest k8s/db.yaml
+      kubectl logs -f deploy/web | rofs explain --follow -
+    """
+    from rofs import diagnose
+
+    registry = registry_with(profile_files)
+    profile = profile_by_name(registry, app) if app else None
+    images: list[str] = []
+    if manifest:
+        from rofs.audit import read_file as read_source
+
+        parsed = read_source(manifest, True)
+        if parsed is None or parsed.errors:
+            fail(f"{manifest}: cannot read: {parsed.errors[0] if parsed and parsed.errors else 'not a manifest'}")
+        images = [c.image for w in parsed.workloads for c in w.containers if c.image]
+        if profile is None:
+            for image in images:
+                match = registry.match_image(image)
+                if match:
+                    profile = match.profile
+                    break
+    try:
+        handle = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        fail(f"{source}: cannot read: {exc.strerror}")
+    found: dict[tuple, diagnose.Diagnosis] = {}
+    order: list[tuple] = []
+    lines_of: dict[tuple, list[int]] = {}
+
+    def record(d) -> bool:
+        key = d.key()
+        lines_of.setdefault(key, []).append(d.line)
+        if key in found:
+            return False
+        found[key] = d
+        order.append(key)
+        return True
+
+    try:
+        if follow:
+            for d in diagnose.diagnose(_follow(handle), registry, profile):
+                if record(d):
+                    click.echo(_explain_text(d, []) if fmt == "text" else json.dumps(_explain_dict(d, [])))
+        else:
+            for d in diagnose.diagnose(handle, registry, profile):
+                record(d)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        fail(f"{source}: cannot read: {exc.strerror or exc}")
+    results = [found[k] for k in order]
+    if not follow:
+        if fmt == "json":
+            click.echo(json.dumps([_explain_dict(d, lines_of[d.key()]) for d in results], indent=2))
+        else:
+            for d in results:
+                click.echo(_explain_text(d, lines_of[d.key()]))
+            if not results:
+                click.echo("rofs explain: no failed write found in the log", err=True)
+    if manifest and results:
+        patch = _manifest_patch(manifest, results, registry, profile, images)
+        if patch:
+            click.echo(patch, nl=False)
+    raise SystemExit(1 if results else 0)
+
+
+def _follow(handle):
+    import time as _time
+
+    while True:
+        line = handle.readline()
+        if line:
+            yield line
+            continue
+        if handle is sys.stdin:
+            return
+        _time.sleep(0.5)
+
+
+def _explain_dict(d, lines: list[int]) -> dict:
+    from rofs.diagnose import snippets
+
+    return {
+        "line": d.line, "lines": lines or [d.line], "cause": d.cause, "title": d.title, "path": d.path,
+        "app": d.app, "mount": d.mount, "kind": d.kind.value, "size": d.size, "advice": d.advice,
+        "message": d.text, "snippets": snippets(d),
+    }
+
+
+def _explain_text(d, lines: list[int]) -> str:
+    from rofs.diagnose import snippets
+
+    more = f" (also lines {', '.join(map(str, lines[1:6]))}{'...' if len(lines) > 6 else ''})" if len(lines) > 1 else ""
+    out = [f"line {d.line}{more}: {d.title}", f"  {d.text[:300]}"]
+    who = f"{d.app}: " if d.app else ""
+    out.append(f"  {who}{d.advice}")
+    snip = snippets(d)
+    if snip:
+        out.append("  Kubernetes: " + json.dumps(snip["kubernetes"]))
+        out.append("  Compose:    " + json.dumps(snip["compose"]))
+        out.append("  docker run: " + snip["docker-run"])
+    return "\n".join(out) + "\n"
+
+
+def _manifest_patch(manifest: str, results, registry, profile, images: list[str]) -> str:
+    """The mounts the log asks for, added to the manifest by the same engine as `rofs fix`."""
+    import dataclasses
+
+    from rofs.fix import MANIFEST_FIXABLE, fix_text
+    from rofs.fix import read_text_raw
+    from rofs.images import parse_image
+    from rofs.model import Layout, Profile, SourceRef, WritablePath
+    from rofs.profiles import ProfileRegistry
+
+    extra = tuple(
+        WritablePath(path=d.mount, purpose=f"failed in the log: {d.title}", kind=d.kind, required=True,
+                     breaks=d.text[:200], sources=("log",), size=d.size)
+        for d in results if d.mount and d.cause not in ("no-space", "permission")
+    )
+    if not extra:
+        return ""
+    if profile is not None:
+        known = {p.path for p in profile.paths}
+        patched = dataclasses.replace(profile, paths=profile.paths + tuple(p for p in extra if p.path not in known))
+    else:
+        patterns = tuple(parse_image(i).path for i in images)
+        patched = Profile(name="from-log", title="from the log", description="paths seen failing in a log",
+                          layouts=(Layout(id="image", description="the manifest's image", images=patterns),),
+                          paths=extra, sources=(SourceRef(id="log", title="rofs explain", ref="log"),))
+    merged = ProfileRegistry(registry)
+    merged.add(patched)
+    text, error, _ = read_text_raw(manifest)
+    if error or text is None:
+        return ""
+    result = fix_text(text, manifest, merged, set(MANIFEST_FIXABLE))
+    return result.diff() if result.changed else ""
 
 
 # --- profiles --------------------------------------------------------------------------
