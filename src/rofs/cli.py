@@ -561,11 +561,12 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ke
 @main.command("explain", short_help="Turn crash logs into the missing mount and a ready snippet.")
 @click.argument("source", required=False, default="-", metavar="[FILE | -]")
 @click.option("--app", metavar="APP", help="The app the log comes from (else found from --manifest or the messages).")
+@click.option("--layout", help="The app's layout (official, bitnami, debian ...), when the log cannot tell.")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False), help="The workload's manifest: app from its image, and a patch for it.")
 @click.option("--follow", "-f", is_flag=True, help="Keep reading as the log grows (a rollout watch); Ctrl-C to stop.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @profile_file_option
-def explain_cmd(source, app, manifest, follow, fmt, profile_files):
+def explain_cmd(source, app, layout, manifest, follow, fmt, profile_files):
     """Read logs (plain, `kubectl logs` with or without --timestamps/--prefix, `docker logs`,
     journal, JSON lines) and say, for each failed write: which path, why, the app, and the mount
     to add (kind and size from the app's profile: never an emptyDir for data that must persist),
@@ -590,12 +591,12 @@ def explain_cmd(source, app, manifest, follow, fmt, profile_files):
         if parsed is None or parsed.errors:
             fail(f"{manifest}: cannot read: {parsed.errors[0] if parsed and parsed.errors else 'not a manifest'}")
         images = [c.image for w in parsed.workloads for c in w.containers if c.image]
-        if profile is None:
-            for image in images:
-                match = registry.match_image(image)
-                if match:
-                    profile = match.profile
-                    break
+        for image in images:
+            match = registry.match_image(image)
+            if match and (profile is None or match.profile.name == profile.name):
+                profile = match.profile
+                layout = layout or match.layout.id
+                break
     try:
         handle = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -615,11 +616,11 @@ def explain_cmd(source, app, manifest, follow, fmt, profile_files):
 
     try:
         if follow:
-            for d in diagnose.diagnose(_follow(handle), registry, profile):
+            for d in diagnose.diagnose(_follow(handle), registry, profile, layout=layout):
                 if record(d):
                     click.echo(_explain_text(d, []) if fmt == "text" else json.dumps(_explain_dict(d, [])))
         else:
-            for d in diagnose.diagnose(handle, registry, profile):
+            for d in diagnose.diagnose(handle, registry, profile, layout=layout):
                 record(d)
     except KeyboardInterrupt:
         pass

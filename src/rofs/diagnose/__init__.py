@@ -137,10 +137,14 @@ def specific(signature: str) -> bool:
     return len(re.sub(r"[^A-Za-z]", "", rest)) >= 8
 
 
-def _profile_for_signature(text: str, profiles: Iterable[Profile], any_signature: bool = False
-                           ) -> tuple[Profile, WritablePath] | None:
+def _profile_for_signature(text: str, profiles: Iterable[Profile], any_signature: bool = False,
+                           layout: str | None = None) -> tuple[Profile, WritablePath] | None:
     for profile in profiles:
-        ordered = [s for lay in profile.layouts for s in profile.paths_for(lay.id)]
+        ids = [lay.id for lay in profile.layouts]
+        if layout in ids:  # the layout the caller knows (from --layout or the manifest's image) first
+            ids.remove(layout)
+            ids.insert(0, layout)
+        ordered = [s for lid in ids for s in profile.paths_for(lid)]
         for spec in ordered:
             for signature in spec.signatures:
                 if signature and signature in text and (any_signature or specific(signature)):
@@ -148,9 +152,11 @@ def _profile_for_signature(text: str, profiles: Iterable[Profile], any_signature
     return None
 
 
-def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profile | None) -> Diagnosis | None:
+def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profile | None,
+                  layout: str | None = None) -> Diagnosis | None:
     cause = next((c for c in causes() if any(p.search(text) for p in c.patterns)), None)
-    signed = _profile_for_signature(text, [app] if app else list(registry), any_signature=app is not None)
+    signed = _profile_for_signature(text, [app] if app else list(registry), any_signature=app is not None,
+                                    layout=layout)
     if cause is None and signed is None:
         return None
     profile = app or (signed[0] if signed else None)
@@ -160,15 +166,16 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
     kind = cause.kind if cause else VolumeKind.EPHEMERAL
     spec: WritablePath | None = None
     if profile is not None:
+        candidates = profile.paths_for(layout) if layout in [lay.id for lay in profile.layouts] else profile.paths
         if path is not None:
-            spec = next((s for s in sorted(profile.paths, key=lambda s: -len(s.path))
+            spec = next((s for s in sorted(candidates, key=lambda s: -len(s.path))
                          if path_covers(s.path, path) or any(path_covers(a, path) for a in s.accepts)), None)
         if spec is None and path is None and signed is not None and signed[0] is profile:
             spec = signed[1]
         if spec is None and path is None:
             relative = _RELATIVE_QUOTED.search(text)
             if relative:
-                spec = next((s for s in profile.paths if any(relative.group(1) in sig for sig in s.signatures)), None)
+                spec = next((s for s in candidates if any(relative.group(1) in sig for sig in s.signatures)), None)
     if cause_id == "no-temp-dir" and path is None:
         match = re.search(r"\[\s*'(/[^']+)'", text)  # Python: the first directory it tried
         path = match.group(1) if match else "/tmp"
@@ -213,12 +220,12 @@ def _advice(cause: str, mount: str | None, kind: VolumeKind, size: int | None, t
 
 
 def diagnose(lines: Iterable[str], registry: ProfileRegistry, app: Profile | None = None,
-             start: int = 1) -> Iterator[Diagnosis]:
+             start: int = 1, layout: str | None = None) -> Iterator[Diagnosis]:
     for number, line in enumerate(lines, start=start):
         text = unwrap(line)
         if not text.strip():
             continue
-        found = diagnose_line(text, number, registry, app)
+        found = diagnose_line(text, number, registry, app, layout)
         if found is not None:
             yield found
 

@@ -1,0 +1,183 @@
+"""`rofs explain`: real programs fail under `rofs run` in the ways users see, and every line
+they print is diagnosed with the right cause and mount."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import require_path, require_tool
+from rofs.diagnose import diagnose, unwrap
+from rofs.profiles import builtin_registry
+from test_cli import ROFS, rofs
+from test_run import need_sandbox
+
+REGISTRY = builtin_registry()
+
+
+def run_program(*args: str, timeout: float = 60) -> str:
+    """Run under `rofs run` (no tracing: only the program's own words count) and return its output."""
+    done = subprocess.run([ROFS, "run", "--no-trace", "--report", "/dev/null", *args],
+                          capture_output=True, text=True, timeout=timeout, cwd="/")
+    return done.stdout + done.stderr
+
+
+def explain(text: str, app: str | None = None, layout: str | None = None) -> list[tuple[str, str | None]]:
+    profile = REGISTRY.get(app) if app else None
+    return [(d.cause, d.mount) for d in diagnose(text.splitlines(), REGISTRY, profile, layout=layout)]
+
+
+@pytest.mark.parametrize("wrapped", [
+    'could not create lock file "/var/run/postgresql/.s.PGSQL.5432.lock": Read-only file system',
+    '2026-11-27T10:00:00.123456789Z could not create lock file "/var/run/postgresql/.s.PGSQL.5432.lock": Read-only file system',
+    '[pod/db-0/postgres] 2026-11-27T10:00:00Z could not create lock file "/var/run/postgresql/.s.PGSQL.5432.lock": Read-only file system',
+    'Nov 27 10:00:00 node1 postgres[123]: could not create lock file "/var/run/postgresql/.s.PGSQL.5432.lock": Read-only file system',
+    '{"ts": "2026-11-27", "level": "fatal", "msg": "could not create lock file \\"/var/run/postgresql/.s.PGSQL.5432.lock\\": Read-only file system"}',
+])
+def test_log_formats_are_unwrapped(wrapped):
+    assert explain(wrapped) == [("read-only", "/var/run/postgresql")]
+    assert "could not create lock file" in unwrap(wrapped)
+
+
+def test_unknown_lines_are_ignored_and_a_clean_log_exits_0(tmp_path: Path):
+    log = tmp_path / "ok.log"
+    log.write_text("starting\nready to accept connections\n")
+    result = rofs("explain", str(log))
+    assert result.returncode == 0 and result.stdout == ""
+    result = rofs("explain", str(tmp_path / "missing.log"))
+    assert result.returncode == 2 and "cannot read" in result.stderr
+
+
+# --- real programs ---------------------------------------------------------------------
+
+
+def test_python_read_only_tmp_cache_and_full_tmpfs():
+    need_sandbox()
+    py = os.path.realpath(sys.executable)
+    # No writable temp dir at all (cwd / is read-only too): tempfile gives up.
+    out = run_program("--", py, "-c", "import tempfile; tempfile.mkstemp()")
+    assert "No usable temporary directory" in out
+    assert ("no-temp-dir", "/tmp") in explain(out, "python")
+    # The trap: with a writable working directory Python falls back to it silently.
+    quiet = run_program("--writable", "/var/tmp:1m", "--", "sh", "-c", f"cd /var/tmp && {py} -c 'import tempfile; print(tempfile.mkstemp()[1])'")
+    assert "/var/tmp/" in quiet and explain(quiet, "python") == [], "nothing in the log: rofs run's report is the tool for this one"
+    out = run_program("--", py, "-c", "open('/var/cache/rofs-state.json', 'w')")
+    assert "[Errno 30] Read-only file system: '/var/cache/rofs-state.json'" in out
+    assert explain(out) == [("read-only", "/var/cache")]
+    out = run_program("--writable", "/tmp:1m", "--", py, "-c", "open('/tmp/big', 'wb').write(b'0' * (4 << 20))")
+    assert "[Errno 28] No space left on device" in out
+    assert [c for c, _ in explain(out)] == ["no-space"]
+
+
+def test_node_recursive_mkdir_and_full_tmpfs():
+    need_sandbox()
+    node = require_tool("node", "nodejs")
+    out = run_program("--", node, "-e", "require('fs').mkdirSync('/tmp/uploads/2026', {recursive: true})")
+    assert "ENOENT: no such file or directory, mkdir '/tmp/uploads/2026'" in out, out
+    assert explain(out, "node")[0] == ("read-only-as-enoent", "/tmp")
+    out = run_program("--", node, "-e", "require('fs').writeFileSync('/var/cache/rofs-node.json', '{}')")
+    assert "EROFS: read-only file system, open '/var/cache/rofs-node.json'" in out
+    assert explain(out)[0] == ("read-only", "/var/cache")
+    out = run_program("--writable", "/tmp:1m", "--", node, "-e",
+                      "require('fs').writeFileSync('/tmp/big', Buffer.alloc(4 << 20))")
+    assert "ENOSPC" in out
+    assert explain(out)[0][0] == "no-space"
+
+
+def test_java_temp_file_and_heap_dump(tmp_path: Path):
+    need_sandbox()
+    java = require_tool("java", "default-jdk-headless")
+    javac = require_tool("javac", "default-jdk-headless")
+    src = tmp_path / "Writes.java"
+    src.write_text(
+        "public class Writes { public static void main(String[] a) throws Exception {"
+        " if (a[0].equals(\"tmp\")) java.io.File.createTempFile(\"rofs\", \".tmp\");"
+        " else { java.util.List<long[]> l = new java.util.ArrayList<>(); while (true) l.add(new long[1 << 20]); } } }"
+    )
+    subprocess.run([javac, "-d", str(tmp_path), str(src)], check=True, capture_output=True)
+    os.chmod(tmp_path, 0o755)
+    out = run_program("--", java, "-cp", str(tmp_path), "Writes", "tmp")
+    assert "java.io.IOException: Read-only file system" in out
+    assert explain(out, "java")[0] == ("read-only", "/tmp")
+    out = run_program("--", java, "-Xmx16m", "-XX:+HeapDumpOnOutOfMemoryError", "-cp", str(tmp_path), "Writes", "oom")
+    assert "Unable to create java_pid" in out and ".hprof: Read-only file system" in out
+    causes = explain(out, "java")
+    assert causes[0][0] == "heap-dump"
+
+
+@pytest.mark.parametrize("app, path, command", [
+    ("redis", "/var/log/redis", ["redis-server", "/etc/redis/redis.conf", "--daemonize", "no", "--port", "0", "--appendonly", "yes"]),
+    # logging to stdout, as in a container: the data dir's message reaches the log
+    ("redis", "/var/lib/redis", ["redis-server", "/etc/redis/redis.conf", "--daemonize", "no", "--port", "0", "--appendonly", "yes",
+                                 "--logfile", ""]),
+    ("nginx", "/var/lib/nginx", ["nginx", "-g", "daemon off;"]),
+    ("nginx", "/var/log/nginx", ["nginx", "-g", "daemon off;"]),
+    ("nginx", "/run", ["nginx", "-g", "daemon off;"]),
+])
+def test_servers_each_path_left_out(app, path, command, tmp_path: Path):
+    need_sandbox()
+    require_tool(command[0])
+    from realserver import free_port
+
+    command = [str(free_port()) if c == "0" else c for c in command]  # a real port: Redis exits early on 0
+    user = ["--user", "redis"] if app == "redis" else []
+    out = run_program("--profile", app, *user, "--state-dir", str(tmp_path), "--keep-read-only", path, "--timeout", "10",
+                      "--", *command)
+    diagnosed = explain(out, app, layout="debian")
+    assert any(mount == path for _, mount in diagnosed), (out[-1500:], diagnosed)
+    assert all(cause != "no-space" for cause, _ in diagnosed)
+
+
+def test_postgres_socket_dir_left_out(tmp_path: Path):
+    need_sandbox()
+    pg = Path("/usr/lib/postgresql/15/bin")
+    require_path(pg / "postgres", "postgres")
+    state = tmp_path / "state"
+    common = ["--profile", "postgres", "--user", "postgres", "--state-dir", str(state)]
+    subprocess.run([ROFS, "run", "--no-trace", *common, "--", str(pg / "initdb"), "-D", "/var/lib/postgresql/15/main",
+                    "-U", "postgres", "--auth=trust", "--no-sync"], check=True, capture_output=True, cwd="/")
+    from realserver import free_port
+
+    out = run_program(*common, "--keep-read-only", "/var/run/postgresql", "--timeout", "10", "--",
+                      str(pg / "postgres"), "-D", "/var/lib/postgresql/15/main", "-c", f"port={free_port()}")
+    assert ("read-only", "/var/run/postgresql") in explain(out, "postgres"), out[-1500:]
+    # And without --app: the signature names PostgreSQL.
+    assert ("read-only", "/var/run/postgresql") in explain(out)
+
+
+def test_cli_json_and_follow(tmp_path: Path):
+    log = tmp_path / "pod.log"
+    line = 'nginx: [emerg] mkdir() "/var/lib/nginx/body" failed (30: Read-only file system)\n'
+    log.write_text(line * 3)
+    result = rofs("explain", str(log), "--format", "json")
+    assert result.returncode == 1
+    (d,) = json.loads(result.stdout)
+    assert {k: d[k] for k in ("line", "cause", "path", "app", "mount", "kind", "size")} == {
+        "line": 1, "cause": "read-only", "path": "/var/lib/nginx/body", "app": "nginx",
+        "mount": "/var/lib/nginx", "kind": "ephemeral", "size": 1 << 30,
+    }
+    assert d["lines"] == [1, 2, 3]
+    assert d["snippets"]["docker-run"] == "--tmpfs /var/lib/nginx:rw,mode=1777,size=1g"
+    # --follow: new diagnoses are printed once, as the log grows.
+    grow = tmp_path / "grow.log"
+    grow.write_text("")
+    proc = subprocess.Popen([ROFS, "explain", "--follow", str(grow), "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    with grow.open("a") as f:
+        f.write(line)
+        f.write(line)
+        f.write("OSError: [Errno 30] Read-only file system: '/var/cache/app/x.db'\n")
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 1
+    printed = [json.loads(l)["mount"] for l in out.splitlines()]
+    assert printed == ["/var/lib/nginx", "/var/cache/app"]
