@@ -18,6 +18,8 @@ cp examples/k8s/shop.yaml examples/compose/compose.yaml "$out/"
 step rofs fix --diff "$out/shop.yaml" || true
 step rofs fix "$out/shop.yaml" "$out/compose.yaml" || true
 step rofs audit "$out/shop.yaml" "$out/compose.yaml" --select RO101,RO102,RO201,RO202,RO203,RO204
+# A crash-looping pod's log, explained: the mount it needs and a patch for its manifest.
+step rofs explain examples/logs/shop-db.log --app postgres || true
 step rofs profiles list
 step rofs profiles show postgres --layout official
 step rofs generate postgres --format k8s --storage-class standard -o "$out/postgres.k8s.yaml"
