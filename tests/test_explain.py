@@ -150,6 +150,17 @@ def test_postgres_socket_dir_left_out(tmp_path: Path):
     assert ("read-only", "/var/run/postgresql") in explain(out, "postgres"), out[-1500:]
     # And without --app: the signature names PostgreSQL.
     assert ("read-only", "/var/run/postgresql") in explain(out)
+    # A 1 MiB /dev/shm: the server cannot size its shared memory.
+    out = run_program(*common, "--tmpfs", "/dev/shm:1m", "--timeout", "10", "--",
+                      str(pg / "postgres"), "-D", "/var/lib/postgresql/15/main", "-c", f"port={free_port()}")
+    assert ("shm-too-small", "/dev/shm") in explain(out, "postgres"), out[-1500:]
+
+
+def test_permission_denied_on_a_mounted_volume():
+    line = "Error: EACCES: permission denied, open '/data/uploads/a.png'"
+    (d,) = diagnose([line], REGISTRY)
+    assert (d.cause, d.mount) == ("permission", "/data/uploads")
+    assert "fsGroup" in d.advice
 
 
 def test_cli_json_and_follow(tmp_path: Path):
