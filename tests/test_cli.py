@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def test_help_lists_every_command_with_one_line():
     assert result.returncode == 0
     commands = result.stdout.split("Commands:")[1].strip("\n").splitlines()
     names = [line.split()[0] for line in commands]
-    assert names == ["audit", "fix", "run", "trace", "explain", "generate", "profiles", "rules", "rule"], "one line per command, nothing wrapped"
+    assert names == ["audit", "fix", "run", "trace", "explain", "generate", "profiles", "rules", "rule", "completion"], "one line per command, nothing wrapped"
     for name in names:
         sub = rofs(name, "--help")
         assert sub.returncode == 0 and "Usage: rofs " + name in sub.stdout
@@ -186,3 +187,25 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_docs_profiles_md_is_generated_and_current():
+    committed = (Path(__file__).parent.parent / "docs" / "profiles.md").read_text()
+    assert committed == rofs("profiles", "show", "--format", "markdown").stdout, (
+        "run: rofs profiles show --format markdown > docs/profiles.md"
+    )
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion(shell):
+    result = rofs("completion", shell)
+    assert result.returncode == 0 and "_ROFS_COMPLETE" in result.stdout
+    if shell == "bash":
+        check = subprocess.run(["bash", "-n"], input=result.stdout, capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+
+
+def test_completion_completes_commands_and_apps():
+    env = dict(os.environ, _ROFS_COMPLETE="bash_complete", COMP_WORDS="rofs au", COMP_CWORD="1")
+    done = subprocess.run([ROFS], env=env, capture_output=True, text=True)
+    assert "audit" in done.stdout

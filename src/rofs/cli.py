@@ -476,7 +476,7 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 
 @main.command(
     "trace",
-    short_help="Learn the writable paths of an unprofiled app; write its profile.",
+    short_help="Learn an unprofiled app's writable paths; write its profile.",
     context_settings={"allow_interspersed_args": False},
 )
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Write the profile (YAML) to FILE.")
@@ -738,10 +738,11 @@ def profiles_list(fmt: str, profile_files: tuple[str, ...]) -> None:
 
 
 @profiles.command("show", short_help="One app: paths, volume kinds, sizes, what breaks, sources.")
-@click.argument("app")
+@click.argument("app", required=False)
 @click.option("--layout", help="Only this layout (e.g. official, bitnami, debian). Default: all.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True
+    "--format", "fmt", type=click.Choice(["table", "json", "yaml", "markdown"]), default="table", show_default=True,
+    help="markdown without APP writes every profile (docs/profiles.md).",
 )
 @profile_file_option
 def profiles_show(app: str, layout: str | None, fmt: str, profile_files: tuple[str, ...]) -> None:
@@ -754,7 +755,15 @@ def profiles_show(app: str, layout: str | None, fmt: str, profile_files: tuple[s
     from rofs import report
 
     registry = registry_with(profile_files)
+    if app is None:
+        if fmt != "markdown":
+            fail("name an app (rofs profiles list shows them), or use --format markdown for all of them")
+        click.echo(report.profiles_markdown(registry), nl=False)
+        return
     profile = profile_by_name(registry, app)
+    if fmt == "markdown":
+        click.echo(report.profile_markdown(profile), nl=False)
+        return
     if layout is not None and layout not in [lay.id for lay in profile.layouts]:
         fail(f"{profile.name} has no layout {layout!r}; layouts: {', '.join(l.id for l in profile.layouts)}")
     if fmt == "table":
@@ -866,6 +875,22 @@ def generate(
         _write_atomic(Path(output), text)
     else:
         click.echo(text, nl=False)
+
+
+@main.command(short_help="Print the shell completion script (bash, zsh or fish).")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the completion script for SHELL.
+
+    \b
+    bash:  rofs completion bash > ~/.local/share/bash-completion/completions/rofs
+    zsh:   rofs completion zsh > "${fpath[1]}/_rofs"
+    fish:  rofs completion fish > ~/.config/fish/completions/rofs.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    click.echo(cls(main, {}, "rofs", "_ROFS_COMPLETE").source())
 
 
 # --- helpers ---------------------------------------------------------------------------
