@@ -1,0 +1,52 @@
+"""The package as users get it: sdist and wheel build, and the wheel works in a fresh venv
+(profiles, schemas and failure patterns are package data found at run time)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(REPO)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    return out
+
+
+def test_sdist_and_wheel_carry_the_data(dist: Path):
+    (wheel,) = dist.glob("rofs-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for needed in ("rofs/profiles/profile.schema.json", "rofs/profiles/data/postgres.yaml",
+                   "rofs/diagnose/patterns.yaml", "rofs/cli.py"):
+        assert needed in names, needed
+    assert len([n for n in names if n.startswith("rofs/profiles/data/")]) == 22
+    (sdist,) = dist.glob("rofs-*.tar.gz")
+    members = tarfile.open(sdist).getnames()
+    assert any(m.endswith("src/rofs/profiles/data/redis.yaml") for m in members)
+    assert any(m.endswith("README.md") for m in members)
+
+
+def test_the_wheel_works_in_a_fresh_venv(dist: Path, tmp_path: Path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    (wheel,) = dist.glob("rofs-*.whl")
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)], check=True,
+                   capture_output=True, text=True, timeout=600)
+    rofs = str(venv / "bin" / "rofs")
+    out = subprocess.run([rofs, "profiles", "show", "postgres", "--format", "json"], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert out.returncode == 0 and '"name": "postgres"' in out.stdout
+    audit = subprocess.run([rofs, "audit", str(REPO / "examples" / "k8s")], capture_output=True, text=True, cwd=tmp_path)
+    assert audit.returncode == 1 and "RO201" in audit.stdout
+    explain = subprocess.run([rofs, "explain", str(REPO / "examples" / "logs" / "shop-db.log")],
+                             capture_output=True, text=True, cwd=tmp_path)
+    assert explain.returncode == 1 and "/var/run/postgresql" in explain.stdout
