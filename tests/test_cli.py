@@ -33,7 +33,7 @@ def test_help_lists_every_command_with_one_line():
     assert result.returncode == 0
     commands = result.stdout.split("Commands:")[1].strip("\n").splitlines()
     names = [line.split()[0] for line in commands]
-    assert names == ["audit", "fix", "run", "trace", "explain", "generate", "profiles", "rules", "rule", "completion"], "one line per command, nothing wrapped"
+    assert names == ["audit", "fix", "run", "trace", "explain", "policy", "generate", "profiles", "rules", "rule", "completion"], "one line per command, nothing wrapped"
     for name in names:
         sub = rofs(name, "--help")
         assert sub.returncode == 0 and "Usage: rofs " + name in sub.stdout

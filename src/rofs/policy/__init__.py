@@ -1,0 +1,207 @@
+"""``rofs policy``: the same checks for the cluster's own policy engine (Gatekeeper, Kyverno).
+
+Across a fleet, enforcement belongs to the admission controller a cluster already runs.  rofs
+writes policies for it: every container (init and ephemeral ones too) read-only at container
+level; for images that match a profile, the profile's paths mounted writable, data off emptyDir,
+emptyDirs bounded; and (Kyverno) mutations that add a profile's emptyDir mounts.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from rofs.generate.plan import volume_name_for
+from rofs.model import Profile, VolumeKind
+from rofs.units import format_quantity
+
+LISTS = ("containers", "initContainers", "ephemeralContainers")
+POD_KINDS = ["Pod"]
+WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController"]
+
+
+def rego(name: str) -> str:
+    return resources.files("rofs.policy").joinpath(f"{name}.rego").read_text("utf-8")
+
+
+def profile_parameters(profiles: list[Profile]) -> list[dict]:
+    """What the policies need of each profile: image patterns and required paths, per layout."""
+    out = []
+    for profile in profiles:
+        for layout in profile.layouts:
+            if not layout.images:
+                continue
+            paths = [
+                {"path": p.path, "kind": p.kind.value, "purpose": p.purpose,
+                 **({"sizeLimit": format_quantity(p.size)} if p.size else {}),
+                 **({"accepts": list(p.accepts)} if p.accepts else {})}
+                for p in profile.paths_for(layout.id) if p.required
+            ]
+            if paths:
+                out.append({"name": f"{profile.name}/{layout.id}", "images": list(layout.images), "paths": paths})
+    return out
+
+
+# --- Gatekeeper ---------------------------------------------------------------------------
+
+
+def gatekeeper(profiles: list[Profile], mode: str) -> list[dict]:
+    action = "deny" if mode == "enforce" else "dryrun"
+    kinds = [{"apiGroups": [""], "kinds": POD_KINDS},
+             {"apiGroups": ["apps", "batch", ""], "kinds": WORKLOAD_KINDS}]
+    templates = [
+        ("K8sRofsReadOnlyRoot", "k8srofsreadonlyroot", "readonly_root", None),
+        ("K8sRofsWritablePaths", "k8srofswritablepaths", "writable_paths", {
+            "type": "object",
+            "properties": {"profiles": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}},
+        }),
+    ]
+    docs: list[dict] = []
+    for kind, package, source, schema in templates:
+        crd_spec: dict = {"names": {"kind": kind}}
+        if schema:
+            crd_spec["validation"] = {"openAPIV3Schema": schema}
+        docs.append({
+            "apiVersion": "templates.gatekeeper.sh/v1",
+            "kind": "ConstraintTemplate",
+            "metadata": {"name": package, "annotations": {"rofs.dev/generated-by": "rofs policy gatekeeper"}},
+            "spec": {"crd": {"spec": crd_spec}, "targets": [{"target": "admission.k8s.gatekeeper.sh", "rego": rego(source)}]},
+        })
+    docs.append({
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+        "kind": "K8sRofsReadOnlyRoot",
+        "metadata": {"name": "rofs-read-only-root"},
+        "spec": {"enforcementAction": action, "match": {"kinds": kinds}},
+    })
+    docs.append({
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+        "kind": "K8sRofsWritablePaths",
+        "metadata": {"name": "rofs-writable-paths"},
+        "spec": {"enforcementAction": action, "match": {"kinds": kinds},
+                 "parameters": {"profiles": profile_parameters(profiles)}},
+    })
+    return docs
+
+
+# --- Kyverno ------------------------------------------------------------------------------
+
+
+def _image_globs(patterns: list[str]) -> list[str]:
+    """Kyverno wildcard forms of a rofs image pattern: with or without a registry, any tag."""
+    out = []
+    for pattern in patterns:
+        repo = pattern.removeprefix("library/") if pattern.startswith("library/") else pattern
+        for base in {pattern, repo}:
+            out += [f"{base}:*", f"{base}@*", f"*/{base}:*", f"*/{base}@*", base, f"*/{base}"]
+    return sorted(set(out))
+
+
+def kyverno(profiles: list[Profile], mode: str) -> list[dict]:
+    action = "Enforce" if mode == "enforce" else "Audit"
+    read_only = {
+        "apiVersion": "kyverno.io/v1",
+        "kind": "ClusterPolicy",
+        "metadata": {
+            "name": "rofs-read-only-root",
+            "annotations": {
+                "policies.kyverno.io/title": "Read-only root filesystem on every container",
+                "policies.kyverno.io/description": (
+                    "Every container, initContainer and ephemeralContainer sets readOnlyRootFilesystem: true "
+                    "in its own securityContext (rofs rule RO101)."
+                ),
+                "rofs.dev/generated-by": "rofs policy kyverno",
+            },
+        },
+        "spec": {
+            "validationFailureAction": action,
+            "background": True,
+            "rules": [{
+                "name": f"read-only-{lst.lower()}",
+                "match": {"any": [{"resources": {"kinds": POD_KINDS}}]},
+                "validate": {
+                    "message": f"RO101: every entry of {lst} must set securityContext.readOnlyRootFilesystem: true",
+                    "pattern": {"spec": {
+                        (lst if lst == "containers" else f"=({lst})"): [{"securityContext": {"readOnlyRootFilesystem": True}}]
+                    }},
+                },
+            } for lst in LISTS],
+        },
+    }
+    rules: list[dict] = []
+    mutate: list[dict] = []
+    for params in profile_parameters(profiles):
+        safe = params["name"].replace("/", "-")
+        globs = _image_globs(params["images"])
+        conditions = []
+        for p in params["paths"]:
+            if p["path"] == "/dev/shm":
+                continue
+            conditions.append({
+                "key": f"{{{{ length(element.volumeMounts[?starts_with('{p['path']}/', join('', [mountPath, '/']))] || `[]`) }}}}",
+                "operator": "Equals",
+                "value": 0,
+                "message": f"{p['path']} must be writable ({p['purpose']})",
+            })
+        if conditions:
+            rules.append({
+                "name": f"{safe}-writable-paths",
+                "match": {"any": [{"resources": {"kinds": POD_KINDS}}]},
+                "validate": {
+                    "message": f"RO201: a container running {params['name']} needs writable mounts at "
+                               + ", ".join(p["path"] for p in params["paths"] if p["path"] != "/dev/shm"),
+                    "foreach": [{
+                        "list": "request.object.spec.containers",
+                        "preconditions": {"any": [{"key": "{{ element.image }}", "operator": "AnyIn", "value": globs}]},
+                        "deny": {"conditions": {"any": conditions}},
+                    }],
+                },
+            })
+        ephemeral = [p for p in params["paths"] if p["kind"] != VolumeKind.PERSISTENT.value and p["path"] != "/dev/shm"]
+        if ephemeral:
+            mutate.append({
+                "name": f"{safe}-add-emptydirs",
+                "match": {"any": [{"resources": {"kinds": POD_KINDS}}]},
+                "mutate": {
+                    "foreach": [{
+                        "list": "request.object.spec.containers",
+                        "preconditions": {"any": [{"key": "{{ element.image }}", "operator": "AnyIn", "value": globs}]},
+                        "patchStrategicMerge": {"spec": {
+                            "containers": [{"(name)": "{{ element.name }}", "volumeMounts": [
+                                {"name": f"rofs-{volume_name_for(p['path'])}", "mountPath": p["path"]} for p in ephemeral
+                            ]}],
+                            "volumes": [
+                                {"name": f"rofs-{volume_name_for(p['path'])}",
+                                 "emptyDir": {**({"medium": "Memory"} if p["kind"] == "memory" else {}),
+                                              "sizeLimit": p.get("sizeLimit", "256Mi")}}
+                                for p in ephemeral
+                            ],
+                        }},
+                    }],
+                },
+            })
+    rules.append({
+        "name": "bounded-emptydirs",
+        "match": {"any": [{"resources": {"kinds": POD_KINDS}}]},
+        "validate": {
+            "message": "RO203: every emptyDir needs a sizeLimit",
+            "pattern": {"spec": {"=(volumes)": [{"=(emptyDir)": {"sizeLimit": "?*"}}]}},
+        },
+    })
+    paths_policy = {
+        "apiVersion": "kyverno.io/v1",
+        "kind": "ClusterPolicy",
+        "metadata": {"name": "rofs-writable-paths", "annotations": {
+            "policies.kyverno.io/title": "Writable paths from rofs profiles",
+            "rofs.dev/generated-by": "rofs policy kyverno"}},
+        "spec": {"validationFailureAction": action, "background": True, "rules": rules},
+    }
+    docs = [read_only, paths_policy]
+    if mutate:
+        docs.append({
+            "apiVersion": "kyverno.io/v1",
+            "kind": "ClusterPolicy",
+            "metadata": {"name": "rofs-add-writable-paths", "annotations": {
+                "policies.kyverno.io/title": "Add the emptyDir mounts rofs profiles need",
+                "rofs.dev/generated-by": "rofs policy kyverno"}},
+            "spec": {"rules": mutate},
+        })
+    return docs

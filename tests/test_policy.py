@@ -1,0 +1,169 @@
+"""`rofs policy`: the Gatekeeper Rego evaluated by a real Rego engine (regopy) on AdmissionReview
+inputs from the corpus and from `rofs generate`; the Kyverno output checked for structure and its
+JMESPath conditions evaluated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jmespath
+import pytest
+import yaml
+from regopy import Input, Interpreter
+
+from conftest import CORPUS, require_path
+from rofs import policy
+from rofs.audit import AuditOptions, audit
+from rofs.fix import fix_text
+from rofs.generate import GenerateOptions, build_plan, render
+from rofs.profiles import builtin_registry
+from rofs.sources.kubernetes import POD_SPEC_PATHS
+from test_cli import rofs
+
+REGISTRY = builtin_registry()
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def gatekeeper():
+    docs = policy.gatekeeper(list(REGISTRY), "enforce")
+    templates = {d["metadata"]["name"]: d["spec"]["targets"][0]["rego"] for d in docs if d["kind"] == "ConstraintTemplate"}
+    constraints = {d["kind"]: d for d in docs if d["apiVersion"].startswith("constraints.")}
+    return templates, constraints
+
+
+def violations(rego: str, package: str, obj: dict, parameters: dict | None = None) -> list[str]:
+    interpreter = Interpreter()
+    interpreter.add_module(package, rego)
+    interpreter.set_input(Input({"review": {"object": obj}, "parameters": parameters or {}}))
+    out = json.loads(str(interpreter.query(f"data.{package}.violation")))
+    return sorted(v["msg"] for v in out["expressions"][0])
+
+
+def test_gatekeeper_documents(gatekeeper):
+    templates, constraints = gatekeeper
+    assert set(templates) == {"k8srofsreadonlyroot", "k8srofswritablepaths"}
+    for constraint in constraints.values():
+        assert constraint["spec"]["enforcementAction"] == "deny"
+    audit_mode = policy.gatekeeper(list(REGISTRY), "audit")
+    assert {d["spec"]["enforcementAction"] for d in audit_mode if "enforcementAction" in d.get("spec", {})} == {"dryrun"}
+
+
+def test_rego_read_only_rule_agrees_with_rofs_on_the_corpus(gatekeeper):
+    """For every pod-bearing object of the corpus, the containers the Rego rejects are exactly
+    the ones rofs' RO101 reports (init and ephemeral containers included)."""
+    require_path(CORPUS, "the corpus")
+    templates, _ = gatekeeper
+    rego = templates["k8srofsreadonlyroot"]
+    checked = failing = 0
+    for path in sorted(CORPUS.rglob("*.yaml")):
+        try:
+            docs = [d for d in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader) if isinstance(d, dict)]
+        except yaml.YAMLError:
+            continue
+        result = audit([str(path)], REGISTRY, AuditOptions(select={"RO101"}))
+        expected = {}
+        for f in result.findings:
+            expected.setdefault(f.object.split("/")[-1], set()).add(f.container)
+        for doc in docs:
+            if doc.get("kind") not in POD_SPEC_PATHS:
+                continue
+            meta = doc.get("metadata") or {}
+            name = meta.get("name") or meta.get("generateName")
+            got = violations(rego, "k8srofsreadonlyroot", doc)
+            names = {m.split(" ")[2].rstrip(":") for m in got}
+            assert names == expected.get(name, set()), (path, name, got)
+            checked += 1
+            failing += bool(got)
+    assert checked > 300 and failing > 200
+
+
+def test_rego_profile_rules_on_unhardened_and_fixed(gatekeeper):
+    templates, constraints = gatekeeper
+    rego = templates["k8srofswritablepaths"]
+    params = constraints["K8sRofsWritablePaths"]["spec"]["parameters"]
+    text = (EXAMPLES / "k8s" / "shop.yaml").read_text()
+    db = next(d for d in yaml.safe_load_all(text) if d["metadata"]["name"] == "shop-db")
+    got = violations(rego, "k8srofswritablepaths", db, params)
+    assert got == [
+        "RO201 container postgres (postgres/official profile): /var/run/postgresql must be writable"
+        " (unix socket .s.PGSQL.5432 and its lock file (Debian also writes an external PID file here));"
+        " mount a writable volume there (profile kind: ephemeral)",
+        "RO202 container postgres (postgres/official profile): /var/lib/postgresql holds data that must persist but volume data is an emptyDir",
+        "RO203 volume data: emptyDir without sizeLimit",
+    ], got
+    fixed = fix_text(text, "shop.yaml", REGISTRY, {"RO101", "RO102", "RO201", "RO202", "RO203", "RO204"}).fixed
+    for doc in yaml.safe_load_all(fixed):
+        if doc and doc["kind"] == "Deployment":
+            assert violations(rego, "k8srofswritablepaths", doc, params) == [], doc["metadata"]["name"]
+            assert violations(templates["k8srofsreadonlyroot"], "k8srofsreadonlyroot", doc) == []
+
+
+@pytest.mark.parametrize("profile", [p for p in REGISTRY if any(l.image for l in p.layouts)], ids=lambda p: p.name)
+def test_generated_manifests_pass_both_templates(profile, gatekeeper):
+    templates, constraints = gatekeeper
+    params = constraints["K8sRofsWritablePaths"]["spec"]["parameters"]
+    for layout in [l for l in profile.layouts if l.image]:
+        for kind in ("StatefulSet", "Deployment", "Pod"):
+            docs = [d for d in yaml.safe_load_all(render(build_plan(profile, GenerateOptions(layout=layout.id, kind=kind)), "k8s")) if d]
+            obj = docs[0]
+            assert violations(templates["k8srofsreadonlyroot"], "k8srofsreadonlyroot", obj) == []
+            assert violations(templates["k8srofswritablepaths"], "k8srofswritablepaths", obj, params) == [], (layout.id, kind)
+
+
+@pytest.mark.parametrize("image, expected", [
+    ("postgres:16-alpine", "postgres/official"),
+    ("docker.io/library/postgres@sha256:" + "0" * 64, "postgres/official"),
+    ("registry.example.com/team/bitnami/kafka:3.7", "kafka/bitnami"),
+    ("confluentinc/cp-kafka:7.5-ubi8", "kafka/confluent"),
+    ("registry.example.com/postgres:16", "postgres/official"),
+    ("oliver006/redis_exporter:v1.62", None),
+])
+def test_rego_image_matching_agrees_with_rofs(image, expected, gatekeeper):
+    templates, constraints = gatekeeper
+    params = constraints["K8sRofsWritablePaths"]["spec"]["parameters"]
+    interpreter = Interpreter()
+    interpreter.add_module("k8srofswritablepaths", templates["k8srofswritablepaths"])
+    interpreter.set_input(Input({"review": {"object": {}}, "parameters": params}))
+    raw = str(interpreter.query(f'data.k8srofswritablepaths.profile_of({{"image": "{image}"}}).name'))
+    got = json.loads(raw)["expressions"][0] if raw.startswith("{") else None  # "undefined": no profile
+    assert got == expected
+    match = REGISTRY.match_image(image)
+    assert (f"{match.profile.name}/{match.layout.id}" if match else None) == expected
+
+
+def test_kyverno_policies():
+    docs = policy.kyverno([REGISTRY.get("postgres"), REGISTRY.get("nginx")], "enforce")
+    assert [d["metadata"]["name"] for d in docs] == ["rofs-read-only-root", "rofs-writable-paths", "rofs-add-writable-paths"]
+    for doc in docs:
+        assert doc["apiVersion"] == "kyverno.io/v1" and doc["kind"] == "ClusterPolicy"
+        for rule in doc["spec"]["rules"]:
+            assert rule["match"]["any"][0]["resources"]["kinds"] == ["Pod"]
+            assert ("validate" in rule) != ("mutate" in rule)
+    ro = docs[0]["spec"]
+    assert ro["validationFailureAction"] == "Enforce"
+    lists = [next(iter(r["validate"]["pattern"]["spec"])) for r in ro["rules"]]
+    assert lists == ["containers", "=(initContainers)", "=(ephemeralContainers)"], "init and ephemeral containers too"
+    # The JMESPath of the profile rule: 0 when the path has no mount, more when it has one.
+    rule = next(r for r in docs[1]["spec"]["rules"] if r["name"] == "postgres-official-writable-paths")
+    foreach = rule["validate"]["foreach"][0]
+    assert "postgres:*" in foreach["preconditions"]["any"][0]["value"]
+    condition = next(c for c in foreach["deny"]["conditions"]["any"] if "/var/run/postgresql" in c["message"])
+    expression = jmespath.compile(condition["key"].strip("{} "))
+    bare = {"element": {"name": "db", "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql"}]}}
+    mounted = {"element": {"name": "db", "volumeMounts": [{"name": "run", "mountPath": "/var/run/postgresql"}]}}
+    assert expression.search(bare) == 0 and expression.search(mounted) == 1
+    mutate = docs[2]["spec"]["rules"][0]["mutate"]["foreach"][0]["patchStrategicMerge"]["spec"]
+    assert {"name": "rofs-var-run-postgresql", "emptyDir": {"sizeLimit": "1Mi"}} in mutate["volumes"]
+
+
+def test_policy_cli():
+    result = rofs("policy", "gatekeeper", "--profiles", "postgres,redis", "--mode", "enforce")
+    assert result.returncode == 0
+    docs = list(yaml.safe_load_all(result.stdout))
+    assert [d["kind"] for d in docs] == ["ConstraintTemplate", "ConstraintTemplate", "K8sRofsReadOnlyRoot", "K8sRofsWritablePaths"]
+    names = [p["name"] for p in docs[3]["spec"]["parameters"]["profiles"]]
+    assert names and all(n.split("/")[0] in ("postgres", "redis") for n in names)
+    assert "rego: |" in result.stdout, "Rego is written as a readable block"
+    assert rofs("policy", "kyverno", "--profiles", "oracle").returncode == 2
