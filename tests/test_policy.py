@@ -162,8 +162,14 @@ def test_policy_cli():
     result = rofs("policy", "gatekeeper", "--profiles", "postgres,redis", "--mode", "enforce")
     assert result.returncode == 0
     docs = list(yaml.safe_load_all(result.stdout))
-    assert [d["kind"] for d in docs] == ["ConstraintTemplate", "ConstraintTemplate", "K8sRofsReadOnlyRoot", "K8sRofsWritablePaths"]
-    names = [p["name"] for p in docs[3]["spec"]["parameters"]["profiles"]]
+    kinds = [d["kind"] for d in docs]
+    assert kinds[:3] == ["ConstraintTemplate", "ConstraintTemplate", "K8sRofsReadOnlyRoot"] and kinds[-1] == "K8sRofsWritablePaths"
+    assigns = [d for d in docs if d["kind"] == "Assign"]
+    assert {a["spec"]["location"] for a in assigns} == {
+        "spec.volumes[name:rofs-var-run-postgresql]", "spec.containers[name:*].volumeMounts[name:rofs-var-run-postgresql]",
+    }, "Redis' official image needs no emptyDir; PostgreSQL's socket dir is one"
+    assert all(a["spec"]["match"]["labelSelector"]["matchLabels"]["rofs.dev/profile"] == "postgres" for a in assigns)
+    names = [p["name"] for p in docs[-1]["spec"]["parameters"]["profiles"]]
     assert names and all(n.split("/")[0] in ("postgres", "redis") for n in names)
     assert "rego: |" in result.stdout, "Rego is written as a readable block"
     assert rofs("policy", "kyverno", "--profiles", "oracle").returncode == 2

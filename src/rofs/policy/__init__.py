@@ -72,6 +72,7 @@ def gatekeeper(profiles: list[Profile], mode: str) -> list[dict]:
         "metadata": {"name": "rofs-read-only-root"},
         "spec": {"enforcementAction": action, "match": {"kinds": kinds}},
     })
+    docs += gatekeeper_mutations(profiles)
     docs.append({
         "apiVersion": "constraints.gatekeeper.sh/v1beta1",
         "kind": "K8sRofsWritablePaths",
@@ -79,6 +80,47 @@ def gatekeeper(profiles: list[Profile], mode: str) -> list[dict]:
         "spec": {"enforcementAction": action, "match": {"kinds": kinds},
                  "parameters": {"profiles": profile_parameters(profiles)}},
     })
+    return docs
+
+
+PROFILE_LABEL = "rofs.dev/profile"
+
+
+def gatekeeper_mutations(profiles: list[Profile]) -> list[dict]:
+    """Assign mutations adding a profile's emptyDir mounts.
+
+    Gatekeeper's mutators cannot select containers by image, so these apply to pods labelled
+    ``rofs.dev/profile: <app>`` (every container of such a pod gets the mounts).
+    """
+    docs = []
+    labelled: dict[str, str] = {}  # one layout per app can carry the label: the first (the official image's)
+    for params in profile_parameters(profiles):
+        app, layout = params["name"].split("/")
+        if labelled.setdefault(app, layout) != layout:
+            continue
+        for p in params["paths"]:
+            if p["kind"] == VolumeKind.PERSISTENT.value or p["path"] == "/dev/shm":
+                continue
+            vname = f"rofs-{volume_name_for(p['path'])}"
+            common = {
+                "applyTo": [{"groups": [""], "kinds": ["Pod"], "versions": ["v1"]}],
+                "match": {"scope": "Namespaced", "kinds": [{"apiGroups": [""], "kinds": ["Pod"]}],
+                          "labelSelector": {"matchLabels": {PROFILE_LABEL: app}}},
+            }
+            empty = {**({"medium": "Memory"} if p["kind"] == "memory" else {}), "sizeLimit": p.get("sizeLimit", "256Mi")}
+            base = f"rofs-{params['name'].replace('/', '-')}-{volume_name_for(p['path'])}"[:240]
+            docs.append({
+                "apiVersion": "mutations.gatekeeper.sh/v1", "kind": "Assign",
+                "metadata": {"name": f"{base}-volume"},
+                "spec": {**common, "location": f"spec.volumes[name:{vname}]",
+                         "parameters": {"assign": {"value": {"name": vname, "emptyDir": empty}}}},
+            })
+            docs.append({
+                "apiVersion": "mutations.gatekeeper.sh/v1", "kind": "Assign",
+                "metadata": {"name": f"{base}-mount"},
+                "spec": {**common, "location": f"spec.containers[name:*].volumeMounts[name:{vname}]",
+                         "parameters": {"assign": {"value": {"name": vname, "mountPath": p["path"]}}}},
+            })
     return docs
 
 
