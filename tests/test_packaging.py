@@ -50,3 +50,16 @@ def test_the_wheel_works_in_a_fresh_venv(dist: Path, tmp_path: Path):
     explain = subprocess.run([rofs, "explain", str(REPO / "examples" / "logs" / "shop-db.log")],
                              capture_output=True, text=True, cwd=tmp_path)
     assert explain.returncode == 1 and "/var/run/postgresql" in explain.stdout
+
+
+def test_pipx_install(dist: Path, tmp_path: Path):
+    (wheel,) = dist.glob("rofs-*.whl")
+    env = {"PIPX_HOME": str(tmp_path / "pipx"), "PIPX_BIN_DIR": str(tmp_path / "bin"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "pipx", "install", str(wheel)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    version = subprocess.run([str(tmp_path / "bin" / "rofs"), "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("rofs, version")
+    policy = subprocess.run([str(tmp_path / "bin" / "rofs"), "policy", "gatekeeper", "--profiles", "redis"],
+                            capture_output=True, text=True)
+    assert policy.returncode == 0 and "package k8srofsreadonlyroot" in policy.stdout, "the Rego files are package data"
