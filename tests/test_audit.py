@@ -267,3 +267,38 @@ def test_large_files_are_streamed_with_the_same_result(tmp_path: Path, monkeypat
     (f.with_name("broken.yaml")).write_text(text + "---\nkind: [\n")
     broken = audit([str(f.with_name("broken.yaml"))], builtin_registry())
     assert broken.summary()["objects"] == 51 and [e.line for e in broken.errors] == [text.count("\n") + 3]
+
+
+BOMB = """apiVersion: example.com/v1
+kind: {kind}
+metadata: {{name: lol}}
+spec:
+  containers: [{{name: x, image: busybox}}]
+  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+  h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+  i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+@pytest.mark.parametrize("kind", ["Pod", "SomeCustomResource"])
+def test_alias_bombs_cost_their_size_not_their_expansion(tmp_path: Path, kind):
+    f = tmp_path / "bomb.yaml"
+    f.write_text(BOMB.format(kind=kind))
+    for command in (["audit", str(f)], ["fix", "--diff", str(f)]):
+        result = subprocess.run([ROFS, *command], capture_output=True, text=True, timeout=30)
+        assert result.returncode in (0, 1), result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_deep_nesting_is_a_clear_error(tmp_path: Path):
+    f = tmp_path / "deep.yaml"
+    f.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: deep}\nspec:\n  x: " + "[" * 5000 + "]" * 5000 + "\n")
+    result = subprocess.run([ROFS, "audit", str(f)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"rofs: error: {f}:5: invalid YAML: exceeded maximum nesting depth (while increasing flow level)"

@@ -265,14 +265,25 @@ class KubernetesSource(Source):
             template_meta = _get(parent, "metadata") if kind != "Pod" else None
             return [(node, template_meta, ".".join(known))]
         found: list[tuple[yaml.MappingNode, yaml.Node | None, str]] = []
+        seen: set[int] = set()
         for knode, vnode in obj.value:
             if knode.value not in ("apiVersion", "kind", "metadata", "status"):
-                self._walk(vnode, knode.value, obj, found, depth=0)
+                self._walk(vnode, knode.value, obj, found, 0, seen)
         return found
 
-    def _walk(self, node, where: str, parent, found: list, depth: int) -> None:
+    def _walk(self, node, where: str, parent, found: list, depth: int, seen: set[int] | None = None) -> None:
+        """Look for pod specs in an object of a kind not known here.
+
+        YAML aliases make the node graph a DAG: each node is visited once, so an alias bomb
+        ("billion laughs") costs its size on disk, not its expanded size.
+        """
         if depth > 40:
             return
+        if seen is None:
+            seen = set()
+        if id(node) in seen:
+            return
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             containers = _get(node, "containers")
             if isinstance(containers, yaml.SequenceNode) and containers.value and all(
@@ -281,10 +292,10 @@ class KubernetesSource(Source):
                 found.append((node, _get(parent, "metadata") if parent is not None else None, where))
                 return
             for knode, vnode in node.value:
-                self._walk(vnode, f"{where}.{knode.value}", node, found, depth + 1)
+                self._walk(vnode, f"{where}.{knode.value}", node, found, depth + 1, seen)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                self._walk(item, f"{where}[{i}]", None, found, depth + 1)
+                self._walk(item, f"{where}[{i}]", None, found, depth + 1, seen)
 
     def _workload(self, obj, kind, name, namespace, meta, template_meta, spec, where, path) -> Workload:
         known = kind in POD_SPEC_PATHS
