@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -288,3 +289,53 @@ def test_interrupted_write_leaves_the_old_file(tmp_path: Path, monkeypatch):
     monkeypatch.undo()
     fix_mod.write_atomic(str(f), result.fixed)
     assert f.read_text() == result.fixed
+
+
+def test_a_file_changed_meanwhile_is_not_overwritten(tmp_path: Path):
+    """Concurrent `rofs fix` (or an editor) on the same file: detected, nothing lost."""
+    import rofs.fix as fix_mod
+
+    f = tmp_path / "shop.yaml"
+    shutil.copy(EXAMPLES / "k8s" / "shop.yaml", f)
+    (result,) = fix_mod.fix_paths([str(f)], builtin_registry(), SELECTED)
+    f.write_text(f.read_text() + "# someone else's edit\n")
+    with pytest.raises(fix_mod.ConcurrentChange):
+        fix_mod.write_atomic(str(f), result.fixed, expect=result.stamp)
+    assert f.read_text().endswith("# someone else's edit\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.yaml"]
+
+
+def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path):
+    """rofs fix killed with SIGKILL at random moments on a large multi-document file: the file is
+    always the complete old or the complete new version, never a mix."""
+    import random
+    import signal as sig
+    import subprocess as sp
+    import time as t
+
+    src = CORPUS / "argoproj__argo-cd" / "manifests" / "install.yaml"
+    require_path(src, "argo-cd install.yaml")
+    old = src.read_text()
+    new = fix_text(old, "install.yaml", builtin_registry(), SELECTED).fixed
+    assert new != old
+    # How long a whole run takes here, so the kills spread over reading, fixing and writing.
+    start = t.monotonic()
+    probe = tmp_path / "probe" / "install.yaml"
+    probe.parent.mkdir()
+    probe.write_text(old)
+    sp.run([str(Path(sys.executable).with_name("rofs")), "fix", str(probe)], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
+    whole = t.monotonic() - start
+    rng = random.Random(7)
+    outcomes = Counter()
+    for i in range(30):
+        f = tmp_path / f"run{i}" / "install.yaml"
+        f.parent.mkdir()
+        f.write_text(old)
+        proc = sp.Popen([str(Path(sys.executable).with_name("rofs")), "fix", str(f)], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
+        t.sleep(rng.uniform(0.5 * whole, 1.1 * whole))
+        proc.send_signal(sig.SIGKILL)
+        proc.wait()
+        content = f.read_text()
+        assert content in (old, new), f"run {i}: a mix of old and new"
+        outcomes["new" if content == new else "old"] += 1
+    assert outcomes["old"] and outcomes["new"], outcomes

@@ -328,7 +328,7 @@ def fix(
             click.echo(result.fixed, nl=False)
         else:
             try:
-                write_atomic(result.path, result.fixed)
+                write_atomic(result.path, result.fixed, expect=result.stamp)
             except OSError as exc:
                 errors += 1
                 click.echo(f"rofs: error: cannot write {result.path}: {exc.strerror or exc}", err=True)

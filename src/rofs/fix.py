@@ -42,6 +42,7 @@ class FileFix:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     suggested: str | None = None  # Dockerfiles: the fix plus what only the author can decide
+    stamp: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) when read: to detect a concurrent change
 
     @property
     def changed(self) -> bool:
@@ -146,14 +147,29 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=())
             name.lower().endswith((".yaml", ".yml", ".json")) or is_dockerfile_name(name)
         ):
             continue
+        stamp = _stamp(path) if path != STDIN else None
         text, error, skip = read_text_raw(path)
         if error:
             out.append(FileFix(path=path, error=f"{path}: {error}"))
             continue
         if skip:
             continue
-        out.append(fix_text(text, "<stdin>" if path == STDIN else path, registry, selected))
+        result = fix_text(text, "<stdin>" if path == STDIN else path, registry, selected)
+        result.stamp = stamp
+        out.append(result)
     return out
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class ConcurrentChange(OSError):
+    """The file changed between rofs reading it and writing the fix."""
 
 
 def read_text_raw(path: str) -> tuple[str | None, str | None, str | None]:
@@ -174,8 +190,12 @@ def read_text_raw(path: str) -> tuple[str | None, str | None, str | None]:
         return None, None, f"not UTF-8 (byte {exc.start})"
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Replace *path* with *text*: same directory temp file, fsync, rename; mode kept."""
+def write_atomic(path: str, text: str, expect: tuple[int, int, int] | None = None) -> None:
+    """Replace *path* with *text*: same directory temp file, fsync, rename; mode kept.
+
+    With *expect* (the file's stamp when it was read), a file that changed meanwhile (another
+    `rofs fix`, an editor) is not overwritten: ConcurrentChange is raised and nothing is written.
+    """
     target = Path(path)
     mode = stat.S_IMODE(target.stat().st_mode)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.rofs-", dir=target.parent)
@@ -185,6 +205,8 @@ def write_atomic(path: str, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
+        if expect is not None and _stamp(path) != expect:
+            raise ConcurrentChange(f"{path} changed while rofs was fixing it; nothing written, run rofs fix again")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
