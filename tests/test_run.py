@@ -352,3 +352,13 @@ def test_engine_command_line():
         "--tmpfs", "/var/run/postgresql:rw,mode=1777,size=1m",
         "--user", "999:999", "postgres:16",
     ]
+
+
+def test_a_root_program_cannot_remount_the_root_read_write():
+    """Programs get a container's capabilities, not root's: no CAP_SYS_ADMIN, so no remount."""
+    need_sandbox()
+    marker = Path("/etc/rofs-remount-test")
+    result, report = run("--", "sh", "-c", f"mount -o remount,rw / && echo x > {marker}; mount -t tmpfs none /mnt")
+    assert result.returncode != 0
+    assert not marker.exists(), "the host was written through a remount"
+    assert "permission denied" in result.stderr.lower()

@@ -16,6 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_SHM = 64 << 20
+# The capabilities a container gets by default (Docker's set). Everything else, CAP_SYS_ADMIN
+# first (remounting / read-write), is dropped even when rofs runs as root.
+CONTAINER_CAPS = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+)
+
+
+def cap_args() -> list[str]:
+    """bwrap options that leave the program a container's capabilities, not root's."""
+    if os.geteuid() != 0:
+        return []  # bwrap already runs the program without capabilities
+    args = ["--cap-drop", "ALL"]
+    for cap in CONTAINER_CAPS:
+        args += ["--cap-add", cap]
+    return args
 # Signals rofs passes on to the program (nginx stops gracefully on SIGQUIT, reopens logs on SIGUSR1).
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)  # what Docker and Kubernetes give /dev/shm unless told otherwise
 
@@ -58,6 +74,8 @@ def bwrap_argv(spec: SandboxSpec, inner: list[str]) -> list[str]:
     argv = [bwrap, "--ro-bind", spec.root, "/", "--dev", "/dev", "--proc", "/proc"]
     argv += ["--perms", "1777", "--size", str(spec.shm_size), "--tmpfs", "/dev/shm"]
     argv += ["--unshare-pid", "--unshare-ipc", "--die-with-parent"]
+    if spec.userns is None:
+        argv += cap_args()
     if spec.userns is not None:
         argv += ["--unshare-user", "--uid", str(spec.userns[0]), "--gid", str(spec.userns[1])]
     resolved = [(resolve_in_root(spec.root, m.path), m) for m in spec.mounts]

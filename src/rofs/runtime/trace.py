@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from rofs.generate.plan import volume_name_for
 from rofs.model import VolumeKind, path_covers
 from rofs.runtime import tracer
-from rofs.runtime.sandbox import DEFAULT_SHM, SandboxError, _signal_group, _signal_program, require, setpriv_args
+from rofs.runtime.sandbox import (
+    DEFAULT_SHM,
+    SandboxError,
+    _signal_group,
+    _signal_program,
+    cap_args,
+    require,
+    setpriv_args,
+)
 from rofs.units import format_quantity
 
 if TYPE_CHECKING:
@@ -140,6 +148,8 @@ def run_traced(
         strace_args = tracer.strace_argv(strace, log.fileno(), tracer.TRACED_STRUCTURE)
         box = [bwrap, "--bind", str(base / "root"), "/", "--dev", "/dev", "--proc", "/proc",
                "--bind", str(shm), "/dev/shm", "--unshare-pid", "--die-with-parent"]
+        if image is None:
+            box += cap_args()
         if image is not None:
             from rofs.runtime.run import _ids
 
