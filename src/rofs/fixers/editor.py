@@ -45,6 +45,7 @@ class Editor:
         self._map_adds: dict[int, tuple[yaml.MappingNode, dict]] = {}
         self._seq_adds: dict[int, tuple[yaml.SequenceNode, list]] = {}
         self._appended_docs: list[dict] = []
+        self._removed: dict[int, int] = {}  # items removed per sequence (flow lists: comma handling)
         self._order = 0
 
     # --- primitive splices ------------------------------------------------------------
@@ -125,11 +126,15 @@ class Editor:
         """Remove a key.  False when it is the mapping's only key (the caller removes the mapping)."""
         if len(mapping.value) == 1:
             return False
-        if is_flow(mapping):
-            kept = [(k, v) for k, v in mapping.value if k.value != key]
-            self.replace(mapping, "{" + ", ".join(f"{self.source(k)}: {self.source(v)}" for k, v in kept) + "}")
-            return True
         pairs = mapping.value
+        if is_flow(mapping):
+            # Cut just this pair and one separating comma, so edits elsewhere in the mapping stay valid.
+            i = next(n for n, (k, _) in enumerate(pairs) if k.value == key)
+            if i + 1 < len(pairs):
+                self._edit(pairs[i][0].start_mark.index, pairs[i + 1][0].start_mark.index, "")
+            else:
+                self._edit(pairs[i - 1][1].end_mark.index, pairs[i][1].end_mark.index, "")
+            return True
         i = next(n for n, (k, _) in enumerate(pairs) if k.value == key)
         knode, vnode = pairs[i]
         if i == 0 and self._shares_line_with_dash(knode):
@@ -138,6 +143,20 @@ class Editor:
         else:
             self.delete_lines(knode.start_mark.line, last_line(vnode))
         return True
+
+    def remove_item(self, seq: yaml.SequenceNode, item: yaml.Node) -> None:
+        """Remove one item of a list; in a flow list only its text and one separating comma."""
+        items = seq.value
+        i = next(n for n, node in enumerate(items) if node is item)
+        self._removed[id(seq)] = self._removed.get(id(seq), 0) + 1
+        if not is_flow(seq):
+            self.delete_lines(item.start_mark.line, last_line(item))
+        elif i + 1 < len(items):
+            self._edit(item.start_mark.index, items[i + 1].start_mark.index, "")
+        elif i > 0:
+            self._edit(items[i - 1].end_mark.index, item.end_mark.index, "")
+        else:
+            self._edit(item.start_mark.index, item.end_mark.index, "")
 
     def delete_pair(self, mapping: yaml.MappingNode, key: str) -> None:
         """Remove *key* from *mapping* (its lines), whatever its position."""
@@ -183,7 +202,8 @@ class Editor:
         if is_flow(seq):
             end = seq.end_mark.index - 1  # the closing bracket
             body = ", ".join(flow(v) for v in items)
-            self._edit(end, end, (", " if seq.value else "") + body)
+            remaining = len(seq.value) - self._removed.get(id(seq), 0)
+            self._edit(end, end, (", " if remaining > 0 else "") + body)
             return
         column = dash_column(self.text, seq.value[0])
         offset, prefix = self.lines.after(last_line(seq))

@@ -281,13 +281,10 @@ class KubernetesFixer:
     def _drop_volume(editor: Editor, spec, vseq, item, keep_key: bool) -> None:
         """Remove a volume (it becomes a claim template); the list goes too when it empties and
         nothing is added to it."""
-        if len(vseq.value) == 1 and not (keep_key and not is_flow(vseq)):
-            editor.delete_pair_lines(key_node(spec, "volumes"), vseq)
-        elif is_flow(vseq):
-            kept = [v for v in vseq.value if v is not item]
-            editor.replace(vseq, "[" + ", ".join(editor.source(v) for v in kept) + "]")
+        if len(vseq.value) == 1 and not keep_key:
+            editor.delete_pair(spec, "volumes")
         else:
-            editor.delete_lines(item.start_mark.line, last_line(item))
+            editor.remove_item(vseq, item)
 
 
 def profile_needs(ctx: Context, container: Container, label: str, what: str | None, notes: list[str]) -> list[Need]:
