@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from conftest import CORPUS, SCHEMAS
+from conftest import SCHEMAS
 from rofs.audit import AuditOptions, audit
 from rofs.profiles import builtin_registry
 from test_cli import ROFS, rofs

@@ -170,7 +170,6 @@ def test_output_to_a_device_writes_to_it_and_never_replaces_it(tmp_path: Path):
 
 
 def test_output_file_gets_normal_permissions(tmp_path: Path):
-    import os
     import stat
 
     out = tmp_path / "pg.yaml"

@@ -362,3 +362,26 @@ def test_a_root_program_cannot_remount_the_root_read_write():
     assert result.returncode != 0
     assert not marker.exists(), "the host was written through a remount"
     assert "permission denied" in result.stderr.lower()
+
+
+def test_a_fork_bomb_is_bounded_and_cleaned_up():
+    need_sandbox()
+    from rofs.runtime.sandbox import ProcessLimit
+
+    probe = ProcessLimit(8)
+    available = probe.path is not None
+    probe.close()
+    if not available:
+        message = "no writable pids cgroup on this host: rofs run cannot bound processes here"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    start = time.monotonic()
+    result, report = run("--no-trace", "--max-procs", "64", "--timeout", "3", "--",
+                         "sh", "-c", "f() { f | f & }; f; sleep 31.7", timeout=60)
+    assert time.monotonic() - start < 20
+    assert report["timed_out"] is True
+    assert 1 < report["peak_processes"] <= 64
+    time.sleep(0.5)
+    assert subprocess.run(["pgrep", "-f", "sleep 31.7"], capture_output=True).stdout == b""
+    assert not list(Path("/sys/fs/cgroup/pids").glob("rofs-*")) and not list(Path("/sys/fs/cgroup").glob("rofs-*")), "cgroup removed"

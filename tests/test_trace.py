@@ -7,20 +7,16 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-import pytest
-import yaml
 
 from conftest import require_path, require_tool
 from realserver import free_port
 from rofs.profiles import load_profile_file
 from rofs.runtime import trace as trace_mod
-from rofs.runtime import tracer
 from test_cli import ROFS
 from test_profiles_real import NGINX_CONF, _http, scratch  # noqa: F401
-from test_run import _start, _wait_port, need_sandbox, run
+from test_run import _start, _wait_port, need_sandbox
 
 NOISE = ("/proc", "/sys", "/dev/null", "/dev/pts", "/dev/tty")
 

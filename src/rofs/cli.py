@@ -374,6 +374,8 @@ def _path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | No
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where persistent profile paths live (default: ~/.local/state/rofs/run).")
 @click.option("--user", metavar="USER[:GROUP]", help="Run as this user (name or uid; root needed to switch).")
 @click.option("--timeout", type=float, metavar="S", help="Stop the program after S seconds (SIGTERM, then SIGKILL).")
+@click.option("--max-procs", type=click.IntRange(1), default=4096, show_default=True, metavar="N",
+              help="At most N processes in the sandbox (a pids cgroup, where the host offers one).")
 @click.option("--no-trace", is_flag=True, help="Do not trace (no report of refused writes; no strace needed).")
 @click.option("--image", metavar="DIR[:TAG]|ARCHIVE", help="Run an image: OCI layout directory or docker save archive (no daemon needed).")
 @click.option("--image-cache", type=click.Path(file_okay=False), help="Where unpacked images are kept (default: ~/.cache/rofs/images).")
@@ -382,7 +384,7 @@ def _path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | No
 @click.option("--report", "report_file", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stderr.")
 @profile_file_option
 @click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
-def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, user, timeout, no_trace, image,
+def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, user, timeout, max_procs, no_trace, image,
             image_cache, engine, fmt, report_file, profile_files, command):
     """Run CMD with the whole root filesystem read-only and only the declared paths writable:
     the local equivalent of `docker run --read-only --tmpfs ... -v ...`, with no daemon
@@ -460,7 +462,7 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
         else:
             argv = list(command)
         report = run_mod.execute(argv, declared, user=user, timeout=timeout, trace=not no_trace,
-                                 profile=profile, layout=layout_id, image=bundle)
+                                 profile=profile, layout=layout_id, image=bundle, max_procs=max_procs)
     except SandboxError as exc:
         fail(str(exc))
     text = json.dumps(run_mod.to_dict(report), indent=2) + "\n" if fmt == "json" else run_mod.render_text(report)

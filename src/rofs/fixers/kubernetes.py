@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from rofs.fixers.editor import Editor, get, is_null, key_node, seq_offset_of
-from rofs.fixers.textedit import flow, is_flow, last_line
+from rofs.fixers.editor import Editor, get, is_null, seq_offset_of
+from rofs.fixers.textedit import flow, is_flow
 from rofs.generate.plan import volume_name_for
 from rofs.model import Container, Finding, SourceFormat, VolumeKind, Workload, WritablePath, path_covers
 from rofs.rules import Context

@@ -19,6 +19,7 @@ from rofs.generate.plan import volume_name_for
 from rofs.model import Profile, VolumeKind, path_covers
 from rofs.runtime import tracer
 from rofs.runtime.sandbox import (
+    DEFAULT_MAX_PROCS,
     SandboxError,
     SandboxMount,
     SandboxSpec,
@@ -72,6 +73,7 @@ class RunReport:
     layout: str | None = None
     root: str = "/"
     image_volumes: list[str] = field(default_factory=list)
+    peak_procs: int | None = None
 
 
 def declare(
@@ -151,6 +153,7 @@ def execute(
     profile: Profile | None = None,
     layout: str | None = None,
     image: "ImageBundle | None" = None,
+    max_procs: int = DEFAULT_MAX_PROCS,
 ) -> RunReport:
     require("bwrap", "bubblewrap")
     root = str(image.rootfs) if image else "/"
@@ -178,13 +181,14 @@ def execute(
             if trace:
                 inner = tracer.strace_argv(require("strace", "strace"), log.fileno()) + inner
             argv = bwrap_argv(spec, inner)
-        result = run(argv, timeout=timeout, env=env, pass_fds=(log.fileno(),) if trace else ())
+        result = run(argv, timeout=timeout, env=env, pass_fds=(log.fileno(),) if trace else (), max_procs=max_procs)
         log.seek(0)
         refusals = [r for r in tracer.parse(log, spec.cwd or "/") if r.process != "bwrap"] if trace else []
     report = RunReport(command, result.returncode, result.timed_out, result.duration, declared, refusals,
                        profile=profile, layout=layout, root=root)
     if image is not None:
         report.image_volumes = list(image.volumes)
+    report.peak_procs = result.peak_procs
     analyse(report)
     return report
 
@@ -331,6 +335,7 @@ def to_dict(report: RunReport) -> dict:
         "returncode": report.returncode,
         "timed_out": report.timed_out,
         "duration": round(report.duration, 3),
+        "peak_processes": report.peak_procs,
         "writable": [
             {"path": d.path, "kind": d.kind.value, "size": d.size, "source": d.source, "why": d.why}
             for d in report.declared

@@ -151,10 +151,67 @@ class RunResult:
     timed_out: bool = False
     interrupted: bool = False
     duration: float = 0.0
+    peak_procs: int | None = None  # most processes at once, where a pids cgroup counted them
+
+
+DEFAULT_MAX_PROCS = 4096
+PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+
+class ProcessLimit:
+    """A pids cgroup for the sandbox (v1 ``pids`` hierarchy or v2 with the pids controller): a fork
+    bomb inside stops at *limit* processes.  Where no such cgroup can be made, there is no limit."""
+
+    def __init__(self, limit: int):
+        self.path: Path | None = None
+        for root in PIDS_ROOTS:
+            if not (root / "cgroup.procs").exists() or (root == PIDS_ROOTS[1] and not _v2_has_pids(root)):
+                continue
+            candidate = root / f"rofs-{os.getpid()}-{time.monotonic_ns()}"
+            try:
+                candidate.mkdir()
+                (candidate / "pids.max").write_text(str(limit))
+            except OSError:
+                try:
+                    candidate.rmdir()
+                except OSError:
+                    pass
+                continue
+            self.path = candidate
+            break
+
+    def enter(self) -> None:
+        """In the child, before exec: join the cgroup (children follow)."""
+        if self.path is not None:
+            with open(self.path / "cgroup.procs", "w") as procs:
+                procs.write(str(os.getpid()))
+
+    def peak(self) -> int | None:
+        try:
+            return int((self.path / "pids.peak").read_text()) if self.path else None
+        except (OSError, ValueError):
+            return None
+
+    def close(self) -> None:
+        if self.path is None:
+            return
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+def _v2_has_pids(root: Path) -> bool:
+    try:
+        return "pids" in (root / "cgroup.subtree_control").read_text().split()
+    except OSError:
+        return False
 
 
 def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | None = None,
-        pass_fds: tuple[int, ...] = (), stdout=None, stderr=None) -> RunResult:
+        pass_fds: tuple[int, ...] = (), stdout=None, stderr=None, max_procs: int = DEFAULT_MAX_PROCS) -> RunResult:
     """Run the sandbox; signals are passed on, the timeout stops it, nothing survives it.
 
     The sandbox runs in its own session so the whole process tree can be signalled; SIGINT and
@@ -162,7 +219,9 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
     sandbox's PID namespace ends with its first process, taking daemons and children with it.
     """
     start = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=True, stdout=stdout, stderr=stderr)
+    limit = ProcessLimit(max_procs)
+    proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=True, stdout=stdout, stderr=stderr,
+                            preexec_fn=limit.enter)
     forwarded: list[int] = []
 
     def forward(signum, frame):  # noqa: ARG001
@@ -188,10 +247,12 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
         if proc.poll() is None:  # rofs itself is going away: take the sandbox with it
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
+        peak = limit.peak()
+        limit.close()
     code = proc.returncode
     if code < 0:
         code = 128 - code
-    return RunResult(code, timed_out, bool(forwarded), time.monotonic() - start)
+    return RunResult(code, timed_out, bool(forwarded), time.monotonic() - start, peak)
 
 
 HELPERS = ("bwrap", "strace", "setpriv")
