@@ -14,6 +14,7 @@ object that should hold it, never at line 1.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Iterator
@@ -230,6 +231,24 @@ def path_covers(mount_path: str, path: str) -> bool:
     if mount == "/":
         return True
     return target == mount or target.startswith(mount + "/")
+
+
+def volume_name_for(path: str) -> str:
+    """A readable DNS-label volume name for a path: ``/var/run/postgresql`` -> ``var-run-postgresql``."""
+    name = re.sub(r"[^a-z0-9-]+", "-", path.strip("/").lower()).strip("-") or "root"
+    return name[:63].rstrip("-")
+
+
+def mount_serves(outer_path: str, outer_kind: VolumeKind, inner_path: str, inner_kind: VolumeKind) -> bool:
+    """True when the mount for *outer_path* already serves *inner_path*, so it needs none of its own.
+
+    A path beneath another is covered when the outer volume is at least as durable:
+    Kafka's ``/tmp/kraft-combined-logs`` beneath an ephemeral ``/tmp`` still needs its
+    own persistent volume, nested inside the emptyDir.
+    """
+    if outer_path == inner_path or not path_covers(outer_path, inner_path):
+        return False
+    return outer_kind is inner_kind or outer_kind is VolumeKind.PERSISTENT
 
 
 # --- application profiles -------------------------------------------------------------

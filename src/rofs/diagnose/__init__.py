@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 
 import yaml
 
-from rofs.model import Profile, VolumeKind, WritablePath, path_covers
+from rofs.model import Profile, VolumeKind, WritablePath, path_covers, volume_name_for
 from rofs.profiles import ProfileRegistry
 from rofs.units import format_docker_size, format_quantity
 
@@ -233,7 +233,7 @@ def diagnose(lines: Iterable[str], registry: ProfileRegistry, app: Profile | Non
 def snippets(d: Diagnosis) -> dict[str, object]:
     if d.mount is None:
         return {}
-    name = re.sub(r"[^a-z0-9-]+", "-", d.mount.strip("/").lower()).strip("-") or "root"
+    name = volume_name_for(d.mount)
     size = d.size or DEFAULT_SIZE
     if d.kind is VolumeKind.PERSISTENT:
         volume = {"name": name, "persistentVolumeClaim": {"claimName": name}}

@@ -13,7 +13,7 @@ import yaml
 from rofs.fixers.editor import Editor, get, is_null, seq_offset_of
 from rofs.fixers.textedit import flow, is_flow
 from rofs.generate.plan import volume_name_for
-from rofs.model import Container, Finding, SourceFormat, VolumeKind, Workload, WritablePath, path_covers
+from rofs.model import Container, Finding, SourceFormat, VolumeKind, Workload, WritablePath, mount_serves
 from rofs.rules import Context
 from rofs.rules.ro204_temp_dir_not_writable import env_temp_paths
 from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, required_paths, runs_the_app, serving_mount
@@ -318,9 +318,7 @@ def _spec(need: Need) -> WritablePath:
 
 
 def _serves(outer: Need, inner: Need) -> bool:
-    if outer.path == inner.path or not path_covers(outer.path, inner.path):
-        return False
-    return outer.kind is inner.kind or outer.kind is VolumeKind.PERSISTENT
+    return mount_serves(outer.path, outer.kind, inner.path, inner.kind)
 
 
 def _dedupe(needs: list[Need]) -> list[Need]:

@@ -21,7 +21,9 @@ from rofs.model import (
     VolumeKind,
     WritablePath,
     Workload,
+    mount_serves,
     path_covers,
+    volume_name_for,
 )
 
 KINDS = ("Deployment", "StatefulSet", "Pod")
@@ -77,12 +79,6 @@ class Plan:
 
 
 _NAME_RE = re.compile(r"[^a-z0-9-]+")
-
-
-def volume_name_for(path: str) -> str:
-    """A readable DNS-label volume name for a path: ``/var/run/postgresql`` -> ``var-run-postgresql``."""
-    name = _NAME_RE.sub("-", path.strip("/").lower()).strip("-") or "root"
-    return name[:63].rstrip("-")
 
 
 def dns_name(text: str) -> str:
@@ -220,15 +216,7 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
 
 
 def _serves(outer: WritablePath, inner: WritablePath) -> bool:
-    """True when the mount for *outer* already serves *inner*, so *inner* needs none of its own.
-
-    A path beneath another is covered when the outer volume is at least as durable:
-    Kafka's ``/tmp/kraft-combined-logs`` beneath an ephemeral ``/tmp`` still needs its
-    own persistent volume, nested inside the emptyDir.
-    """
-    if outer.path == inner.path or not path_covers(outer.path, inner.path):
-        return False
-    return outer.kind is inner.kind or outer.kind is VolumeKind.PERSISTENT
+    return mount_serves(outer.path, outer.kind, inner.path, inner.kind)
 
 
 def _default_image_layout(profile: Profile) -> Layout:
