@@ -957,44 +957,12 @@ def _dump(data: object, fmt: str) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write a report or manifest: temp file in the same directory, then rename.
-
-    Only regular files are replaced that way; a device or pipe (``-o /dev/null``,
-    ``-o /dev/stdout``) is written to directly, never replaced.
-    """
-    import stat
-    import tempfile
+    """Write a report or generated file (see ``rofs.files.write_atomic``); exit 2 when it cannot be written."""
+    from rofs.files import write_atomic
 
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        mode = None
+        write_atomic(path, text)
     except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror}")
-    if mode is not None and not stat.S_ISREG(mode):
-        try:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as exc:
-            fail(f"cannot write {path}: {exc.strerror}")
-        return
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror}")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        if mode is not None:
-            os.chmod(tmp, stat.S_IMODE(mode))
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        fail(f"cannot write {path}: {exc.strerror}")
+        fail(f"cannot write {path}: {exc.strerror or exc}")
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import difflib
 import os
-import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from rofs.audit import STDIN, detect, discover, read_text
+from rofs.files import ConcurrentChange, write_atomic
+from rofs.files import stamp as file_stamp
 from rofs.fixers.kubernetes import FIXABLE as MANIFEST_FIXABLE
 from rofs.fixers.kubernetes import KubernetesFixer
 from rofs.fixers.textedit import EditConflict, apply
@@ -147,7 +147,7 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=())
             name.lower().endswith((".yaml", ".yml", ".json")) or is_dockerfile_name(name)
         ):
             continue
-        stamp = _stamp(path) if path != STDIN else None
+        stamp = file_stamp(path) if path != STDIN else None
         text, error, skip = read_text_raw(path)
         if error:
             out.append(FileFix(path=path, error=f"{path}: {error}"))
@@ -158,18 +158,6 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=())
         result.stamp = stamp
         out.append(result)
     return out
-
-
-def _stamp(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-class ConcurrentChange(OSError):
-    """The file changed between rofs reading it and writing the fix."""
 
 
 def read_text_raw(path: str) -> tuple[str | None, str | None, str | None]:
@@ -190,35 +178,4 @@ def read_text_raw(path: str) -> tuple[str | None, str | None, str | None]:
         return None, None, f"not UTF-8 (byte {exc.start})"
 
 
-def write_atomic(path: str, text: str, expect: tuple[int, int, int] | None = None) -> None:
-    """Replace *path* with *text*: same directory temp file, fsync, rename; mode kept.
-
-    With *expect* (the file's stamp when it was read), a file that changed meanwhile (another
-    `rofs fix`, an editor) is not overwritten: ConcurrentChange is raised and nothing is written.
-    """
-    target = Path(path)
-    mode = stat.S_IMODE(target.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.rofs-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if expect is not None and _stamp(path) != expect:
-            raise ConcurrentChange(f"{path} changed while rofs was fixing it; nothing written, run rofs fix again")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dirfd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
-    except OSError:
-        pass
-
-
-__all__ = ["FIXABLE", "FileFix", "fix_paths", "fix_text", "write_atomic"]
+__all__ = ["FIXABLE", "ConcurrentChange", "FileFix", "fix_paths", "fix_text", "write_atomic"]
