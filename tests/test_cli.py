@@ -180,6 +180,15 @@ def test_output_file_gets_normal_permissions(tmp_path: Path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o640, "an existing file keeps its mode"
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_unwritable_output_is_a_one_line_error(fmt, tmp_path: Path):
+    target = tmp_path / "missing-dir" / "report.out"
+    result = rofs("audit", str(Path(__file__).parent / "fixtures" / "rules" / "RO101"), "--format", fmt, "-o", str(target))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"rofs: error: cannot write {target}: No such file or directory"
+    assert not (tmp_path / "missing-dir").exists()
+
+
 def _umask() -> int:
     import os
 

@@ -174,7 +174,10 @@ def audit(
         from rofs.audit import stream_audit
         from rofs.formats import text as text_format
 
-        handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+        try:
+            handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
         color = not output and sys.stdout.isatty() and "NO_COLOR" not in os.environ
         try:
             result = text_format.render(stream_audit(paths, registry, options, progress), handle, color, show_suppressed)
