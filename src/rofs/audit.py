@@ -21,6 +21,7 @@ import yaml
 from rofs.model import Finding, Location, Severity, SourceFormat, Suppression, Workload
 from rofs.profiles import ProfileRegistry
 from rofs.rules import RULES, SUPPRESSION_RULE, Context
+from rofs.stream import documents as stream_documents
 from rofs.sources.interface import ReadError, SourceFile, comment_pragmas
 from rofs.sources.kubernetes import KubernetesSource, _Loader, yaml_error
 
@@ -140,12 +141,17 @@ def read_text(path: str) -> tuple[str | None, str | None, str | None]:
     """(text, error, skip reason).  Binary files are skipped; unreadable ones are errors."""
     try:
         if path == STDIN:
-            data = sys.stdin.buffer.read()
+            data = sys.stdin.buffer.read(MAX_BYTES + 1)
         else:
             with open(path, "rb") as handle:
                 data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}", None
+    return decode(data)
+
+
+def decode(data: bytes) -> tuple[str | None, str | None, str | None]:
+    """(text, error, skip reason) of a file's bytes."""
     if len(data) > MAX_BYTES:
         return None, f"larger than {MAX_BYTES >> 20} MiB", None
     if b"\x00" in data[:8192]:
@@ -155,6 +161,24 @@ def read_text(path: str) -> tuple[str | None, str | None, str | None]:
     except UnicodeDecodeError as exc:
         return None, None, f"not UTF-8 (byte {exc.start})"
     return text.replace("\r\n", "\n"), None, None
+
+
+def spool_stdin(limit: int) -> tuple[bytes | None, str | None]:
+    """Standard input: (its bytes) when it is at most *limit* bytes, else (None, a temp file
+    holding it), so a long ``helm template`` or ``kubectl get`` stream is read like a file."""
+    import atexit
+    import shutil
+    import tempfile
+
+    head = sys.stdin.buffer.read(limit + 1)
+    if len(head) <= limit:
+        return head, None
+    fd, tmp = tempfile.mkstemp(prefix="rofs-stdin-", suffix=".yaml")
+    atexit.register(lambda: os.path.exists(tmp) and os.unlink(tmp))
+    with os.fdopen(fd, "wb") as out:
+        out.write(head)
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    return None, tmp
 
 
 Opened = tuple[SourceFile, Iterable[Workload]]
@@ -183,9 +207,18 @@ def open_source(path: str, explicit: bool) -> Opened | None:
     if not (explicit or dockerfile_name or yaml_name):
         return None
     display = "<stdin>" if path == STDIN else path
-    if yaml_name and path != STDIN and not dockerfile_name and _size(path) > STREAM_BYTES:
+    if path == STDIN:
+        try:
+            data, spooled = spool_stdin(STREAM_BYTES)
+        except OSError as exc:
+            return _done(SourceFile(path=display, format=None, errors=[ReadError(display, None, f"cannot read: {exc.strerror or exc}")]))
+        if spooled:
+            return _open_yaml_stream(spooled, explicit, display)
+        text, error, skip = decode(data or b"")
+    elif not dockerfile_name and (yaml_name or explicit) and _size(path) > STREAM_BYTES:
         return _open_yaml_stream(path, explicit)
-    text, error, skip = read_text(path)
+    else:
+        text, error, skip = read_text(path)
     if error:
         return _done(SourceFile(path=display, format=None, errors=[ReadError(display, None, error)]))
     if skip:
@@ -208,29 +241,26 @@ def _size(path: str) -> int:
         return 0
 
 
-def _open_yaml_stream(path: str, explicit: bool) -> Opened:
+def _open_yaml_stream(path: str, explicit: bool, display: str | None = None) -> Opened:
     """A large YAML file, parsed as it is read: memory does not grow with the file.
 
     Kubernetes streams (``helm template``, ``kubectl get -o yaml`` dumps) are the case that
     matters; the type is decided on the first documents, as for small files.
     """
+    shown = display or path
     try:
-        if _size(path) > MAX_BYTES:
-            return _done(SourceFile(path=path, format=None, errors=[ReadError(path, None, f"larger than {MAX_BYTES >> 20} MiB")]))
         with open(path, "rb") as probe:
             head = probe.read(8192)
         if b"\x00" in head:
-            return _done(SourceFile(path=path, format=None, skipped="binary"))
+            return _done(SourceFile(path=shown, format=None, skipped="binary"))
         handle = open(path, encoding="utf-8-sig", errors="strict")
     except OSError as exc:
-        return _done(SourceFile(path=path, format=None, errors=[ReadError(path, None, f"cannot read: {exc.strerror or exc}")]))
-    stream = yaml.compose_all(handle, Loader=_Loader)
+        return _done(SourceFile(path=shown, format=None, errors=[ReadError(shown, None, f"cannot read: {exc.strerror or exc}")]))
+    stream = stream_documents(handle, _Loader)
     seen: list[yaml.Node] = []
     kind = None
     try:
         for doc in stream:
-            if doc is None:
-                continue
             seen.append(doc)
             kind = detect(seen)
             if kind is not None:
@@ -238,17 +268,17 @@ def _open_yaml_stream(path: str, explicit: bool) -> Opened:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         handle.close()
         if isinstance(exc, UnicodeDecodeError):
-            return _done(SourceFile(path=path, format=None, skipped=f"not UTF-8 (byte {exc.start})"))
-        return _done(SourceFile(path=path, format=None, errors=[yaml_error(path, exc)]))
+            return _done(SourceFile(path=shown, format=None, skipped=f"not UTF-8 (byte {exc.start})"))
+        return _done(SourceFile(path=shown, format=None, errors=[yaml_error(shown, exc)]))
     if kind is not SourceFormat.KUBERNETES:
         handle.close()
         text, error, skip = read_text(path)  # a large Compose file: read it whole, as usual
         if error or skip:
-            return _done(SourceFile(path=path, format=None, errors=[ReadError(path, None, error)] if error else [], skipped=skip))
-        return _open_yaml(text, path, explicit)
-    result = SourceFile(path=path, format=kind)
+            return _done(SourceFile(path=shown, format=None, errors=[ReadError(shown, None, error)] if error else [], skipped=skip))
+        return _open_yaml(text, shown, explicit)
+    result = SourceFile(path=shown, format=kind)
     with open(path, encoding="utf-8-sig", errors="replace") as lines:
-        result.suppressions.extend(comment_pragmas(lines, path))
+        result.suppressions.extend(comment_pragmas(lines, shown))
 
     def documents() -> Iterator[yaml.Node]:
         try:
@@ -257,7 +287,7 @@ def _open_yaml_stream(path: str, explicit: bool) -> Opened:
         finally:
             handle.close()
 
-    return result, KubernetesSource().iter_workloads(documents(), "", path, result, pragmas=False)
+    return result, KubernetesSource().iter_workloads(documents(), "", shown, result, pragmas=False)
 
 
 def _done(source: SourceFile) -> Opened:
