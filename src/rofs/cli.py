@@ -492,6 +492,8 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 @click.option("--exercise", metavar="CMD", help="Shell command run against the program once it is ready.")
 @click.option("--user", metavar="USER[:GROUP]", help="Run the program as this user.")
 @click.option("--keep", type=click.Path(file_okay=False), metavar="DIR", help="Keep the scratch layer (the files written) in DIR.")
+@click.option("--max-procs", type=click.IntRange(1), default=4096, show_default=True, metavar="N",
+              help="At most N processes in the sandbox (a pids cgroup, where the host offers one).")
 @click.option("--from-strace", "from_strace", type=click.Path(exists=True, dir_okay=False),
               help="Read an existing `strace -f` log instead of running anything.")
 @click.option("--image", metavar="DIR[:TAG]|ARCHIVE", help="Trace an image (OCI layout or docker save archive), as rofs run does.")
@@ -500,8 +502,8 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 @click.option("--report", "report_file", type=click.Path(dir_okay=False),
               help="Write the report to FILE (the program's own output stays on stdout).")
 @click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
-def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, keep, from_strace, image, image_cache,
-              fmt, report_file, command):
+def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, keep, max_procs, from_strace, image,
+              image_cache, fmt, report_file, command):
     """Run CMD with every write allowed but landing on a throw-away copy-on-write layer (the
     host is not changed), record every write of the program and its children with strace,
     and turn them into an inventory: the directories a mount needs, each persistent,
@@ -542,6 +544,7 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ke
                 argv, user=user, duration=duration,
                 ready=["sh", "-c", ready] if ready else None, ready_timeout=ready_timeout,
                 exercise=["sh", "-c", exercise] if exercise else None, keep=keep, image=bundle,
+                max_procs=max_procs,
             )
         except SandboxError as exc:
             fail(str(exc))
@@ -551,7 +554,8 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ke
         _write_atomic(Path(out_file), "# Written by rofs trace; check it, then use it with --profile-file.\n" + text)
     if fmt == "json":
         report = json.dumps({"returncode": result.returncode, "duration": round(result.duration, 3),
-                             "events": result.events, "notes": result.notes, "profile": profile}, indent=2) + "\n"
+                             "events": result.events, "notes": result.notes, "peak_processes": result.peak_procs,
+                             "refused_forks": result.refused_forks, "profile": profile}, indent=2) + "\n"
     else:
         report = trace_mod.render_text(result) + ("" if out_file else text)
     if report_file:

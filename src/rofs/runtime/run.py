@@ -20,6 +20,7 @@ from rofs.model import Profile, VolumeKind, path_covers
 from rofs.runtime import tracer
 from rofs.runtime.sandbox import (
     DEFAULT_MAX_PROCS,
+    DEFAULT_SHM,
     SandboxError,
     SandboxMount,
     SandboxSpec,
@@ -74,6 +75,9 @@ class RunReport:
     root: str = "/"
     image_volumes: list[str] = field(default_factory=list)
     peak_procs: int | None = None
+    refused_forks: int | None = None  # forks refused at the process limit
+    max_procs: int = DEFAULT_MAX_PROCS
+    shm_size: int = DEFAULT_SHM  # the sandbox's /dev/shm, there whether declared or not
 
 
 def declare(
@@ -188,8 +192,12 @@ def execute(
                        profile=profile, layout=layout, root=root)
     if image is not None:
         report.image_volumes = list(image.volumes)
-    report.peak_procs = result.peak_procs
+    report.peak_procs, report.refused_forks = result.peak_procs, result.refused_forks
+    report.max_procs, report.shm_size = max_procs, shm
     analyse(report)
+    if result.refused_forks:
+        report.problems.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed"
+                               " (EAGAIN); raise --max-procs if it really needs more")
     return report
 
 
@@ -206,12 +214,26 @@ def _make_mount_points(rootfs: Path, paths: list[str]) -> None:
 def analyse(report: RunReport) -> None:
     """Turn refusals into mounts to add and problems with declared mounts."""
     outside: dict[str, list[tracer.Refusal]] = {}
+    declared = report.declared
+    if not any(d.path.rstrip("/") == "/dev/shm" for d in declared):
+        # The sandbox always has a /dev/shm (as a container does): a write failing there is
+        # about its size, not a mount to add.
+        declared = declared + [Declared("/dev/shm", VolumeKind.MEMORY, report.shm_size, None, "the sandbox's /dev/shm")]
     for refusal in report.refusals:
-        inside = _declared_for(report.declared, refusal.path, report.root)
+        if refusal.syscall in tracer.MOUNT_CALLS:
+            msg = mount_refused(refusal)
+            if msg not in report.problems:
+                report.problems.append(msg)
+            continue
+        inside = _declared_for(declared, refusal.path, report.root)
         if inside is not None:
             if refusal.errno in ("ENOSPC", "EDQUOT"):
                 size = format_quantity(inside.size) if inside.size else "its size"
                 msg = f"{inside.path} is full ({size}): {refusal.process} could not write {refusal.path}; give it more room"
+            elif refusal.errno == "EROFS":
+                # Writable, yet refused as read-only: a symlink in it leads out of the mount.
+                msg = (f"{inside.path} is writable, but {refusal.process}'s {refusal.syscall} {refusal.path} was refused"
+                       " as read-only: a symlink there leads out of it, to a read-only place")
             elif refusal.errno in ("EACCES", "EPERM"):
                 msg = (f"{inside.path} is writable but not for {refusal.process} ({refusal.syscall} {refusal.path}):"
                        " fix the owner (Kubernetes: fsGroup / runAsUser)")
@@ -249,6 +271,12 @@ def analyse(report: RunReport) -> None:
                 processes=tuple(sorted({r.process for r in hits})),
             )
         )
+
+
+def mount_refused(refusal: "tracer.Refusal | tracer.WriteEvent") -> str:
+    what = "unmount" if refusal.syscall == "umount2" else "mount on"
+    return (f"{refusal.process} tried to {what} {refusal.path} ({refusal.syscall}): refused with {refusal.errno},"
+            " the sandbox gives a container's capabilities (no CAP_SYS_ADMIN)")
 
 
 def _declared_for(declared: list[Declared], path: str, root: str = "/") -> Declared | None:
@@ -336,6 +364,8 @@ def to_dict(report: RunReport) -> dict:
         "timed_out": report.timed_out,
         "duration": round(report.duration, 3),
         "peak_processes": report.peak_procs,
+        "max_processes": report.max_procs,
+        "refused_forks": report.refused_forks,
         "writable": [
             {"path": d.path, "kind": d.kind.value, "size": d.size, "source": d.source, "why": d.why}
             for d in report.declared
@@ -370,6 +400,7 @@ def render_text(report: RunReport) -> str:
         lines.append("the image declares VOLUMEs (candidate writable paths): " + ", ".join(report.image_volumes))
     if not report.refusals:
         lines.append("no write was refused")
+        lines += [f"problem: {problem}" for problem in report.problems]  # the process limit
         return "\n".join(lines) + "\n"
     lines.append(f"refused writes: {len(report.refusals)}")
     seen = set()

@@ -152,6 +152,7 @@ class RunResult:
     interrupted: bool = False
     duration: float = 0.0
     peak_procs: int | None = None  # most processes at once, where a pids cgroup counted them
+    refused_forks: int | None = None  # forks the pids cgroup refused (the limit was reached)
 
 
 DEFAULT_MAX_PROCS = 4096
@@ -192,11 +193,28 @@ class ProcessLimit:
         except (OSError, ValueError):
             return None
 
+    def refused(self) -> int | None:
+        """How many forks the limit refused (``pids.events``: ``max N``)."""
+        try:
+            for line in (self.path / "pids.events").read_text().splitlines() if self.path else ():
+                key, _, value = line.partition(" ")
+                if key == "max":
+                    return int(value)
+        except (OSError, ValueError):
+            return None
+        return None
+
     def close(self) -> None:
+        """Remove the cgroup; whatever still runs in it belongs to the sandbox and is killed first."""
         if self.path is None:
             return
         for _ in range(50):
             try:
+                for pid in (self.path / "cgroup.procs").read_text().split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (OSError, ValueError):
+                        pass
                 self.path.rmdir()
                 return
             except OSError:
@@ -239,20 +257,22 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
+                kill_sandbox(proc)
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         if proc.poll() is None:  # rofs itself is going away: take the sandbox with it
+            kill_sandbox(proc)
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
-        peak = limit.peak()
+        peak, refused = limit.peak(), limit.refused()
         limit.close()
     code = proc.returncode
     if code < 0:
         code = 128 - code
-    return RunResult(code, timed_out, bool(forwarded), time.monotonic() - start, peak)
+    return RunResult(code, timed_out, bool(forwarded), time.monotonic() - start, peak, refused)
 
 
 HELPERS = ("bwrap", "strace", "setpriv")
@@ -291,6 +311,19 @@ def _descendants(root: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
+
+
+def kill_sandbox(proc: subprocess.Popen) -> None:
+    """SIGKILL the first process of every PID namespace below *proc* (bubblewrap's init): the
+    kernel then kills everything in the namespace at once, whatever its name, session or
+    signal handlers, and however fast it forks."""
+    for pid in _descendants(proc.pid):
+        try:
+            ns = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("NSpid:")]
+            if ns and len(ns[0].split()) > 2 and ns[0].split()[-1] == "1":
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
 
 
 def _signal_group(proc: subprocess.Popen, signum: int) -> None:

@@ -25,11 +25,14 @@ from rofs.generate.plan import volume_name_for
 from rofs.model import VolumeKind, path_covers
 from rofs.runtime import tracer
 from rofs.runtime.sandbox import (
+    DEFAULT_MAX_PROCS,
     DEFAULT_SHM,
+    ProcessLimit,
     SandboxError,
     _signal_group,
     _signal_program,
     cap_args,
+    kill_sandbox,
     require,
     setpriv_args,
 )
@@ -75,6 +78,8 @@ class TraceResult:
     events: int
     scratch: str | None = None
     notes: list[str] = field(default_factory=list)
+    peak_procs: int | None = None  # most processes at once, where a pids cgroup counted them
+    refused_forks: int | None = None  # forks refused at the process limit
 
 
 # --- running ---------------------------------------------------------------------------
@@ -91,6 +96,7 @@ def run_traced(
     keep: str | None = None,
     shm_size: int = DEFAULT_SHM,
     image: "ImageBundle | None" = None,
+    max_procs: int = DEFAULT_MAX_PROCS,
 ) -> TraceResult:
     """Run *command* on a scratch layer under strace; stop it after the exercise or *duration*.
 
@@ -101,6 +107,8 @@ def run_traced(
     The scratch layer is a tmpfs mounted in the private mount namespace (an upper layer on the
     same disk as the host root made PostgreSQL's start-up twice as slow), so rofs looks at it
     through ``/proc/PID/root`` while the namespace lives, and ``--keep`` copies it out.
+    ``/dev/shm`` is a tmpfs of its own, *shm_size* bytes, as in ``rofs run``; the whole tree
+    (wrapper, bubblewrap, strace, the program) is in a pids cgroup of *max_procs* processes.
     """
     if os.geteuid() != 0:
         raise SandboxError("rofs trace mounts an overlay in a private mount namespace: run it as root")
@@ -118,7 +126,7 @@ def run_traced(
     layers = [("/", base / "upper")] + [(m, base / "layers" / str(i) / "upper") for i, m in enumerate(submounts)]
     shm = base / "shm"
     script = ["set -e", f"mount -t tmpfs -o mode=0755 rofs-scratch '{base}'", f"mkdir -p '{base}/root' '{shm}'",
-              f"chmod 1777 '{shm}'"]
+              f"mount -t tmpfs -o mode=1777,size={int(shm_size)} rofs-shm '{shm}'"]
     for point, layer_upper in layers:
         layer_work = layer_upper.parent / "work"
         target = base / "root" if point == "/" else base / "root" / point.lstrip("/")
@@ -164,7 +172,13 @@ def run_traced(
         argv = [unshare, "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join(script), "sh", *sandbox]
         peak: dict[str, int] = {}
         start = time.monotonic()
-        proc = subprocess.Popen(argv, pass_fds=(log.fileno(), status_w, release_r), start_new_session=True)
+        limit = ProcessLimit(max_procs)
+        try:
+            proc = subprocess.Popen(argv, pass_fds=(log.fileno(), status_w, release_r), start_new_session=True,
+                                    preexec_fn=limit.enter)
+        except BaseException:
+            limit.close()
+            raise
         os.close(status_w)
         os.close(release_r)
         view = Path(f"/proc/{proc.pid}/root")
@@ -181,6 +195,7 @@ def run_traced(
             _sample(views, final)
             for key, value in final.items():
                 peak[key] = max(peak.get(key, 0), value)
+            notes += _full_notes(views, shm_size)
             written = written_files(views, os.path.basename(command[0]), exists)
             is_dir = {e.path for e in written if _is_dir_in_layers(e.path, views)}
         finally:
@@ -189,8 +204,11 @@ def run_traced(
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
+                kill_sandbox(proc)
                 _signal_group(proc, 9)
                 proc.wait()
+            peak_procs, refused_forks = limit.peak(), limit.refused()
+            limit.close()
             try:
                 base.rmdir()
             except OSError:
@@ -198,10 +216,18 @@ def run_traced(
         elapsed = time.monotonic() - start
         log.seek(0)
         seen = [e for e in tracer.events(log) if e.process != "bwrap"]
+    from rofs.runtime.run import mount_refused
+
+    for event in [e for e in seen if e.syscall in tracer.MOUNT_CALLS]:
+        if event.errno and mount_refused(event) not in notes:
+            notes.append(mount_refused(event))
+    seen = [e for e in seen if e.syscall not in tracer.MOUNT_CALLS]
     paths = inventory(seen + written, None, peak, inherited=outputs, dirs=is_dir, final=final, exists=exists,
                       root=lower_root)
+    if refused_forks:
+        notes.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed (EAGAIN)")
     result = TraceResult(list(command), returncode if returncode is not None else proc.returncode, elapsed, paths,
-                         len(seen), str(keep_dir) if keep_dir else None, notes)
+                         len(seen), str(keep_dir) if keep_dir else None, notes, peak_procs, refused_forks)
     return result
 
 
@@ -296,24 +322,29 @@ def _drive(proc, status: "_Status", layers, peak: dict[str, int], duration, read
         _signal_program(proc, 15)
         if status.wait(10) is None:
             notes.append("the program did not stop on SIGTERM within 10 s: killed")
-            for pid in _program_pids(proc):
-                try:
-                    os.kill(pid, 9)
-                except OSError:
-                    pass
+            # Everything in the sandbox's PID namespace at once: a shell, a daemon in its own
+            # session or a fork bomb is not missed by a list of processes taken a moment before.
+            kill_sandbox(proc)
 
 
-def _program_pids(proc) -> list[int]:
-    from rofs.runtime.sandbox import HELPERS, _descendants
-
-    out = []
-    for pid in _descendants(proc.pid):
+def _full_notes(layers: list[tuple[str, Path]], shm_size: int) -> list[str]:
+    """A note for each scratch file system the program filled (its writes then failed with ENOSPC)."""
+    notes, seen = [], set()
+    for point, upper in layers:
         try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() not in HELPERS + ("sh",):
-                out.append(pid)
+            stat = os.statvfs(upper)
+            device = os.stat(upper).st_dev
         except OSError:
-            pass
-    return out
+            continue
+        if device in seen or stat.f_bavail > 0:
+            continue
+        seen.add(device)
+        if point == "/dev/shm":
+            notes.append(f"/dev/shm is full ({format_quantity(shm_size)}): writes there beyond its size failed"
+                         " with ENOSPC; give it more room")
+        else:
+            notes.append(f"the scratch layer is full ({_human(stat.f_blocks * stat.f_frsize)}): writes failed with ENOSPC")
+    return notes
 
 
 def _pause(status: "_Status", seconds: float) -> None:

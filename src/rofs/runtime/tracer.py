@@ -17,8 +17,11 @@ from typing import Iterable, Iterator
 TRACED = (
     "execve,execveat,clone,clone3,fork,vfork,chdir,fchdir,open,openat,openat2,creat,mkdir,mkdirat,mknod,mknodat,rename,renameat,renameat2,"
     "link,linkat,symlink,symlinkat,unlink,unlinkat,rmdir,truncate,ftruncate,chmod,fchmodat,chown,lchown,"
-    "fchownat,utimensat,bind,write,pwrite64,writev,pwritev,fallocate"
+    "fchownat,utimensat,bind,write,pwrite64,writev,pwritev,fallocate,mount,umount2"
 )
+# Attempts to change the mounts (remount / read-write, unmount it): refused without CAP_SYS_ADMIN,
+# reported as such, never turned into a mount to add.
+MOUNT_CALLS = frozenset({"mount", "umount2"})
 REFUSALS = {"EROFS": "read-only file system", "ENOSPC": "no space left", "EDQUOT": "quota exceeded",
             "EACCES": "permission denied", "EPERM": "operation not permitted"}
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND", "O_TMPFILE")
@@ -76,7 +79,7 @@ WRITE_CALLS = frozenset(
     "open openat openat2 creat mkdir mkdirat mknod mknodat rename renameat renameat2 link linkat symlink symlinkat "
     "unlink unlinkat rmdir truncate ftruncate chmod fchmodat chown lchown fchownat utimensat bind write pwrite64 "
     "writev pwritev fallocate".split()
-)
+) | MOUNT_CALLS
 
 
 def events(lines: Iterable[str], cwd: str = "/") -> Iterator[WriteEvent]:
@@ -151,6 +154,10 @@ def _path_of(call: str, args: str, cwd: str) -> str | None:
     strings = _STR.findall(args)
     if not strings:
         return None
+    if call == "mount":  # mount(source, target, ...): the source may be NULL
+        strings = strings[1:] if args.startswith('"') else strings
+        if not strings:
+            return None
     # renameat/linkat/symlink: the target (last string) is what is being created
     path = strings[-1] if call in ("rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat") else strings[0]
     path = bytes(path, "utf-8").decode("unicode_escape") if "\\" in path else path
