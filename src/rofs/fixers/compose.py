@@ -8,6 +8,8 @@ are moved to the long syntax or to a named volume.
 
 from __future__ import annotations
 
+import copy
+
 import yaml
 
 from rofs.fixers.editor import Editor, get, key_node
@@ -29,6 +31,8 @@ from rofs.rules import Context
 from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, serving_mount
 from rofs.rules.ro204_temp_dir_not_writable import env_temp_paths
 from rofs.sources.compose import ComposeSource
+from rofs.sources.compose import MERGE_TAG
+from rofs.sources.compose import _get as merged_get
 from rofs.sources.kubernetes import _Loader
 from rofs.units import format_docker_size
 
@@ -57,20 +61,22 @@ class ComposeFixer:
         top_volumes = get(root, "volumes")
         declared = {k.value for k, _ in top_volumes.value} if isinstance(top_volumes, yaml.MappingNode) else set()
         new_top: dict[str, dict] = {}
+        done: set[int] = set()
         for workload in source.workloads:
             node = nodes.get(workload.name)
-            if node is None:
-                continue
+            if node is None or id(node) in done:
+                continue  # `other: *service` is the same mapping: fixed once, for both
+            done.add(id(node))
             findings = findings_for(workload, self.ctx, self.selected, suppressions)
             if findings:
                 self._fix_service(editor, node, workload, findings, notes, declared, new_top)
         if new_top:
-            if isinstance(top_volumes, yaml.MappingNode) and not is_flow(top_volumes) and top_volumes.value:
-                editor.add_keys(top_volumes, new_top)
+            if isinstance(top_volumes, yaml.MappingNode) and (is_flow(top_volumes) or top_volumes.value):
+                editor.add_keys(top_volumes, new_top)  # a flow mapping too: what it declares stays as written
             elif top_volumes is None:
                 editor.add_keys(root, {"volumes": new_top})
             else:
-                editor.replace_value(root, "volumes", {**{k.value: {} for k, _ in getattr(top_volumes, "value", [])}, **new_top})
+                editor.replace_value(root, "volumes", new_top)  # `volumes:` with nothing declared
         return editor.finish(), notes
 
     def _fix_service(self, editor, node, workload: Workload, findings, notes, declared, new_top) -> None:
@@ -99,8 +105,14 @@ class ComposeFixer:
             needs += [Need(p, VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, why="temp dir set by env") for p in env_temp_paths(container)]
 
         entries: list[dict] = []
-        short = _short_tmpfs_paths(node)
-        long_items = _long_tmpfs_items(node)
+        short = _short_tmpfs_paths(merged_get(node, "tmpfs"))
+        long_items = _long_tmpfs_items(merged_get(node, "volumes"))
+        # `tmpfs:` / `volumes:` that come from a merge key (`<<: *defaults`) are not edited in place
+        # (that would change every service sharing them): the service gets its own copy instead.
+        inherited = {
+            key: _inherited_copy(node, key) for key in ("tmpfs", "volumes")
+            if get(node, key) is None and merged_get(node, key) is not None
+        }
         moved: set[str] = set()  # short `tmpfs:` entries to take out (they move to `volumes:`)
         handled: set[str] = set()
         for mount in container.mounts:
@@ -115,7 +127,10 @@ class ComposeFixer:
                     entries.append(entry)
                 elif mount.path in long_items:
                     item = long_items[mount.path]
-                    if is_flow(item):
+                    if "volumes" in inherited:
+                        inherited["volumes"] = [i for i in inherited["volumes"] if _long_tmpfs_target(i) != mount.path]
+                        entries.append(entry)
+                    elif is_flow(item):
                         editor.replace(item, "{" + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}")
                     else:
                         editor.delete_lines(item.start_mark.line, last_line(item))
@@ -127,10 +142,16 @@ class ComposeFixer:
                 if mount.path in short:
                     moved.add(mount.path)
                     entries.append({"type": "tmpfs", "target": mount.path, "tmpfs": {"size": size}})
+                elif mount.path in long_items and "volumes" in inherited:
+                    for i in inherited["volumes"]:
+                        if _long_tmpfs_target(i) == mount.path:
+                            i["tmpfs"] = {**(i.get("tmpfs") or {}), "size": size}
                 elif mount.path in long_items:
                     editor.set_value(long_items[mount.path], ["tmpfs", "size"], size)
                 handled.add(mount.path)
-        if moved:
+        if moved and "tmpfs" in inherited:
+            editor.add_keys(node, {"tmpfs": [t for t in inherited["tmpfs"] if _tmpfs_path(t) not in moved]})
+        elif moved:
             self._remove_tmpfs(editor, node, moved)
 
         chosen: list[Need] = []
@@ -142,10 +163,16 @@ class ComposeFixer:
             if any(_serves(o, need) for o in chosen):
                 continue
             chosen.append(need)
+        mounted = {m.path.rstrip("/") for m in container.mounts}
         for need in chosen:
             if need.path == RUNTIME_SHM:
-                if get(node, "shm_size") is None:
+                if merged_get(node, "shm_size") is None:
                     editor.add_keys(node, {"shm_size": format_docker_size(need.size or RUNTIME_SHM_SIZE)})
+                continue
+            if need.path.rstrip("/") in mounted:
+                # Compose refuses two mounts at one path: the user's mount is left as it is.
+                notes.append(f"{label}: {need.path} is mounted but not writable, and the app writes there;"
+                             " make that mount writable (not fixed: a second mount at the same path is not allowed).")
                 continue
             if need.kind is VolumeKind.PERSISTENT or need.populated:
                 # populated: Docker fills an empty named volume from the image; a tmpfs would hide its files
@@ -155,7 +182,9 @@ class ComposeFixer:
                 entries.append({"type": "tmpfs", "target": need.path, "tmpfs": {"size": need.size or DEFAULT_EPHEMERAL}})
         if make_ro:
             editor.set_value(node, ["read_only"], True)
-        if entries:
+        if "volumes" in inherited and (entries or handled):
+            editor.add_keys(node, {"volumes": inherited["volumes"] + entries})
+        elif entries:
             editor.extend_list(node, "volumes", entries)
 
     def _profile_needs(self, container: Container, label: str, notes: list[str]) -> list[Need]:
@@ -180,15 +209,28 @@ class ComposeFixer:
     def _remove_tmpfs(editor: Editor, node: yaml.MappingNode, paths: set[str]) -> None:
         value = get(node, "tmpfs")
         knode = key_node(node, "tmpfs")
+
+        def remove_key() -> None:
+            if _inherits(node, "tmpfs"):  # without the key, the merged `tmpfs:` would apply: keep it, empty
+                if isinstance(value, yaml.SequenceNode) and not is_flow(value):
+                    editor.delete_pair_lines(knode, value)
+                    editor.add_keys(node, {"tmpfs": []})
+                else:
+                    editor.replace_value(node, "tmpfs", [])
+            elif not is_flow(node):
+                editor.delete_pair_lines(knode, value)
+            elif not editor.delete_key(node, "tmpfs"):  # in a flow mapping: just the pair, not its lines
+                editor.replace_value(node, "tmpfs", [])
+
         if isinstance(value, yaml.ScalarNode):
             if value.value.split(":", 1)[0].rstrip("/") in paths:
-                editor.delete_pair_lines(knode, value)
+                remove_key()
             return
         if not isinstance(value, yaml.SequenceNode):
             return
         keep = [i for i in value.value if not (isinstance(i, yaml.ScalarNode) and i.value.split(":", 1)[0].rstrip("/") in paths)]
         if not keep:
-            editor.delete_pair_lines(knode, value)
+            remove_key()
         elif is_flow(value):
             editor.replace(value, "[" + ", ".join(editor.source(i) for i in keep) + "]")
         else:
@@ -197,21 +239,45 @@ class ComposeFixer:
                     editor.delete_lines(item.start_mark.line, last_line(item))
 
 
-def _short_tmpfs_paths(node: yaml.MappingNode) -> set[str]:
-    value = get(node, "tmpfs")
+def _short_tmpfs_paths(value: yaml.Node | None) -> set[str]:
+    """Paths of a service's `tmpfs:` value (a string or a list)."""
     items = [value] if isinstance(value, yaml.ScalarNode) else getattr(value, "value", []) or []
     return {i.value.split(":", 1)[0].rstrip("/") for i in items if isinstance(i, yaml.ScalarNode) and i.value}
 
 
-def _long_tmpfs_items(node: yaml.MappingNode) -> dict[str, yaml.MappingNode]:
+def _long_tmpfs_items(volumes: yaml.Node | None) -> dict[str, yaml.MappingNode]:
+    """`type: tmpfs` items of a service's `volumes:` value, by target."""
     out = {}
-    volumes = get(node, "volumes")
     for item in getattr(volumes, "value", []) or []:
         if isinstance(item, yaml.MappingNode):
             kind, target = get(item, "type"), get(item, "target")
             if isinstance(kind, yaml.ScalarNode) and kind.value == "tmpfs" and isinstance(target, yaml.ScalarNode):
                 out[target.value.rstrip("/")] = item
     return out
+
+
+def _inherits(node: yaml.MappingNode, key: str) -> bool:
+    """Whether a merge key (`<<`) of *node* provides *key*."""
+    merges = [(k, v) for k, v in node.value if k.tag == MERGE_TAG]
+    return merged_get(yaml.MappingNode(node.tag, merges, node.start_mark, node.end_mark), key) is not None
+
+
+def _inherited_copy(node: yaml.MappingNode, key: str) -> list:
+    """A service's `tmpfs:` or `volumes:` that comes from a merge key, as a list of plain values."""
+    value = yaml.constructor.SafeConstructor().construct_document(copy.deepcopy(merged_get(node, key)))
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _tmpfs_path(entry: object) -> str:
+    return str(entry).split(":", 1)[0].rstrip("/")
+
+
+def _long_tmpfs_target(item: object) -> str | None:
+    if isinstance(item, dict) and item.get("type") == "tmpfs" and isinstance(item.get("target"), str):
+        return item["target"].rstrip("/")
+    return None
 
 
 def _seq_offset(text: str, services: yaml.MappingNode) -> int:
