@@ -249,14 +249,10 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     timed_out = False
     try:
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        if not _wait_program(proc, timeout):
             timed_out = True
             _signal_program(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+            if not _wait_program(proc, 5):
                 kill_sandbox(proc)
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
@@ -273,6 +269,21 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
     if code < 0:
         code = 128 - code
     return RunResult(code, timed_out, bool(forwarded), time.monotonic() - start, peak, refused)
+
+
+def _wait_program(proc: subprocess.Popen, timeout: float | None) -> bool:
+    """Wait for the sandbox to end (False: still running after *timeout*), in slices: an strace in
+    front of the program would outlive it with its daemons (see :func:`_end_orphans`)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        step = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+        try:
+            proc.wait(timeout=step)
+            return True
+        except subprocess.TimeoutExpired:
+            _end_orphans(proc)
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
 
 
 HELPERS = ("bwrap", "strace", "setpriv")
@@ -313,17 +324,72 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
+def _end_orphans(proc: subprocess.Popen) -> None:
+    """The program has ended but what it left behind still runs: kill that.
+
+    With strace inside the sandbox (bwrap's init -> strace -> the program), bubblewrap waits for
+    strace, and strace for every process it follows: a daemon would keep the run going after
+    the program's exit.  strace's only child is the program (orphans go to the namespace's
+    init), so strace with no child left means the program is gone: everything else in the
+    namespace is then killed, strace ends and passes on the program's exit status.
+    """
+    children: dict[int, list[int]] = {}
+    for pid in _descendants(proc.pid):
+        try:
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(pid)
+
+    def below(pid: int) -> list[int]:
+        out, todo = [], [pid]
+        while todo:
+            for child in children.get(todo.pop(), []):
+                out.append(child)
+                todo.append(child)
+        return out
+
+    for init in [pid for pids in children.values() for pid in pids if _ns_init(pid)]:
+        tracers = [pid for pid in children.get(init, []) if _comm(pid) == "strace"]
+        if len(tracers) != 1 or children.get(tracers[0]):
+            continue
+        for pid in below(init):
+            if pid != tracers[0]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _ns_init(pid: int) -> bool:
+    """The first process of a PID namespace below ours (bubblewrap's init)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                fields = line.split()
+                return len(fields) > 2 and fields[-1] == "1"
+    except OSError:
+        pass
+    return False
+
+
 def kill_sandbox(proc: subprocess.Popen) -> None:
     """SIGKILL the first process of every PID namespace below *proc* (bubblewrap's init): the
     kernel then kills everything in the namespace at once, whatever its name, session or
     signal handlers, and however fast it forks."""
     for pid in _descendants(proc.pid):
-        try:
-            ns = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("NSpid:")]
-            if ns and len(ns[0].split()) > 2 and ns[0].split()[-1] == "1":
+        if _ns_init(pid):
+            try:
                 os.kill(pid, signal.SIGKILL)
-        except (OSError, ValueError):
-            continue
+            except OSError:
+                continue
 
 
 def _signal_group(proc: subprocess.Popen, signum: int) -> None:

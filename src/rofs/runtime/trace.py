@@ -29,6 +29,7 @@ from rofs.runtime.sandbox import (
     DEFAULT_SHM,
     ProcessLimit,
     SandboxError,
+    _end_orphans,
     _signal_group,
     _signal_program,
     cap_args,
@@ -320,7 +321,10 @@ def _drive(proc, status: "_Status", layers, peak: dict[str, int], duration, read
             _pause(status, SAMPLE_EVERY)
     if not status.done():
         _signal_program(proc, 15)
-        if status.wait(10) is None:
+        end = time.monotonic() + 10
+        while status.wait(0.2) is None and time.monotonic() < end:
+            _end_orphans(proc)  # the program ended: what it left behind goes with it, as in rofs run
+        if status.wait(0) is None:
             notes.append("the program did not stop on SIGTERM within 10 s: killed")
             # Everything in the sandbox's PID namespace at once: a shell, a daemon in its own
             # session or a fork bomb is not missed by a list of processes taken a moment before.
