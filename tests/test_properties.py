@@ -46,7 +46,7 @@ def _settings(n: int):
 @pytest.fixture(scope="module", autouse=True)
 def report_counts(request):
     yield
-    total = sum(COUNTS.values())
+    total = sum(v for k, v in COUNTS.items() if "refused" not in k)  # refusals are among the "compose fix" cases
     line = "property cases run: " + ", ".join(f"{k} {v}" for k, v in sorted(COUNTS.items())) + f"; total {total}"
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -267,7 +267,9 @@ def c_settings(draw, paths, volume_names):
 
 
 @st.composite
-def compose_doc(draw):
+def compose_doc(draw, share_mounts=False):
+    """A Compose file as a dict; a value used twice is dumped as an anchor and its alias(es).
+    *share_mounts*: services may share one `volumes:` list (the fix refuses those: see the fixer)."""
     volume_names: set[str] = set()
     doc: dict = {}
     paths = list(C_PATHS)
@@ -283,12 +285,22 @@ def compose_doc(draw):
     names_ = draw(st.lists(st.sampled_from(SERVICE_NAMES), min_size=1, max_size=3, unique=True))
     services: dict = {}
     for name in names_:
-        svc = draw(c_settings(paths, volume_names))
-        merged = defaults is not None and draw(st.booleans())
-        if not {"image", "build"} & (set(svc) | (set(defaults) if merged else set())):
+        first = services[names_[0]] if services else None
+        # what this service merges: nothing, the x-defaults, or the first service (`<<: *db`)
+        source = draw(st.sampled_from([None, defaults, first]))
+        own_paths = [p for p in paths if p not in _targets(first or {})] if source is first else paths
+        svc = draw(c_settings(own_paths, volume_names))
+        if source is not None and not {"image", "build"} & (set(svc) | set(source)):
             svc["image"] = draw(st.sampled_from(C_IMAGES))
-        if merged:
-            svc = {MERGE: defaults, **svc} if draw(st.booleans()) else {**svc, MERGE: defaults}
+        if source is None and not {"image", "build"} & set(svc):
+            svc["image"] = draw(st.sampled_from(C_IMAGES))
+        if first is not None and isinstance(first.get("environment"), (list, dict)) and draw(st.booleans()):
+            svc["environment"] = first["environment"]  # an anchored list or mapping, and its alias
+        if share_mounts and first is not None and first.get("volumes") and draw(st.booleans()):
+            svc.pop("tmpfs", None)
+            svc["volumes"] = first["volumes"]
+        if source is not None:
+            svc = {MERGE: source, **svc} if draw(st.booleans()) else {**svc, MERGE: source}
         services[name] = svc
     if len(names_) < len(SERVICE_NAMES) and draw(st.integers(0, 5)) == 0:  # `other: *svc`, the same mapping
         services[next(n for n in SERVICE_NAMES if n not in services)] = services[names_[0]]
@@ -356,8 +368,8 @@ def _commented(text: str) -> str:
 
 
 @st.composite
-def compose_text(draw):
-    doc = draw(compose_doc())
+def compose_text(draw, share_mounts=False):
+    doc = draw(compose_doc(share_mounts))
     shape = draw(st.sampled_from(["block", "block", "flow", "mixed"]))
     ComposeDumper.key_style = draw(st.sampled_from([None, None, '"', "'"]))
     ComposeDumper.indent_lists = draw(st.booleans())
@@ -393,6 +405,7 @@ def _targets(svc: dict) -> set[str]:
 
 
 COMMENT = re.compile(r"# c\d+\b")
+REFUSED = "other services merge it (<<)"
 
 
 @_settings(COMPOSE_EXAMPLES)
@@ -403,6 +416,12 @@ def test_compose_fix_output_validates_reaudits_clean_keeps_the_rest_and_is_idemp
     before = yaml.safe_load(text)
     assert list(COMPOSE_SCHEMA.iter_errors(before)) == [], "the generator writes valid Compose"
     result = fix_text(text, "compose.yaml", REGISTRY, set(MANIFEST_FIXABLE))
+    if result.error is not None and REFUSED in result.error:
+        # Intended: a tmpfs of a service that others merge (`<<: *db`) is not moved in place, since
+        # that would change those services too; the file is left as it was, with the reason.
+        COUNTS["compose fix (refused: merged service)"] += 1
+        assert result.fixed == text
+        return
     assert result.error is None, result.error
     assert result.format is SourceFormat.COMPOSE
     after = yaml.safe_load(result.fixed)  # parses
@@ -411,12 +430,10 @@ def test_compose_fix_output_validates_reaudits_clean_keeps_the_rest_and_is_idemp
     assert fixed.errors == []
     ctx = Context(REGISTRY)
     for w in fixed.workloads:
-        # Not fixable: a path the app writes that the user mounted read-only (Compose allows one mount
-        # per path, so the fix leaves the mount alone and says so in a note).
-        user_mounts = {m.path for m in w.containers[0].mounts}
+        # Not fixable: a path the app writes at or beneath a mount the user made read-only (Compose
+        # allows one mount per path, and none beneath a read-only one): the fix says so in a note.
         left = [f for f in check_workload(w, ctx, set(MANIFEST_FIXABLE))
-                if not (f.rule in ("RO201", "RO204") and f.path in user_mounts
-                        and any(f"{f.path} is mounted but not writable" in n for n in result.notes))]
+                if not (f.rule in ("RO201", "RO204") and any(f"writes {f.path}, but " in n for n in result.notes))]
         assert left == [], [(w.name, f.rule, f.message) for f in left]
     again = fix_text(result.fixed, "compose.yaml", REGISTRY, set(MANIFEST_FIXABLE))
     assert again.fixed == result.fixed, "a second fix changes nothing"
@@ -444,7 +461,7 @@ def _damaged(text: str, cut: int, length: int) -> str:
 
 @_settings(COMPOSE_EXAMPLES)
 @given(st.one_of(
-    compose_text().map(lambda case: case[1]),
+    compose_text(share_mounts=True).map(lambda case: case[1]),
     st.builds(_damaged, compose_text().map(lambda case: case[1]), st.integers(0, 5000), st.integers(1, 40)),
     st.text(max_size=300),
 ), st.sampled_from(["compose.yaml", "docker-compose.yml", "stack.yaml"]))

@@ -26,12 +26,12 @@ from rofs.fixers.kubernetes import (
 )
 from rofs.fixers.textedit import dash_column, is_flow, last_line
 from rofs.generate.plan import volume_name_for
-from rofs.model import Container, SourceFormat, VolumeKind, Workload
+from rofs.model import Container, SourceFormat, VolumeKind, Workload, path_covers
 from rofs.rules import Context
 from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, serving_mount
 from rofs.rules.ro204_temp_dir_not_writable import env_temp_paths
 from rofs.sources.compose import ComposeSource
-from rofs.sources.compose import MERGE_TAG
+from rofs.sources.compose import MERGE_TAG, VOLUME_MODES, _split_colons
 from rofs.sources.compose import _get as merged_get
 from rofs.sources.kubernetes import _Loader
 from rofs.units import format_docker_size
@@ -62,6 +62,8 @@ class ComposeFixer:
         declared = {k.value for k, _ in top_volumes.value} if isinstance(top_volumes, yaml.MappingNode) else set()
         new_top: dict[str, dict] = {}
         done: set[int] = set()
+        shared = _shared_nodes(root)
+        self._merged_into = _merge_sources(root)
         for workload in source.workloads:
             node = nodes.get(workload.name)
             if node is None or id(node) in done:
@@ -69,6 +71,11 @@ class ComposeFixer:
             done.add(id(node))
             findings = findings_for(workload, self.ctx, self.selected, suppressions)
             if findings:
+                for key in ("tmpfs", "volumes"):
+                    if id(get(node, key)) in shared:
+                        # an edit at the anchor would change every user of it, and the alias has no place to edit
+                        raise ValueError(f"service {workload.name}: its {key} is an anchor or alias shared with"
+                                         " another part of the file; write it out in each service first")
                 self._fix_service(editor, node, workload, findings, notes, declared, new_top)
         if new_top:
             if isinstance(top_volumes, yaml.MappingNode) and (is_flow(top_volumes) or top_volumes.value):
@@ -107,6 +114,7 @@ class ComposeFixer:
         entries: list[dict] = []
         short = _short_tmpfs_paths(merged_get(node, "tmpfs"))
         long_items = _long_tmpfs_items(merged_get(node, "volumes"))
+        volume_items = _volume_items(merged_get(node, "volumes"))  # every item, by target
         # `tmpfs:` / `volumes:` that come from a merge key (`<<: *defaults`) are not edited in place
         # (that would change every service sharing them): the service gets its own copy instead.
         inherited = {
@@ -125,14 +133,16 @@ class ComposeFixer:
                 if mount.path in short:
                     moved.add(mount.path)
                     entries.append(entry)
-                elif mount.path in long_items:
-                    item = long_items[mount.path]
+                elif mount.path in volume_items:  # `type: tmpfs`, or a named volume declared as a tmpfs
+                    item = volume_items[mount.path]
                     if "volumes" in inherited:
-                        inherited["volumes"] = [i for i in inherited["volumes"] if _long_tmpfs_target(i) != mount.path]
+                        inherited["volumes"] = [i for i in inherited["volumes"] if _item_target(i) != mount.path]
                         entries.append(entry)
-                    elif is_flow(item):
+                    elif isinstance(item, yaml.ScalarNode) or is_flow(item):
+                        self._refuse_if_merged(node, label, mount.path)
                         editor.replace(item, "{" + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}")
                     else:
+                        self._refuse_if_merged(node, label, mount.path)
                         editor.delete_lines(item.start_mark.line, last_line(item))
                         entries.append(entry)
                 handled.add(mount.path)
@@ -147,11 +157,13 @@ class ComposeFixer:
                         if _long_tmpfs_target(i) == mount.path:
                             i["tmpfs"] = {**(i.get("tmpfs") or {}), "size": size}
                 elif mount.path in long_items:
+                    self._refuse_if_merged(node, label, mount.path)
                     editor.set_value(long_items[mount.path], ["tmpfs", "size"], size)
                 handled.add(mount.path)
         if moved and "tmpfs" in inherited:
             editor.add_keys(node, {"tmpfs": [t for t in inherited["tmpfs"] if _tmpfs_path(t) not in moved]})
         elif moved:
+            self._refuse_if_merged(node, label, min(moved))
             self._remove_tmpfs(editor, node, moved)
 
         chosen: list[Need] = []
@@ -162,17 +174,18 @@ class ComposeFixer:
                 continue
             if any(_serves(o, need) for o in chosen):
                 continue
+            blocking = [m for m in container.mounts if need.path != RUNTIME_SHM and path_covers(m.path, need.path)]
+            if blocking:
+                # A mount that is not writable holds the path: a second mount at the same path is refused
+                # by Compose, and one beneath a read-only mount cannot be created.  Left to the user.
+                notes.append(f"{label}: the app writes {need.path}, but {blocking[-1].path} is mounted there and is"
+                             " not writable; make that mount writable (not fixed).")
+                continue
             chosen.append(need)
-        mounted = {m.path.rstrip("/") for m in container.mounts}
         for need in chosen:
             if need.path == RUNTIME_SHM:
                 if merged_get(node, "shm_size") is None:
                     editor.add_keys(node, {"shm_size": format_docker_size(need.size or RUNTIME_SHM_SIZE)})
-                continue
-            if need.path.rstrip("/") in mounted:
-                # Compose refuses two mounts at one path: the user's mount is left as it is.
-                notes.append(f"{label}: {need.path} is mounted but not writable, and the app writes there;"
-                             " make that mount writable (not fixed: a second mount at the same path is not allowed).")
                 continue
             if need.kind is VolumeKind.PERSISTENT or need.populated:
                 # populated: Docker fills an empty named volume from the image; a tmpfs would hide its files
@@ -186,6 +199,12 @@ class ComposeFixer:
             editor.add_keys(node, {"volumes": inherited["volumes"] + entries})
         elif entries:
             editor.extend_list(node, "volumes", entries)
+
+    def _refuse_if_merged(self, node: yaml.MappingNode, label: str, path: str) -> None:
+        """A mount of a service that others merge (`<<: *db`) is not changed in place: it would change them too."""
+        if id(node) in self._merged_into:
+            raise ValueError(f"{label}: other services merge it (<<), and its mount at {path} would change for them"
+                             " too; give those services their own tmpfs/volumes first")
 
     def _profile_needs(self, container: Container, label: str, notes: list[str]) -> list[Need]:
         return profile_needs(self.ctx, container, label, container.image or "this build", notes)
@@ -256,6 +275,46 @@ def _long_tmpfs_items(volumes: yaml.Node | None) -> dict[str, yaml.MappingNode]:
     return out
 
 
+def _merge_sources(root: yaml.Node) -> set[int]:
+    """Ids of the mappings merged into others (the values of `<<` keys)."""
+    out: set[int] = set()
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+            continue
+        for knode, vnode in node.value:
+            if knode.tag == MERGE_TAG:
+                out.update(id(n) for n in (vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]))
+            stack.append(vnode)
+    return out
+
+
+def _shared_nodes(root: yaml.Node) -> set[int]:
+    """Ids of the collections reachable more than once (an anchor and its aliases)."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            continue
+        if id(node) in seen:
+            shared.add(id(node))
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(v for _, v in node.value)
+        else:
+            stack.extend(node.value)
+    return shared
+
+
 def _inherits(node: yaml.MappingNode, key: str) -> bool:
     """Whether a merge key (`<<`) of *node* provides *key*."""
     merges = [(k, v) for k, v in node.value if k.tag == MERGE_TAG]
@@ -278,6 +337,35 @@ def _long_tmpfs_target(item: object) -> str | None:
     if isinstance(item, dict) and item.get("type") == "tmpfs" and isinstance(item.get("target"), str):
         return item["target"].rstrip("/")
     return None
+
+
+def _item_target(item: object) -> str | None:
+    """The target of a `volumes:` item (a plain value): `[SOURCE:]TARGET[:MODE]` or a mapping."""
+    if isinstance(item, dict):
+        target = item.get("target")
+        return target.rstrip("/") if isinstance(target, str) else None
+    if not isinstance(item, str):
+        return None
+    parts = _split_colons(item.strip())
+    if len(parts) == 1 or (len(parts) == 2 and parts[0].startswith("/") and set(parts[1].split(",")) <= VOLUME_MODES):
+        return parts[0].rstrip("/")
+    return parts[1].rstrip("/")
+
+
+def _volume_items(volumes: yaml.Node | None) -> dict[str, yaml.Node]:
+    """Items of a service's `volumes:` value, by target."""
+    out = {}
+    for item in getattr(volumes, "value", []) or []:
+        if isinstance(item, yaml.ScalarNode):
+            target = _item_target(item.value)
+        elif isinstance(item, yaml.MappingNode):
+            target = get(item, "target")
+            target = target.value.rstrip("/") if isinstance(target, yaml.ScalarNode) else None
+        else:
+            continue
+        if target:
+            out[target] = item
+    return out
 
 
 def _seq_offset(text: str, services: yaml.MappingNode) -> int:
