@@ -339,3 +339,108 @@ def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path):
         assert content in (old, new), f"run {i}: a mix of old and new"
         outcomes["new" if content == new else "old"] += 1
     assert outcomes["old"] and outcomes["new"], outcomes
+
+
+# --- Compose regressions found by the property tests (tests/test_properties.py) ------------------
+
+
+def _compose_fix(text: str):
+    return fix_text(text, "compose.yaml", builtin_registry(), SELECTED)
+
+
+def _mount_targets(service: dict) -> list[str]:
+    tmpfs = service.get("tmpfs") or []
+    out = [t.split(":")[0] for t in ([tmpfs] if isinstance(tmpfs, str) else tmpfs)]
+    for item in service.get("volumes") or []:
+        out.append(item["target"] if isinstance(item, dict) else item.split(":")[1 if ":" in item else 0])
+    return out
+
+
+def test_compose_flow_top_level_volumes_keep_their_declarations():
+    text = ("services:\n  db:\n    image: redis:7\n    volumes: [cache:/cache]\n"
+            "volumes: {cache: {driver: local, labels: {a: b}}}\n")
+    doc = yaml.safe_load(fixed(text, "compose.yaml"))
+    assert doc["volumes"]["cache"] == {"driver": "local", "labels": {"a": "b"}}  # was rewritten as `cache: {}`
+    assert "db-data" in doc["volumes"]
+
+
+def test_compose_service_written_as_an_alias_is_fixed_once():
+    text = "services:\n  db: &db\n    image: busybox\n    volumes: []\n  replica: *db\n"
+    out = fixed(text, "compose.yaml")  # was: the same mapping fixed twice, /tmp mounted twice
+    doc = yaml.safe_load(out)
+    assert doc["services"]["db"] == doc["services"]["replica"]
+    assert _mount_targets(doc["services"]["db"]) == ["/tmp"]
+    assert fixed(out, "compose.yaml") == out
+
+
+def test_compose_flow_service_loses_only_its_tmpfs_pair():
+    text = "{services: {db: {image: busybox, tmpfs: [/tmp], volumes: []}}}\n"
+    out = fixed(text, "compose.yaml")  # was: "overlapping edits" (the tmpfs line was deleted whole)
+    service = yaml.safe_load(out)["services"]["db"]
+    assert "tmpfs" not in service and service["image"] == "busybox" and service["read_only"] is True
+    assert service["volumes"] == [{"type": "tmpfs", "target": "/tmp", "tmpfs": {"size": 268435456}}]
+
+
+def test_compose_merged_tmpfs_and_volumes_are_copied_not_lost():
+    text = (
+        "x-defaults: &defaults\n  tmpfs: [/tmp]\n  volumes:\n    - ./conf:/etc/app:ro\n"
+        "services:\n"
+        "  app:\n    <<: *defaults\n    image: busybox\n"  # inherits both; the fix adds its own `volumes:`
+        "  web:\n    <<: *defaults\n    image: busybox\n    tmpfs: [/scratch]\n"  # own tmpfs hides the merged one
+    )
+    out = fixed(text, "compose.yaml")
+    doc = yaml.safe_load(out)
+    assert doc["x-defaults"] == {"tmpfs": ["/tmp"], "volumes": ["./conf:/etc/app:ro"]}  # untouched
+    app, web = doc["services"]["app"], doc["services"]["web"]
+    assert sorted(_mount_targets(app)) == ["/etc/app", "/tmp"]  # was: the bind mount lost
+    # the own `tmpfs: [/scratch]` moved to `volumes:` stays as `tmpfs: []`: without it, /tmp would come back
+    assert web["tmpfs"] == [] and sorted(_mount_targets(web)) == ["/etc/app", "/scratch", "/tmp"]
+    result = audit_text(out)
+    assert result == []
+    assert fixed(out, "compose.yaml") == out
+
+
+def audit_text(text: str) -> list:
+    from rofs.audit import check_workload
+    from rofs.rules import Context
+    from rofs.sources.compose import ComposeSource
+
+    source = ComposeSource().read(text, "compose.yaml")
+    assert source.errors == []
+    ctx = Context(builtin_registry())
+    return [(w.name, f.rule, f.path) for w in source.workloads for f in check_workload(w, ctx, set(MANIFEST_FIXABLE))]
+
+
+def test_compose_named_volume_declared_as_tmpfs_holding_data_becomes_a_named_volume():
+    text = (
+        "services:\n  db:\n    image: postgres:16\n    volumes:\n      - pg:/var/lib/postgresql\n"
+        "volumes:\n  pg:\n    driver_opts: {type: tmpfs, device: tmpfs, o: size=64m}\n"
+    )
+    result = _compose_fix(text)
+    assert result.error is None
+    db = yaml.safe_load(result.fixed)["services"]["db"]
+    assert {"type": "volume", "source": "db-var-lib-postgresql", "target": "/var/lib/postgresql"} in db["volumes"]
+    assert "pg:/var/lib/postgresql" not in db["volumes"]  # was: a note saying so, and nothing changed
+    assert audit_text(result.fixed) == []
+
+
+def test_compose_no_second_mount_at_or_beneath_a_read_only_mount():
+    text = ("services:\n  cache:\n    image: redis:7\n    environment: [TMPDIR=/data/tmp]\n"
+            "    volumes:\n      - ./data:/data:ro\n")
+    result = _compose_fix(text)
+    assert result.error is None
+    cache = yaml.safe_load(result.fixed)["services"]["cache"]
+    assert _mount_targets(cache) == ["/data"]  # was: a second /data mount, and /data/tmp beneath the read-only one
+    assert any("writes /data, but /data is mounted there" in n for n in result.notes)
+    assert any("writes /data/tmp, but /data is mounted there" in n for n in result.notes)
+
+
+def test_compose_refuses_to_change_mounts_other_services_share():
+    merged = ("services:\n  db: &db\n    image: postgres:16\n    tmpfs: [/var/lib/postgresql]\n"
+              "  copy:\n    <<: *db\n    image: redis:7\n")
+    result = _compose_fix(merged)  # was: db's tmpfs removed, so `copy` silently lost it
+    assert result.error is not None and "other services merge it (<<)" in result.error
+    assert result.fixed == merged
+    aliased = "services:\n  a:\n    image: nginx:1.27\n    tmpfs: &t [/run]\n  b:\n    image: nginx:1.27\n    tmpfs: *t\n"
+    result = _compose_fix(aliased)  # was: "internal error: the fixed text does not parse"
+    assert result.error is not None and "shared with another part of the file" in result.error
