@@ -286,13 +286,14 @@ def compose_doc(draw, share_mounts=False):
     services: dict = {}
     for name in names_:
         first = services[names_[0]] if services else None
-        # what this service merges: nothing, the x-defaults, or the first service (`<<: *db`)
-        source = draw(st.sampled_from([None, None, defaults, first]))
-        own_paths = [p for p in paths if p not in _targets(first or {})] if source is first else paths
+        # what this service merges: nothing, the x-defaults, the first service (`<<: *db`), or both
+        # (`<<: [*defaults, *db]`)
+        source = draw(st.sampled_from([None, None, defaults, first] + ([[defaults, first]] if defaults and first else [])))
+        own_paths = [p for p in paths if p not in _targets(first)] if first is not None and (
+            source is first or isinstance(source, list)) else paths
         svc = draw(c_settings(own_paths, volume_names))
-        if source is not None and not {"image", "build"} & (set(svc) | set(source)):
-            svc["image"] = draw(st.sampled_from(C_IMAGES))
-        if source is None and not {"image", "build"} & set(svc):
+        sources = source if isinstance(source, list) else [source] if source is not None else []
+        if not {"image", "build"} & set(svc).union(*sources):  # an image of its own, or merged
             svc["image"] = draw(st.sampled_from(C_IMAGES))
         if first is not None and isinstance(first.get("environment"), (list, dict)) and draw(st.booleans()):
             svc["environment"] = first["environment"]  # an anchored list or mapping, and its alias
@@ -404,6 +405,32 @@ def _targets(svc: dict) -> set[str]:
     return set(_target_list(svc))
 
 
+class SpecLoader(yaml.SafeLoader):
+    """Merge keys as the YAML spec (and Compose, and rofs's reader) have them: own keys win, then
+    the first mapping of `<<: [*a, *b]`.  PyYAML lets the last one win, not always."""
+
+    def flatten_mapping(self, node):
+        own, merged = [], []
+        for knode, vnode in node.value:
+            if knode.tag != "tag:yaml.org,2002:merge":
+                own.append((knode, vnode))
+                continue
+            for source in vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]:
+                self.flatten_mapping(source)
+                merged.extend(source.value)
+        seen = {k.value for k, _ in own}
+        inherited = []
+        for knode, vnode in merged:
+            if knode.value not in seen:
+                seen.add(knode.value)
+                inherited.append((knode, vnode))
+        node.value = inherited + own
+
+
+def _load(text: str):
+    return yaml.load(text, Loader=SpecLoader)
+
+
 COMMENT = re.compile(r"# c\d+\b")
 REFUSED = "other services merge it (<<)"
 
@@ -413,7 +440,7 @@ REFUSED = "other services merge it (<<)"
 def test_compose_fix_output_validates_reaudits_clean_keeps_the_rest_and_is_idempotent(case):
     COUNTS["compose fix"] += 1
     _, text = case
-    before = yaml.safe_load(text)
+    before = _load(text)
     assert list(COMPOSE_SCHEMA.iter_errors(before)) == [], "the generator writes valid Compose"
     result = fix_text(text, "compose.yaml", REGISTRY, set(MANIFEST_FIXABLE))
     if result.error is not None and REFUSED in result.error:
@@ -424,7 +451,7 @@ def test_compose_fix_output_validates_reaudits_clean_keeps_the_rest_and_is_idemp
         return
     assert result.error is None, result.error
     assert result.format is SourceFormat.COMPOSE
-    after = yaml.safe_load(result.fixed)  # parses
+    after = _load(result.fixed)  # parses
     assert [e.message for e in COMPOSE_SCHEMA.iter_errors(after)] == []
     fixed = ComposeSource().read(result.fixed, "compose.yaml")
     assert fixed.errors == []
@@ -461,15 +488,22 @@ def _damaged(text: str, cut: int, length: int) -> str:
 
 @_settings(COMPOSE_EXAMPLES)
 @given(st.one_of(
-    compose_text(share_mounts=True).map(lambda case: case[1]),
-    st.builds(_damaged, compose_text().map(lambda case: case[1]), st.integers(0, 5000), st.integers(1, 40)),
-    st.text(max_size=300),
+    compose_text(share_mounts=True).map(lambda case: (case[1], True)),
+    st.builds(_damaged, compose_text().map(lambda case: case[1]), st.integers(0, 5000), st.integers(1, 40))
+    .map(lambda text: (text, False)),
+    st.text(max_size=300).map(lambda text: (text, False)),
 ), st.sampled_from(["compose.yaml", "docker-compose.yml", "stack.yaml"]))
-def test_compose_audit_never_crashes(text, name):
+def test_compose_audit_never_crashes(case, name):
+    """Errors are ReadErrors (a line and a message), never an exception; a valid file reads without any."""
     COUNTS["compose audit"] += 1
+    text, valid = case
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / name
         f.write_bytes(text.encode("utf-8", "surrogatepass"))
         for report in iter_audit([str(f)], REGISTRY, AuditOptions()):
             assert report.source is not None
             assert all(isinstance(e, ReadError) for e in report.source.errors), report.source.errors
+            if valid:
+                assert report.source.format is SourceFormat.COMPOSE
+                assert report.source.errors == []
+                assert report.source.objects == len(yaml.safe_load(text)["services"])

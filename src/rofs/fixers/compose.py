@@ -9,6 +9,7 @@ are moved to the long syntax or to a named volume.
 from __future__ import annotations
 
 import copy
+import json
 
 import yaml
 
@@ -24,7 +25,7 @@ from rofs.fixers.kubernetes import (
     findings_for,
     profile_needs,
 )
-from rofs.fixers.textedit import dash_column, is_flow, last_line
+from rofs.fixers.textedit import dash_column, flow, is_flow, last_line, render_block
 from rofs.generate.plan import volume_name_for
 from rofs.model import Container, SourceFormat, VolumeKind, Workload, path_covers
 from rofs.rules import Context
@@ -35,6 +36,53 @@ from rofs.sources.compose import MERGE_TAG, VOLUME_MODES, _split_colons
 from rofs.sources.compose import _get as merged_get
 from rofs.sources.kubernetes import _Loader
 from rofs.units import format_docker_size
+
+
+class _Editor(Editor):
+    """The Editor, knowing that an alias's node carries its anchor's position: a block list of
+    aliases that ends a mapping (`<<:` then `- *a`, `- *b`) ends further down than its nodes say,
+    so new keys go after the mapping's last line as the text has it."""
+
+    def _emit_map_add(self, mapping: yaml.MappingNode, items: dict) -> None:
+        if is_flow(mapping):
+            # as the Editor does, but a string holding `,` (`/run:size=1m,mode=1777`) is quoted:
+            # in a flow collection the comma would split it
+            end = mapping.end_mark.index - 1
+            body = ", ".join(f"{_flow_value(k)}: {_flow_value(v)}" for k, v in items.items())
+            self._edit(end, end, (", " if mapping.value else "") + body)
+            return
+        if not mapping.value:
+            return super()._emit_map_add(mapping, items)
+        column = mapping.value[0][0].start_mark.column
+        end = max(last_line(mapping), _text_end_line(self.lines, mapping.value[0][0].start_mark.line, column))
+        offset, prefix = self.lines.after(end)
+        self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl), column)
+
+
+def _flow_value(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow_value(k)}: {_flow_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow_value(v) for v in value) + "]"
+    if isinstance(value, str) and any(c in value for c in ",[]{}"):
+        return json.dumps(value)  # a double-quoted scalar
+    return flow(value)
+
+
+def _text_end_line(lines, first: int, column: int) -> int:
+    """The last line of the block mapping whose keys sit at *column* from line *first*: what follows
+    at that column or deeper, up to a line less indented or the end of the document."""
+    end = first
+    for n in range(first + 1, len(lines.starts)):
+        line = lines.line_text(n)
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(stripped)
+        if indent < column or (indent == 0 and stripped.startswith(("---", "..."))):
+            break
+        end = n
+    return end
 
 
 class ComposeFixer:
@@ -56,7 +104,7 @@ class ComposeFixer:
         if source.errors:
             raise ValueError(str(source.errors[0]))
         nodes = {k.value: v for k, v in services.value if isinstance(v, yaml.MappingNode)}
-        editor = Editor(text, _seq_offset(text, services))
+        editor = _Editor(text, _seq_offset(text, services))
         notes: list[str] = []
         top_volumes = get(root, "volumes")
         declared = {k.value for k, _ in top_volumes.value} if isinstance(top_volumes, yaml.MappingNode) else set()
