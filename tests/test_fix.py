@@ -444,3 +444,21 @@ def test_compose_refuses_to_change_mounts_other_services_share():
     aliased = "services:\n  a:\n    image: nginx:1.27\n    tmpfs: &t [/run]\n  b:\n    image: nginx:1.27\n    tmpfs: *t\n"
     result = _compose_fix(aliased)  # was: "internal error: the fixed text does not parse"
     assert result.error is not None and "shared with another part of the file" in result.error
+
+
+def test_compose_keys_added_after_a_block_list_of_merged_aliases():
+    text = ("x-base: &base\n  build: ./app\nservices:\n  db: &db\n    image: busybox\n"
+            "  web:\n    image: busybox\n    <<:\n    - *base\n    - *db\n")
+    out = fixed(text, "compose.yaml")  # was: read_only and volumes inserted between `<<:` and its `- *base`
+    web = yaml.safe_load(out)["services"]["web"]
+    assert web["read_only"] is True and web["build"] == "./app"
+    assert "    <<:\n    - *base\n    - *db\n    read_only: true\n" in out
+
+
+def test_compose_tmpfs_options_with_commas_are_quoted_in_a_flow_service():
+    text = ("x-base: &base {tmpfs: [/tmp, '/data:size=1g,mode=1777']}\n"
+            "services: {db: {<<: *base, image: busybox}}\n")
+    out = fixed(text, "compose.yaml")  # was: `tmpfs: [/data:size=1g,mode=1777]`, which reads as two entries
+    db = yaml.safe_load(out)["services"]["db"]
+    assert db["tmpfs"] == ["/data:size=1g,mode=1777"]
+    assert audit_text(out) == []
