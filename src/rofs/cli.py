@@ -288,7 +288,7 @@ def fix(
     """
     from rofs import config as config_mod
     from rofs import rules as rules_mod
-    from rofs.fix import FIXABLE, fix_paths, write_atomic
+    from rofs.fix import FIXABLE, fix_paths
 
     try:
         settings = config_mod.load(config_file)
@@ -304,39 +304,45 @@ def fix(
     for path in paths:
         if path != "-" and not os.path.exists(path):
             fail(f"{path}: no such file or directory")
-    results = fix_paths(paths, registry, selected, tuple(settings.exclude) + exclude)
+    results = fix_paths(paths, registry, selected, tuple(settings.exclude) + exclude, show_diff=show_diff)
+    out = click.get_text_stream("stdout")
     changed = errors = pending = 0
-    for result in results:
-        if result.error:
-            errors += 1
-            click.echo(f"rofs: error: {result.error}", err=True)
-            continue
-        if result.has_suggestions:
-            pending += 1
-            if show_diff:
-                click.echo(result.diff(suggested=True), nl=False)
-            else:
-                click.echo(f"rofs: {result.path}: suggestions that only you can make: rofs fix --diff {result.path}", err=True)
-        if not result.changed:
-            if result.path == "<stdin>":
-                click.echo(result.original, nl=False)
-            continue
-        changed += 1
-        for note in result.notes:
-            click.echo(f"rofs: {result.path}: {note}", err=True)
-        if show_diff:
-            if not result.has_suggestions:
-                click.echo(result.diff(), nl=False)
-        elif result.path == "<stdin>":
-            click.echo(result.fixed, nl=False)
-        else:
-            try:
-                write_atomic(result.path, result.fixed, expect=result.stamp)
-            except OSError as exc:
+    try:
+        for result in results:
+            if result.error:
                 errors += 1
-                click.echo(f"rofs: error: cannot write {result.path}: {exc.strerror or exc}", err=True)
+                click.echo(f"rofs: error: {result.error}", err=True)
                 continue
-            click.echo(f"fixed {result.path}", err=True)
+            if result.has_suggestions:
+                pending += 1
+                if show_diff:
+                    result.write_diff(out, suggested=True)
+                else:
+                    click.echo(f"rofs: {result.path}: suggestions that only you can make: rofs fix --diff {result.path}", err=True)
+            if not result.changed:
+                if result.path == "<stdin>":
+                    result.write_fixed(out)
+                continue
+            changed += 1
+            for note in result.notes:
+                click.echo(f"rofs: {result.path}: {note}", err=True)
+            if show_diff:
+                if not result.has_suggestions:
+                    result.write_diff(out)
+            elif result.path == "<stdin>":
+                result.write_fixed(out)
+            else:
+                try:
+                    result.save()
+                except OSError as exc:
+                    errors += 1
+                    click.echo(f"rofs: error: cannot write {result.path}: {exc.strerror or exc}", err=True)
+                    continue
+                click.echo(f"fixed {result.path}", err=True)
+        out.flush()
+    finally:
+        for result in results:
+            result.discard()
     verb = "would change" if show_diff else "changed"
     summary = f"rofs fix: {verb} {changed} of {len(results)} files"
     if pending:
@@ -598,7 +604,7 @@ def explain_cmd(source, app, layout, manifest, follow, fmt, profile_files):
 
         parsed = read_source(manifest, True)
         if parsed is None or parsed.errors:
-            fail(f"{manifest}: cannot read: {parsed.errors[0] if parsed and parsed.errors else 'not a manifest'}")
+            fail(str(parsed.errors[0]) if parsed and parsed.errors else f"{manifest}: not a manifest ({parsed.skipped if parsed else 'nothing to read'})")
         images = [c.image for w in parsed.workloads for c in w.containers if c.image]
         for image in images:
             match = registry.match_image(image)
@@ -607,9 +613,10 @@ def explain_cmd(source, app, layout, manifest, follow, fmt, profile_files):
                 layout = layout or match.layout.id
                 break
     try:
-        handle = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace")
+        raw = sys.stdin.buffer if source == "-" else open(source, "rb")
     except OSError as exc:
         fail(f"{source}: cannot read: {exc.strerror}")
+    handle = diagnose.read_log(raw, "<stdin>" if source == "-" else source, follow=follow and source != "-")
     found: dict[tuple, diagnose.Diagnosis] = {}
     order: list[tuple] = []
     lines_of: dict[tuple, list[int]] = {}
@@ -625,7 +632,7 @@ def explain_cmd(source, app, layout, manifest, follow, fmt, profile_files):
 
     try:
         if follow:
-            for d in diagnose.diagnose(_follow(handle), registry, profile, layout=layout):
+            for d in diagnose.diagnose(handle, registry, profile, layout=layout):
                 if record(d):
                     click.echo(_explain_text(d, []) if fmt == "text" else json.dumps(_explain_dict(d, [])))
         else:
@@ -633,6 +640,8 @@ def explain_cmd(source, app, layout, manifest, follow, fmt, profile_files):
                 record(d)
     except KeyboardInterrupt:
         pass
+    except diagnose.LogError as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"{source}: cannot read: {exc.strerror or exc}")
     results = [found[k] for k in order]
@@ -649,19 +658,6 @@ def explain_cmd(source, app, layout, manifest, follow, fmt, profile_files):
         if patch:
             click.echo(patch, nl=False)
     raise SystemExit(1 if results else 0)
-
-
-def _follow(handle):
-    import time as _time
-
-    while True:
-        line = handle.readline()
-        if line:
-            yield line
-            continue
-        if handle is sys.stdin:
-            return
-        _time.sleep(0.5)
 
 
 def _explain_dict(d, lines: list[int]) -> dict:

@@ -34,26 +34,51 @@ def write_atomic(path: str | Path, text: str, expect: tuple[int, int, int] | Non
     Raises OSError when the file cannot be written; nothing is left behind then.
     """
     target = Path(path)
-    try:
-        mode: int | None = target.stat().st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode):
+    if _is_special(target):
         with open(target, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         return
-    if mode is None:
-        umask = os.umask(0)
-        os.umask(umask)
-        perms = 0o666 & ~umask
-    else:
-        perms = stat.S_IMODE(mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.rofs-", dir=target.parent)
+    handle, tmp = temp_beside(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    replace_with(tmp, target, expect)
+
+
+def _is_special(target: Path) -> bool:
+    try:
+        return not stat.S_ISREG(target.stat().st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def temp_beside(target: Path):
+    """(an open text handle, its path): a temp file in *target*'s directory, for ``replace_with``.
+    Line endings are written as given."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.rofs-", dir=target.parent)
+    return os.fdopen(fd, "w", encoding="utf-8", newline=""), tmp
+
+
+def replace_with(tmp: str, path: str | Path, expect: tuple[int, int, int] | None = None) -> None:
+    """Put the finished temp file *tmp* (same directory) in place of *path*, atomically: fsync,
+    the old file's mode, a last check that nobody changed *path* (*expect*), rename, fsync of the
+    directory.  On any failure *tmp* is removed and *path* is left as it was."""
+    target = Path(path)
+    try:
+        try:
+            perms = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            perms = 0o666 & ~umask
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, perms)
         if expect is not None and stamp(str(path)) != expect:
             raise ConcurrentChange(f"{path} changed while rofs was fixing it; nothing written, run rofs fix again")

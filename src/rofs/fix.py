@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import yaml
 
-from rofs.audit import STDIN, detect, discover, read_text
-from rofs.files import ConcurrentChange, write_atomic
+from rofs.audit import STDIN, STREAM_BYTES, detect, discover, spool_stdin
+from rofs.files import ConcurrentChange, replace_with, temp_beside, write_atomic
 from rofs.files import stamp as file_stamp
 from rofs.fixers.kubernetes import FIXABLE as MANIFEST_FIXABLE
-from rofs.fixers.kubernetes import KubernetesFixer
+from rofs.fixers.kubernetes import KubernetesFixer, _existing_pvcs
 from rofs.fixers.textedit import EditConflict, apply
 from rofs.model import SourceFormat
 from rofs.profiles import ProfileRegistry
 from rofs.rules import Context
 from rofs.sources.interface import comment_pragmas
 from rofs.sources.kubernetes import ShapeError, _Loader, yaml_error
+from rofs.stream import chunks, gc_paused
 
 
 DOCKERFILE_RULES = ("RO301", "RO302", "RO303")
@@ -65,9 +69,30 @@ class FileFix:
     def has_suggestions(self) -> bool:
         return self.suggested is not None and self.suggested != self.fixed
 
+    # Output: the command writes through these, so a file fixed piece by piece (StreamedFix)
+    # goes out the same way without ever being held in memory.
+
+    def write_diff(self, out: TextIO, suggested: bool = False) -> None:
+        out.write(self.diff(suggested))
+
+    def write_fixed(self, out: TextIO) -> None:
+        out.write(self.fixed if self.error is None else self.original)
+
+    def save(self) -> None:
+        """Replace the file with the fixed text, atomically (ConcurrentChange if it changed meanwhile)."""
+        write_atomic(self.path, self.fixed, expect=self.stamp)
+
+    def discard(self) -> None:
+        """Drop what was prepared and not saved."""
+
 
 def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
     """Fix one file's text (nothing is written here)."""
+    with gc_paused():
+        return _fix_text(text, path, registry, selected)
+
+
+def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
     result = FileFix(path=path, original=text, fixed=text)
     body = text[1:] if text.startswith("\ufeff") else text
     bom = text[: len(text) - len(body)]
@@ -137,39 +162,63 @@ def _fix_dockerfile(result: FileFix, body: str, bom: str, registry: ProfileRegis
     return result
 
 
-def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=()) -> list[FileFix]:
-    out = []
+def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(), show_diff: bool = False) -> list[FileFix]:
+    """Fix every file of *inputs* (nothing is written here: see FileFix.save).  Files past
+    STREAM_BYTES, and long standard input, are fixed piece by piece (``fix_stream``)."""
+    from rofs.audit import is_dockerfile_name
+
+    out: list[FileFix] = []
     for path, explicit in discover(inputs, exclude):
         name = os.path.basename(path)
-        from rofs.audit import is_dockerfile_name
-
-        if path != STDIN and not explicit and not (
-            name.lower().endswith((".yaml", ".yml", ".json")) or is_dockerfile_name(name)
-        ):
+        yaml_name = name.lower().endswith((".yaml", ".yml", ".json"))
+        if path != STDIN and not explicit and not (yaml_name or is_dockerfile_name(name)):
             continue
-        stamp = file_stamp(path) if path != STDIN else None
-        text, error, skip = read_text_raw(path)
+        if path == STDIN:
+            try:
+                data, spooled = spool_stdin(STREAM_BYTES)
+            except OSError as exc:
+                out.append(FileFix(path="<stdin>", error=f"<stdin>: cannot read: {exc.strerror or exc}"))
+                continue
+            if spooled:
+                out.append(fix_stream(spooled, "<stdin>", registry, selected, None, show_diff))
+                continue
+            text, error, skip = decode_raw(data or b"")
+        elif (yaml_name or (explicit and not is_dockerfile_name(name))) and _size(path) > STREAM_BYTES:
+            out.append(fix_stream(path, path, registry, selected, Path(path), show_diff))
+            continue
+        else:
+            stamp = file_stamp(path)
+            text, error, skip = read_text_raw(path)
         if error:
-            out.append(FileFix(path=path, error=f"{path}: {error}"))
+            out.append(FileFix(path=path if path != STDIN else "<stdin>", error=f"{path}: {error}"))
             continue
         if skip:
             continue
         result = fix_text(text, "<stdin>" if path == STDIN else path, registry, selected)
-        result.stamp = stamp
+        if path != STDIN:
+            result.stamp = stamp
         out.append(result)
     return out
 
 
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 def read_text_raw(path: str) -> tuple[str | None, str | None, str | None]:
     """Like ``audit.read_text`` but keeps line endings exactly (a fix must not change them)."""
-    if path == STDIN:
-        text, error, skip = read_text(path)
-        return text, error, skip
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}", None
+    return decode_raw(data)
+
+
+def decode_raw(data: bytes) -> tuple[str | None, str | None, str | None]:
     if b"\x00" in data[:8192]:
         return None, None, "binary"
     try:
@@ -178,4 +227,281 @@ def read_text_raw(path: str) -> tuple[str | None, str | None, str | None]:
         return None, None, f"not UTF-8 (byte {exc.start})"
 
 
-__all__ = ["FIXABLE", "ConcurrentChange", "FileFix", "fix_paths", "fix_text", "write_atomic"]
+# --- long files, piece by piece ---------------------------------------------------------
+
+
+@dataclass
+class StreamedFix(FileFix):
+    """A long Kubernetes stream fixed piece by piece: the fixed text and the diff live in temp
+    files, never whole in memory."""
+
+    source: str = ""  # the file read (a temp copy for standard input)
+    fixed_file: str | None = None  # the fixed text: beside the target (to be renamed over it) or a temp
+    diff_file: str | None = None
+    was_changed: bool = False
+    noted: set[str] = field(default_factory=set)
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.was_changed
+
+    def diff(self, suggested: bool = False) -> str:
+        return Path(self.diff_file).read_text(encoding="utf-8") if self.diff_file else ""
+
+    def write_diff(self, out: TextIO, suggested: bool = False) -> None:
+        if self.diff_file:
+            with open(self.diff_file, encoding="utf-8", newline="") as handle:
+                shutil.copyfileobj(handle, out, 1 << 20)
+
+    def write_fixed(self, out: TextIO) -> None:
+        name = self.fixed_file if self.changed and self.fixed_file else self.source
+        with open(name, encoding="utf-8", newline="") as handle:
+            shutil.copyfileobj(handle, out, 1 << 20)
+
+    def save(self) -> None:
+        assert self.fixed_file is not None
+        replace_with(self.fixed_file, self.path, self.stamp)
+        self.fixed_file = None
+
+    def discard(self) -> None:
+        for name in (self.fixed_file, self.diff_file):
+            if name:
+                Path(name).unlink(missing_ok=True)
+        self.fixed_file = self.diff_file = None
+
+
+class _Collision(Exception):
+    """A claim this fix added has the name of one found further down the stream."""
+
+
+def fix_stream(source: str, display: str, registry: ProfileRegistry, selected: set[str],
+               target: Path | None, show_diff: bool) -> FileFix:
+    """Fix a long Kubernetes stream piece by piece (see rofs.stream): memory stays flat.
+
+    The fixed text goes to a temp file beside *target* (ready for ``save``), or to a private
+    temp file (standard input); with *show_diff* only the diff is kept.  Claims added for
+    persistent paths are written once, after the last document, as for a whole file.  A file
+    that turns out not to be Kubernetes is fixed whole, as usual.
+    """
+    stamp = file_stamp(source) if target is not None else None
+    try:
+        with open(source, "rb") as probe:
+            if b"\x00" in probe.read(8192):
+                return FileFix(path=display, error=f"{display}: binary file, not YAML")
+        return _fix_stream_pass(source, display, registry, selected, target, show_diff, stamp, set())
+    except _Collision as again:
+        return _fix_stream_pass(source, display, registry, selected, target, show_diff, stamp, again.args[0])
+    except OSError as exc:
+        return FileFix(path=display, error=f"{display}: cannot read: {exc.strerror or exc}")
+
+
+class _StreamDiff:
+    """A unified diff written as the pieces of a stream come: hunks carry their full context
+    across piece boundaries (as ``patch`` expects), and memory holds at most one hunk."""
+
+    def __init__(self, out: TextIO, context: int = 3):
+        self.out, self.n = out, context
+        self.old_no = self.new_no = 1  # numbers of the next line, old and new
+        self.hunk: list[str] | None = None
+        self.start = (1, 1)  # the open hunk's first old and new line
+        self.gap: list[str] = []  # equal lines after the last change (open hunk) or before the next one
+
+    def piece(self, old: str, new: str) -> None:
+        a, b = old.splitlines(True), new.splitlines(True)
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+            if tag == "equal":
+                self._equal(a[i1:i2])
+            else:
+                self._change(a[i1:i2], b[j1:j2])
+
+    def _equal(self, lines: list[str]) -> None:
+        for line in lines:
+            self.gap.append(line)
+            self.old_no += 1
+            self.new_no += 1
+            if self.hunk is not None and len(self.gap) > 2 * self.n:
+                self._close()
+            elif self.hunk is None and len(self.gap) > self.n:
+                del self.gap[0]
+
+    def _change(self, removed: list[str], added: list[str]) -> None:
+        if self.hunk is None:
+            before = len(self.gap)
+            self.start = (self.old_no - before, self.new_no - before)
+            self.hunk = [" " + x for x in self.gap]
+        else:
+            self.hunk.extend(" " + x for x in self.gap)
+        self.gap = []
+        self.hunk.extend("-" + x for x in removed)
+        self.hunk.extend("+" + x for x in added)
+        self.old_no += len(removed)
+        self.new_no += len(added)
+
+    def _close(self) -> None:
+        assert self.hunk is not None
+        lines = self.hunk + [" " + x for x in self.gap[: self.n]]
+        old_len = sum(1 for x in lines if x[0] in " -")
+        new_len = sum(1 for x in lines if x[0] in " +")
+        self.out.write(f"@@ -{_range(self.start[0], old_len)} +{_range(self.start[1], new_len)} @@\n")
+        self.out.writelines(x if x.endswith("\n") else x + "\n" for x in lines)
+        self.hunk = None
+        self.gap = self.gap[max(0, len(self.gap) - self.n):]  # the next hunk's leading context
+
+    def finish(self) -> None:
+        if self.hunk is not None:
+            self._close()
+
+
+def _range(start: int, length: int) -> str:
+    # As difflib writes it: "5" for one line, "4,0" (the line before) for none.
+    if length == 1:
+        return str(start)
+    return f"{start - 1 if length == 0 else start},{length}"
+
+
+def _fix_stream_pass(source, display, registry, selected, target, show_diff, stamp, preseed: set[str]) -> FileFix:
+    result = StreamedFix(path=display, source=source, stamp=stamp, format=SourceFormat.KUBERNETES)
+    fixer = KubernetesFixer(Context(registry), selected)
+    taken = set(preseed)  # claim names found in the stream, or added by this fix
+    existing: set[str] = set()  # claim names found in the stream
+    appended: list[str] = []
+    fixed_out = diff_out = None
+    pending: tuple[str, str] | None = None  # the last piece (original, fixed): the claims go after it
+    differ: _StreamDiff | None = None
+    bom = ""
+
+    def emit(original: str, fixed: str) -> None:
+        if fixed_out is not None:
+            fixed_out.write(fixed)
+        if differ is not None:
+            if fixed == original:
+                differ._equal(original.splitlines(True))
+            else:
+                differ.piece(original, fixed)
+
+    try:
+        if show_diff:
+            diff_fd, result.diff_file = tempfile.mkstemp(prefix="rofs-fix-", suffix=".diff")
+            diff_out = os.fdopen(diff_fd, "w", encoding="utf-8", newline="")
+            name = display
+            old, new = (name, name) if name.startswith("/") or name == "<stdin>" else (f"a/{name}", f"b/{name}")
+            diff_out.write(f"--- {old}\n+++ {new}\n")
+            differ = _StreamDiff(diff_out)
+        elif target is not None:
+            fixed_out, result.fixed_file = temp_beside(target)
+        else:
+            fixed_fd, result.fixed_file = tempfile.mkstemp(prefix="rofs-fix-", suffix=".yaml")
+            fixed_out = os.fdopen(fixed_fd, "w", encoding="utf-8", newline="")
+        kind: SourceFormat | None = None
+        held: list = []  # pieces read before the stream's type is known
+        with open(source, encoding="utf-8", errors="strict", newline="") as handle:
+            for chunk in chunks(handle):
+                text = chunk.text
+                if chunk.line == 1 and text.startswith("\ufeff"):
+                    bom, text = "\ufeff", text[1:]
+                try:
+                    with gc_paused():
+                        docs = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
+                except yaml.YAMLError as exc:
+                    error = yaml_error(display, exc, "")
+                    line = f"{error.line + chunk.line - 1}:" if error.line else ""
+                    result.error = f"{display}:{line} {error.message}"
+                    return result
+                if kind is None:
+                    held.append((chunk, text, docs))
+                    kind = detect([d for _, _, ds in held for d in ds])
+                    if kind is None:
+                        continue
+                    if kind is not SourceFormat.KUBERNETES:
+                        return _whole(source, display, registry, selected, stamp, result)
+                    todo, held = held, []
+                else:
+                    todo = [(chunk, text, docs)]
+                for piece, body, pdocs in todo:
+                    found = _existing_pvcs(pdocs)
+                    if found & (taken - existing):
+                        raise _Collision(existing | found)
+                    existing |= found
+                    with gc_paused():
+                        fixed = _fix_piece(fixer, piece, body, pdocs, display, taken, result)
+                    if fixed is None:
+                        return result
+                    appended.append(fixer.appended)
+                    if pending is not None:
+                        emit(*pending)
+                    pending = (piece.restore(piece.text), (bom if piece.line == 1 else "") + fixed)
+            for piece, _, _ in held:  # never found out what it is: left as it is
+                if pending is not None:
+                    emit(*pending)
+                pending = (piece.restore(piece.text), piece.restore(piece.text))
+            if kind is None:
+                result.format = None
+        tail = "".join(appended)
+        if pending is not None:
+            original, fixed = pending
+            if tail:
+                nl = "\r\n" if "\r\n" in original else "\n"
+                fixed += ("" if fixed.endswith("\n") or not fixed else nl) + tail
+            result.was_changed = result.was_changed or fixed != original
+            emit(original, fixed)
+        if differ is not None:
+            differ.finish()
+            if not result.was_changed:
+                diff_out.close()
+                Path(result.diff_file).write_text("")
+        return result
+    except UnicodeDecodeError as exc:
+        result.error = f"{display}: not UTF-8 (byte {exc.start} of a block): nothing fixed"
+        return result
+    except BaseException:
+        result.error = result.error or "interrupted"
+        raise
+    finally:
+        for out in (fixed_out, diff_out):
+            if out is not None:
+                out.close()
+        if result.error:
+            result.discard()
+
+
+def _fix_piece(fixer, piece, body: str, docs, display: str, taken: set[str], result: StreamedFix) -> str | None:
+    """One piece, fixed (the piece's text, dash of a List item back in place); None on error."""
+    try:
+        edits, notes = fixer.fix(body, display, comment_pragmas(body, display), documents=docs,
+                                 pvc_names=taken, append=False)
+        fixed = apply(body, edits)
+    except ShapeError as exc:
+        result.error = f"{display}:{exc.node.start_mark.line + piece.line}: cannot fix: {exc}"
+        return None
+    except (EditConflict, ValueError) as exc:
+        result.error = f"{display}: cannot fix: {exc}"
+        return None
+    if fixed != body:
+        try:
+            list(yaml.compose_all(fixed, Loader=_Loader))
+        except yaml.YAMLError as exc:
+            result.error = f"{display}: internal error: the fixed text does not parse ({exc}); nothing written"
+            return None
+        result.was_changed = True
+    try:
+        fixed = piece.restore(fixed)
+    except ValueError as exc:
+        result.error = f"{display}: cannot fix: {exc}"
+        return None
+    result.notes.extend(n for n in notes if n not in result.noted)
+    result.noted.update(notes)
+    return fixed
+
+
+def _whole(source: str, display: str, registry, selected, stamp, streamed: StreamedFix) -> FileFix:
+    """A long file that is not Kubernetes (a Compose file): fixed whole, as usual."""
+    streamed.discard()
+    text, error, skip = read_text_raw(source)
+    if error or skip:
+        return FileFix(path=display, error=f"{display}: {error or skip}")
+    result = fix_text(text, display, registry, selected)
+    result.stamp = stamp
+    return result
+
+
+__all__ = ["FIXABLE", "ConcurrentChange", "FileFix", "StreamedFix", "fix_paths", "fix_stream", "fix_text", "write_atomic"]

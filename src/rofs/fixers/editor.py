@@ -176,17 +176,21 @@ class Editor:
 
     # --- output ---------------------------------------------------------------------
 
-    def finish(self) -> list[TextEdit]:
+    def finish(self, append: bool = True) -> list[TextEdit]:
+        """The edits; with *append* False, new documents are left for ``appended_text`` (a
+        stream fixed piece by piece gets them once, at its very end)."""
         for mapping, items in self._map_adds.values():
             self._emit_map_add(mapping, items)
         for seq, items in self._seq_adds.values():
             self._emit_seq_add(seq, items)
-        if self._appended_docs:
+        if self._appended_docs and append:
             tail = "" if self.text.endswith("\n") or not self.text else self.nl
-            for doc in self._appended_docs:
-                tail += "---" + self.nl + render_block(doc, 0, self.seq_offset, self.nl)
-            self._edit(len(self.text), len(self.text), tail, column=-1)
+            self._edit(len(self.text), len(self.text), tail + self.appended_text(), column=-1)
         return self.edits
+
+    def appended_text(self) -> str:
+        """The documents to add after the file, as text (each starting with ``---``)."""
+        return "".join("---" + self.nl + render_block(doc, 0, self.seq_offset, self.nl) for doc in self._appended_docs)
 
     def _emit_map_add(self, mapping: yaml.MappingNode, items: dict) -> None:
         if is_flow(mapping):

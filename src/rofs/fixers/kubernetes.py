@@ -61,13 +61,23 @@ class KubernetesFixer:
         self.ctx = ctx
         self.selected = set(selected) & set(FIXABLE)
 
-    def fix(self, text: str, path: str, suppressions: list) -> tuple[list, list[str]]:
-        """Edits for the whole file, and notes for the user.  Raises ShapeError / YAMLError on bad input."""
-        documents = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
+    def fix(self, text: str, path: str, suppressions: list, documents: list | None = None,
+            pvc_names: set[str] | None = None, append: bool = True) -> tuple[list, list[str]]:
+        """Edits for the whole file, and notes for the user.  Raises ShapeError / YAMLError on bad input.
+
+        A stream fixed piece by piece passes each piece's *documents* (already composed), one
+        *pvc_names* set for all pieces (claims found or added so far), and ``append=False``: the
+        claims to add are then left in ``self.appended`` (text) for the end of the stream.
+        """
+        if documents is None:
+            documents = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
         source = KubernetesSource()
         editor: Editor | None = None
         notes: list[str] = []
-        pvc_names = _existing_pvcs(documents)
+        if pvc_names is None:
+            pvc_names = set()
+        pvc_names |= _existing_pvcs(documents)
+        self.appended = ""
         for doc in documents:
             for obj in source._objects(doc):
                 kind_node, api_node = get(obj, "kind"), get(obj, "apiVersion")
@@ -85,7 +95,12 @@ class KubernetesFixer:
                     if editor is None:
                         editor = Editor(text, seq_offset_of(text, spec))
                     self._fix_workload(editor, obj, kind, name, namespace, spec, workload, findings, notes, pvc_names)
-        return (editor.finish() if editor else []), notes
+        if editor is None:
+            return [], notes
+        edits = editor.finish(append)
+        if not append:
+            self.appended = editor.appended_text()
+        return edits, notes
 
     # ---------------------------------------------------------------------------------
 
