@@ -108,7 +108,10 @@ def discover(inputs: Iterable[str], exclude: tuple[str, ...] = ()) -> Iterator[t
         path = Path(item)
         if path.is_dir():
             root = path.resolve()
-            for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+            unreadable: list[OSError] = []
+            for dirpath, dirnames, filenames in os.walk(path, followlinks=False, onerror=unreadable.append):
+                while unreadable:  # a directory that cannot be listed: its reader reports why
+                    yield unreadable.pop(0).filename, True
                 dirnames[:] = sorted(
                     d for d in dirnames
                     if not d.startswith(".") and not _excluded(os.path.join(dirpath, d), d, exclude)
@@ -123,6 +126,8 @@ def discover(inputs: Iterable[str], exclude: tuple[str, ...] = ()) -> Iterator[t
                             continue  # links that leave the tree or go nowhere are not followed
                     seen.add(full)
                     yield full, False
+            for error in unreadable:
+                yield error.filename, True
         else:
             if str(path) not in seen:
                 seen.add(str(path))
@@ -207,6 +212,15 @@ def open_source(path: str, explicit: bool) -> Opened | None:
     if not (explicit or dockerfile_name or yaml_name):
         return None
     display = "<stdin>" if path == STDIN else path
+    if path != STDIN and os.path.isdir(path):
+        return _done(SourceFile(path=path, format=None, errors=[ReadError(path, None, directory_error(path))]))
+    if path != STDIN and yaml_name and chart_of(path):
+        template = _template_line(path)
+        if template:
+            why = f"a template of the Helm chart in {chart_of(path)}: render it with `helm template` first"
+            if explicit:
+                return _done(SourceFile(path=path, format=None, errors=[ReadError(path, template, why)]))
+            return _done(SourceFile(path=path, format=None, skipped="Helm chart template (render it with helm template)"))
     if path == STDIN:
         try:
             data, spooled = spool_stdin(STREAM_BYTES)
@@ -221,6 +235,8 @@ def open_source(path: str, explicit: bool) -> Opened | None:
         text, error, skip = read_text(path)
     if error:
         return _done(SourceFile(path=display, format=None, errors=[ReadError(display, None, error)]))
+    if skip and explicit:  # named on the command line, and cannot be read as text: an error
+        return _done(SourceFile(path=display, format=None, errors=[ReadError(display, None, unreadable_text(skip))]))
     if skip:
         return _done(SourceFile(path=display, format=None, skipped=skip))
     assert text is not None
@@ -232,6 +248,39 @@ def open_source(path: str, explicit: bool) -> Opened | None:
         if looks_like_dockerfile(text):
             return _done(_read_dockerfile(text, display))
     return _open_yaml(text, display, explicit)
+
+
+def unreadable_text(skip: str) -> str:
+    """The error for a file named on the command line that is not text rofs can read."""
+    return f"{skip}: not read (rofs reads UTF-8 text: YAML, JSON, Dockerfiles)"
+
+
+def directory_error(path: str) -> str:
+    try:
+        os.listdir(path)
+    except OSError as exc:
+        return f"cannot read directory: {exc.strerror or exc}"
+    return "is a directory"
+
+
+def chart_of(path: str) -> str | None:
+    """The Helm chart directory when *path* is one of its templates (``CHART/templates/...``)."""
+    for parent in Path(path).parents:
+        if parent.name == "templates" and (parent.parent / "Chart.yaml").is_file():
+            return str(parent.parent)
+    return None
+
+
+def _template_line(path: str) -> int | None:
+    """The first line with a ``{{`` template action (comments aside), or None."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                if "{{" in line and not line.lstrip().startswith("#"):
+                    return number
+    except OSError:
+        return None
+    return None
 
 
 def _size(path: str) -> int:
@@ -252,6 +301,8 @@ def _open_yaml_stream(path: str, explicit: bool, display: str | None = None) -> 
         with open(path, "rb") as probe:
             head = probe.read(8192)
         if b"\x00" in head:
+            if explicit:
+                return _done(SourceFile(path=shown, format=None, errors=[ReadError(shown, None, unreadable_text("binary"))]))
             return _done(SourceFile(path=shown, format=None, skipped="binary"))
         handle = open(path, encoding="utf-8-sig", errors="strict")
     except OSError as exc:
@@ -268,7 +319,9 @@ def _open_yaml_stream(path: str, explicit: bool, display: str | None = None) -> 
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         handle.close()
         if isinstance(exc, UnicodeDecodeError):
-            return _done(SourceFile(path=shown, format=None, skipped=f"not UTF-8 (byte {exc.start})"))
+            if explicit:
+                return _done(SourceFile(path=shown, format=None, errors=[ReadError(shown, None, unreadable_text("not UTF-8"))]))
+            return _done(SourceFile(path=shown, format=None, skipped="not UTF-8"))
         return _done(SourceFile(path=shown, format=None, errors=[yaml_error(shown, exc)]))
     if kind is not SourceFormat.KUBERNETES:
         handle.close()
@@ -341,7 +394,11 @@ def _open_yaml(text: str, path: str, explicit: bool) -> Opened:
         except yaml.YAMLError as exc:
             return _done(SourceFile(path=path, format=kind, errors=[yaml_error(path, exc, text)]))
         return _done(ComposeSource().read_documents(documents, text, path))
-    return _done(SourceFile(path=path, format=None, skipped="not Kubernetes or Compose"))
+    return _done(SourceFile(path=path, format=None, skipped="not Kubernetes or Compose" if any(map(_has_content, seen)) else "empty"))
+
+
+def _has_content(node: yaml.Node) -> bool:
+    return not (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null")
 
 
 def _chain(first: list[yaml.Node], rest: Iterable[yaml.Node]) -> Iterator[yaml.Node]:

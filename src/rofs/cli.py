@@ -195,6 +195,10 @@ def audit(
             click.echo(text, nl=False)
     if progress:
         progress(None)
+    named = {"<stdin>" if p == "-" else p for p in paths}
+    for source in result.files:
+        if source.skipped and source.path in named:  # asked for, and nothing in it to check: say so
+            click.echo(f"rofs: {source.path}: skipped: {source.skipped}", err=True)
     for error in result.errors:
         click.echo(f"rofs: error: {error}", err=True)
     raise SystemExit(result.exit_code(threshold))

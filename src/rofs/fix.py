@@ -10,6 +10,7 @@ never touched.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shutil
 import tempfile
@@ -19,12 +20,12 @@ from typing import TextIO
 
 import yaml
 
-from rofs.audit import STDIN, STREAM_BYTES, detect, discover, spool_stdin
+from rofs.audit import STDIN, STREAM_BYTES, _template_line, chart_of, detect, directory_error, discover, spool_stdin, unreadable_text
 from rofs.files import ConcurrentChange, replace_with, temp_beside, write_atomic
 from rofs.files import stamp as file_stamp
 from rofs.fixers.kubernetes import FIXABLE as MANIFEST_FIXABLE
 from rofs.fixers.kubernetes import KubernetesFixer, _existing_pvcs
-from rofs.fixers.textedit import EditConflict, apply
+from rofs.fixers.textedit import JSON_STYLE, EditConflict, apply
 from rofs.model import SourceFormat
 from rofs.profiles import ProfileRegistry
 from rofs.rules import Context
@@ -111,28 +112,63 @@ def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str
         return result
     ctx = Context(registry)
     pragmas = comment_pragmas(body, path)
+    as_json = _json_text(body)
+    style = JSON_STYLE.set(as_json)
     try:
         if kind is SourceFormat.KUBERNETES:
-            edits, notes = KubernetesFixer(ctx, selected).fix(body, path, pragmas)
+            fixer = KubernetesFixer(ctx, selected)
+            edits, notes = fixer.fix(body, path, pragmas, append=not as_json)
         else:
             from rofs.fixers.compose import ComposeFixer
 
+            fixer = None
             edits, notes = ComposeFixer(ctx, selected).fix(body, path, pragmas)
         fixed = bom + apply(body, edits)
+        if as_json and fixer is not None and fixer.appended_docs:
+            fixed = bom + _json_with(fixed[len(bom):], fixer.appended_docs, body)
+            notes.append("the claims it needs are in the same file now: it holds a List of the objects and the claims")
     except ShapeError as exc:
         result.error = f"{path}:{exc.node.start_mark.line + 1}: cannot fix: {exc}"
         return result
     except (EditConflict, ValueError) as exc:
         result.error = f"{path}: cannot fix: {exc}"
         return result
+    finally:
+        JSON_STYLE.reset(style)
     try:
+        if as_json:
+            json.loads(fixed[len(bom):])
         list(yaml.compose_all(fixed[len(bom):], Loader=_Loader))
-    except yaml.YAMLError as exc:  # a bug in a fixer must never reach the user's file
+    except (yaml.YAMLError, ValueError) as exc:  # a bug in a fixer must never reach the user's file
         result.error = f"{path}: internal error: the fixed text does not parse ({exc}); nothing written"
         return result
     result.fixed = fixed
     result.notes = notes
     return result
+
+
+def _json_text(text: str) -> bool:
+    """Is the file JSON (then what a fix adds must be JSON too)?"""
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_with(fixed: str, documents: list[dict], original: str) -> str:
+    """A JSON file and the objects a fix adds (claims): one List holding them all, since a JSON
+    file holds one value.  Indented as the original was."""
+    value = json.loads(fixed)
+    if isinstance(value, dict) and str(value.get("kind", "")).endswith("List") and isinstance(value.get("items"), list):
+        value["items"].extend(documents)
+    else:
+        value = {"apiVersion": "v1", "kind": "List", "items": [value, *documents]}
+    second = original.split("\n", 2)[1] if original.count("\n") >= 2 else ""
+    indent = len(second) - len(second.lstrip(" ")) or 2
+    return json.dumps(value, indent=indent) + "\n"
 
 
 def _is_dockerfile(path: str, text: str) -> bool:
@@ -173,6 +209,14 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
         yaml_name = name.lower().endswith((".yaml", ".yml", ".json"))
         if path != STDIN and not explicit and not (yaml_name or is_dockerfile_name(name)):
             continue
+        if path != STDIN and os.path.isdir(path):
+            out.append(FileFix(path=path, error=f"{path}: {directory_error(path)}"))
+            continue
+        if path != STDIN and yaml_name and chart_of(path) and _template_line(path):
+            if explicit:
+                out.append(FileFix(path=path, error=f"{path}:{_template_line(path)}: a template of the Helm chart in"
+                                   f" {chart_of(path)}: render it with `helm template` first (then fix the output)"))
+            continue
         if path == STDIN:
             try:
                 data, spooled = spool_stdin(STREAM_BYTES)
@@ -183,7 +227,7 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
                 out.append(fix_stream(spooled, "<stdin>", registry, selected, None, show_diff))
                 continue
             text, error, skip = decode_raw(data or b"")
-        elif (yaml_name or (explicit and not is_dockerfile_name(name))) and _size(path) > STREAM_BYTES:
+        elif (yaml_name or (explicit and not is_dockerfile_name(name))) and _size(path) > STREAM_BYTES and not _starts_json(path):
             out.append(fix_stream(path, path, registry, selected, Path(path), show_diff))
             continue
         else:
@@ -193,12 +237,24 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
             out.append(FileFix(path=path if path != STDIN else "<stdin>", error=f"{path}: {error}"))
             continue
         if skip:
+            if explicit:  # named on the command line: say why nothing was done
+                shown = path if path != STDIN else "<stdin>"
+                out.append(FileFix(path=shown, error=f"{shown}: {unreadable_text(skip)}"))
             continue
         result = fix_text(text, "<stdin>" if path == STDIN else path, registry, selected)
         if path != STDIN:
             result.stamp = stamp
         out.append(result)
     return out
+
+
+def _starts_json(path: str) -> bool:
+    """JSON holds one value: it is fixed whole (what is added must stay inside it)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
+    except OSError:
+        return False
 
 
 def _size(path: str) -> int:

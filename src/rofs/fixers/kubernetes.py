@@ -78,6 +78,7 @@ class KubernetesFixer:
             pvc_names = set()
         pvc_names |= _existing_pvcs(documents)
         self.appended = ""
+        self.appended_docs: list[dict] = []
         for doc in documents:
             for obj in source._objects(doc):
                 kind_node, api_node = get(obj, "kind"), get(obj, "apiVersion")
@@ -100,6 +101,7 @@ class KubernetesFixer:
         edits = editor.finish(append)
         if not append:
             self.appended = editor.appended_text()
+            self.appended_docs = list(editor._appended_docs)
         return edits, notes
 
     # ---------------------------------------------------------------------------------
@@ -228,7 +230,7 @@ class KubernetesFixer:
                 pvc_names.add(claim)
                 replacement = {"persistentVolumeClaim": {"claimName": claim}}
                 if is_flow(item):
-                    editor.replace(item, "{" + f"name: {editor.source(get(item, 'name'))}, persistentVolumeClaim: {flow(replacement['persistentVolumeClaim'])}" + "}")
+                    editor.replace(item, "{" + f"{flow('name')}: {editor.source(get(item, 'name'))}, {flow('persistentVolumeClaim')}: {flow(replacement['persistentVolumeClaim'])}" + "}")
                 else:
                     editor.delete_key(item, "emptyDir")
                     editor.add_keys(item, replacement)

@@ -8,6 +8,8 @@ document separators, line endings.
 
 from __future__ import annotations
 
+import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import yaml
@@ -148,12 +150,25 @@ def render_block(obj: object, indent: int, seq_offset: int = 2, newline: str = "
     return "".join(line + newline for line in lines)
 
 
+# Set while a JSON file is fixed: what is spliced into it must be JSON too.
+JSON_STYLE: ContextVar[bool] = ContextVar("JSON_STYLE", default=False)
+
+
 def _flow(value: object) -> str:
+    if JSON_STYLE.get():
+        return json.dumps(value)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{scalar_text(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_flow_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
-    return scalar_text(value)
+    return _flow_scalar(value)
+
+
+def _flow_scalar(value: object) -> str:
+    text = scalar_text(value)
+    if isinstance(value, str) and text[:1] not in ("'", '"') and any(c in text for c in ",[]{}"):
+        return json.dumps(value)  # plain at the top level, but not inside [ ] or { }
+    return text
 
 
 def flow(value: object) -> str:

@@ -79,7 +79,22 @@ class ShapeError(Exception):
 
     def __init__(self, node: yaml.Node, message: str):
         self.node = node
+        if looks_like_template(node):
+            message += f"; {HELM_HINT}"
         super().__init__(message)
+
+
+HELM_HINT = "this looks like an unrendered Helm template ({{ ... }}): render it with `helm template` first"
+
+
+def looks_like_template(node: yaml.Node) -> bool:
+    """``{{ .Values.x }}`` read as YAML: a flow mapping whose only key is a flow mapping."""
+    return (
+        isinstance(node, yaml.MappingNode)
+        and node.flow_style is True
+        and len(node.value) == 1
+        and isinstance(node.value[0][0], yaml.MappingNode)
+    )
 
 
 def _loc(path: str, node: yaml.Node) -> Location:
@@ -504,6 +519,6 @@ def yaml_error(path: str, exc: yaml.YAMLError, text: str = "") -> ReadError:
     context = getattr(exc, "context", None)
     message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
     if "{{" in text:
-        message += "; this looks like an unrendered Helm template: render it with `helm template` first"
+        message += f"; {HELM_HINT}"
     return ReadError(path, line, message)
 
