@@ -121,7 +121,10 @@ def discover(inputs: Iterable[str], exclude: tuple[str, ...] = ()) -> Iterator[t
                     if _excluded(full, name, exclude) or full in seen:
                         continue
                     if os.path.islink(full):
-                        target = Path(full).resolve()
+                        try:
+                            target = Path(full).resolve()
+                        except (OSError, RuntimeError):  # a link loop
+                            continue
                         if not target.is_file() or root not in target.parents:
                             continue  # links that leave the tree or go nowhere are not followed
                     seen.add(full)
