@@ -305,17 +305,23 @@ def test_a_file_changed_meanwhile_is_not_overwritten(tmp_path: Path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.yaml"]
 
 
-def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path):
+@pytest.mark.parametrize("copies, runs", [(1, 30), (3, 15)], ids=["whole", "streamed"])
+def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path, copies: int, runs: int):
     """rofs fix killed with SIGKILL at random moments on a large multi-document file: the file is
-    always the complete old or the complete new version, never a mix."""
+    always the complete old or the complete new version, never a mix, and nothing is left beside
+    it.  Three copies of the file (5.6 MB) take the streamed path (past rofs.audit.STREAM_BYTES)."""
     import random
     import signal as sig
     import subprocess as sp
     import time as t
 
+    from rofs.audit import STREAM_BYTES
+
     src = CORPUS / "argoproj__argo-cd" / "manifests" / "install.yaml"
     require_path(src, "argo-cd install.yaml")
-    old = src.read_text()
+    one = src.read_text()
+    old = one + "".join("---\n" + one for _ in range(copies - 1))
+    assert (len(old.encode()) > STREAM_BYTES) == (copies > 1)
     new = fix_text(old, "install.yaml", builtin_registry(), SELECTED).fixed
     assert new != old
     # How long a whole run takes here, so the kills spread over reading, fixing and writing.
@@ -325,9 +331,10 @@ def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path):
     probe.write_text(old)
     sp.run([str(Path(sys.executable).with_name("rofs")), "fix", str(probe)], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
     whole = t.monotonic() - start
+    assert probe.read_text() == new, "the streamed fix gives what the whole-file fix gives"
     rng = random.Random(7)
     outcomes = Counter()
-    for i in range(30):
+    for i in range(runs):
         f = tmp_path / f"run{i}" / "install.yaml"
         f.parent.mkdir()
         f.write_text(old)
@@ -337,6 +344,7 @@ def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path):
         proc.wait()
         content = f.read_text()
         assert content in (old, new), f"run {i}: a mix of old and new"
+        assert os.listdir(f.parent) == ["install.yaml"], f"run {i}: left behind: {os.listdir(f.parent)}"
         outcomes["new" if content == new else "old"] += 1
     assert outcomes["old"] and outcomes["new"], outcomes
 

@@ -38,14 +38,13 @@ def write_atomic(path: str | Path, text: str, expect: tuple[int, int, int] | Non
         with open(target, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         return
-    handle, tmp = temp_beside(target)
+    pending = Replacement(target)
     try:
-        with handle:
-            handle.write(text)
+        pending.handle.write(text)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        pending.discard()
         raise
-    replace_with(tmp, target, expect)
+    pending.commit(expect)
 
 
 def _is_special(target: Path) -> bool:
@@ -55,42 +54,64 @@ def _is_special(target: Path) -> bool:
         return False
 
 
-def temp_beside(target: Path):
-    """(an open text handle, its path): a temp file in *target*'s directory, for ``replace_with``.
-    Line endings are written as given."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.rofs-", dir=target.parent)
-    return os.fdopen(fd, "w", encoding="utf-8", newline=""), tmp
+class Replacement:
+    """The next content of *target*, written to ``handle``, put in place by ``commit``.
 
+    The text goes to a file in the target's directory that has no name yet (O_TMPFILE): a
+    process killed while writing leaves nothing behind.  ``commit`` syncs it, gives it the old
+    file's mode, checks that nobody changed the target meanwhile, names it and renames it over
+    the target (one atomic step for readers), then syncs the directory.  Where the file system
+    has no O_TMPFILE, a named temp file beside the target is used instead.
+    """
 
-def replace_with(tmp: str, path: str | Path, expect: tuple[int, int, int] | None = None) -> None:
-    """Put the finished temp file *tmp* (same directory) in place of *path*, atomically: fsync,
-    the old file's mode, a last check that nobody changed *path* (*expect*), rename, fsync of the
-    directory.  On any failure *tmp* is removed and *path* is left as it was."""
-    target = Path(path)
-    try:
+    def __init__(self, target: str | Path):
+        self.target = Path(target)
+        self.name: str | None = None
         try:
-            perms = stat.S_IMODE(target.stat().st_mode)
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            perms = 0o666 & ~umask
-        fd = os.open(tmp, os.O_RDONLY)
+            fd = os.open(self.target.parent, os.O_TMPFILE | os.O_WRONLY, 0o600)
+        except (AttributeError, OSError):
+            fd, self.name = tempfile.mkstemp(prefix=f".{self.target.name}.rofs-", dir=self.target.parent)
+        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self, expect: tuple[int, int, int] | None = None) -> None:
         try:
+            self.handle.flush()
+            fd = self.handle.fileno()
             os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, perms)
-        if expect is not None and stamp(str(path)) != expect:
-            raise ConcurrentChange(f"{path} changed while rofs was fixing it; nothing written, run rofs fix again")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dirfd = os.open(target.parent, os.O_RDONLY)
+            try:
+                perms = stat.S_IMODE(self.target.stat().st_mode)
+            except FileNotFoundError:
+                umask = os.umask(0)
+                os.umask(umask)
+                perms = 0o666 & ~umask
+            os.fchmod(fd, perms)
+            if expect is not None and stamp(str(self.target)) != expect:
+                raise ConcurrentChange(f"{self.target} changed while rofs was fixing it; nothing written, run rofs fix again")
+            if self.name is None:
+                base = f".{self.target.name}.rofs-{os.getpid()}-{id(self):x}"
+                dirfd = os.open(self.target.parent, os.O_RDONLY | os.O_DIRECTORY)
+                try:  # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N: the way to name an O_TMPFILE file
+                    os.link(f"/proc/self/fd/{fd}", base, dst_dir_fd=dirfd, follow_symlinks=True)
+                finally:
+                    os.close(dirfd)
+                self.name = os.path.join(self.target.parent, base)
+            os.replace(self.name, self.target)
+            self.name = None
+        except BaseException:
+            self.discard()
+            raise
+        self.handle.close()
         try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
-    except OSError:
-        pass
+            dirfd = os.open(self.target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dirfd)
+            finally:
+                os.close(dirfd)
+        except OSError:
+            pass
+
+    def discard(self) -> None:
+        self.handle.close()
+        if self.name is not None:
+            Path(self.name).unlink(missing_ok=True)
+            self.name = None

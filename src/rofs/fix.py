@@ -10,6 +10,7 @@ never touched.
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from typing import TextIO
 import yaml
 
 from rofs.audit import STDIN, STREAM_BYTES, _template_line, chart_of, detect, directory_error, discover, spool_stdin, unreadable_text
-from rofs.files import ConcurrentChange, replace_with, temp_beside, write_atomic
+from rofs.files import ConcurrentChange, Replacement, write_atomic
 from rofs.files import stamp as file_stamp
 from rofs.fixers.kubernetes import FIXABLE as MANIFEST_FIXABLE
 from rofs.fixers.kubernetes import KubernetesFixer, _existing_pvcs
@@ -292,8 +293,9 @@ class StreamedFix(FileFix):
     files, never whole in memory."""
 
     source: str = ""  # the file read (a temp copy for standard input)
-    fixed_file: str | None = None  # the fixed text: beside the target (to be renamed over it) or a temp
-    diff_file: str | None = None
+    replacement: Replacement | None = None  # the fixed text, beside the file, until saved
+    fixed_temp: TextIO | None = None  # the fixed text, for standard output (an unnamed temp file)
+    diff_temp: TextIO | None = None  # the diff (an unnamed temp file)
     was_changed: bool = False
     noted: set[str] = field(default_factory=set)
 
@@ -302,28 +304,36 @@ class StreamedFix(FileFix):
         return self.error is None and self.was_changed
 
     def diff(self, suggested: bool = False) -> str:
-        return Path(self.diff_file).read_text(encoding="utf-8") if self.diff_file else ""
+        buffer = io.StringIO()
+        self.write_diff(buffer)
+        return buffer.getvalue()
 
     def write_diff(self, out: TextIO, suggested: bool = False) -> None:
-        if self.diff_file:
-            with open(self.diff_file, encoding="utf-8", newline="") as handle:
-                shutil.copyfileobj(handle, out, 1 << 20)
+        if self.diff_temp is not None and self.was_changed:
+            self.diff_temp.seek(0)
+            shutil.copyfileobj(self.diff_temp, out, 1 << 20)
 
     def write_fixed(self, out: TextIO) -> None:
-        name = self.fixed_file if self.changed and self.fixed_file else self.source
-        with open(name, encoding="utf-8", newline="") as handle:
+        if self.fixed_temp is not None and self.changed:
+            self.fixed_temp.seek(0)
+            shutil.copyfileobj(self.fixed_temp, out, 1 << 20)
+            return
+        with open(self.source, encoding="utf-8", newline="") as handle:
             shutil.copyfileobj(handle, out, 1 << 20)
 
     def save(self) -> None:
-        assert self.fixed_file is not None
-        replace_with(self.fixed_file, self.path, self.stamp)
-        self.fixed_file = None
+        assert self.replacement is not None
+        pending, self.replacement = self.replacement, None
+        pending.commit(self.stamp)
 
     def discard(self) -> None:
-        for name in (self.fixed_file, self.diff_file):
-            if name:
-                Path(name).unlink(missing_ok=True)
-        self.fixed_file = self.diff_file = None
+        if self.replacement is not None:
+            self.replacement.discard()
+            self.replacement = None
+        for temp in (self.fixed_temp, self.diff_temp):
+            if temp is not None:
+                temp.close()
+        self.fixed_temp = self.diff_temp = None
 
 
 class _Collision(Exception):
@@ -437,17 +447,16 @@ def _fix_stream_pass(source, display, registry, selected, target, show_diff, sta
 
     try:
         if show_diff:
-            diff_fd, result.diff_file = tempfile.mkstemp(prefix="rofs-fix-", suffix=".diff")
-            diff_out = os.fdopen(diff_fd, "w", encoding="utf-8", newline="")
+            diff_out = result.diff_temp = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
             name = display
             old, new = (name, name) if name.startswith("/") or name == "<stdin>" else (f"a/{name}", f"b/{name}")
             diff_out.write(f"--- {old}\n+++ {new}\n")
             differ = _StreamDiff(diff_out)
         elif target is not None:
-            fixed_out, result.fixed_file = temp_beside(target)
+            result.replacement = Replacement(target)
+            fixed_out = result.replacement.handle
         else:
-            fixed_fd, result.fixed_file = tempfile.mkstemp(prefix="rofs-fix-", suffix=".yaml")
-            fixed_out = os.fdopen(fixed_fd, "w", encoding="utf-8", newline="")
+            fixed_out = result.fixed_temp = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
         kind: SourceFormat | None = None
         held: list = []  # pieces read before the stream's type is known
         with open(source, encoding="utf-8", errors="strict", newline="") as handle:
@@ -502,9 +511,6 @@ def _fix_stream_pass(source, display, registry, selected, target, show_diff, sta
             emit(original, fixed)
         if differ is not None:
             differ.finish()
-            if not result.was_changed:
-                diff_out.close()
-                Path(result.diff_file).write_text("")
         return result
     except UnicodeDecodeError as exc:
         result.error = f"{display}: not UTF-8 (byte {exc.start} of a block): nothing fixed"
@@ -514,8 +520,8 @@ def _fix_stream_pass(source, display, registry, selected, target, show_diff, sta
         raise
     finally:
         for out in (fixed_out, diff_out):
-            if out is not None:
-                out.close()
+            if out is not None and not out.closed:
+                out.flush()
         if result.error:
             result.discard()
 
