@@ -106,12 +106,14 @@ def test_a_fork_bomb_is_bounded(mode: str):
     assert 1 < report["peak_processes"] <= 64
     assert report["refused_forks"] > 0, "the bomb hit the limit"
     if mode == "run":
-        assert report["timed_out"] is True and report["returncode"] == 143, "sleep ended by SIGTERM at the timeout"
+        # SIGTERM ends sleep (143) unless the namespace's leftovers are killed first (137): on a
+        # loaded machine the bomb's 60 traced processes make either order possible.
+        assert report["timed_out"] is True and report["returncode"] in (143, 137), "sleep ended at the timeout"
         assert LIMIT_MESSAGE + "; raise --max-procs if it really needs more" in report["problems"]
         assert elapsed < 20
     else:
         assert result.returncode == 0, result.stderr[-2000:]
-        assert report["returncode"] == 143, "sleep ended by SIGTERM at the end of --duration"
+        assert report["returncode"] in (143, 137), "sleep ended at the end of --duration (SIGTERM or the namespace kill)"
         assert LIMIT_MESSAGE in report["notes"]
         assert elapsed < 30
     assert_nothing_left(before, marker, pid)
