@@ -470,3 +470,32 @@ def test_compose_tmpfs_options_with_commas_are_quoted_in_a_flow_service():
     db = yaml.safe_load(out)["services"]["db"]
     assert db["tmpfs"] == ["/data:size=1g,mode=1777"]
     assert audit_text(out) == []
+
+
+@pytest.mark.parametrize("copies", [1, 3], ids=["whole", "streamed"])
+def test_concurrent_fixes_of_one_file_detect_each_other(tmp_path: Path, copies: int):
+    """Four `rofs fix` at once on one file: rofs detects (it does not lock) a file changed since
+    it was read; the file ends as the complete fixed version, each process either wrote it, found
+    nothing to do, or said the file changed under it (exit 2), and nothing is left beside it."""
+    import subprocess as sp
+
+    src = CORPUS / "argoproj__argo-cd" / "manifests" / "install.yaml"
+    require_path(src, "argo-cd install.yaml")
+    one = src.read_text()
+    old = one + "".join("---\n" + one for _ in range(copies - 1))
+    new = fix_text(old, "install.yaml", builtin_registry(), SELECTED).fixed
+    f = tmp_path / "install.yaml"
+    f.write_text(old)
+    exe = str(Path(sys.executable).with_name("rofs"))
+    procs = [sp.Popen([exe, "fix", str(f)], stdout=sp.DEVNULL, stderr=sp.PIPE, text=True) for _ in range(4)]
+    outcomes = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert "Traceback" not in err
+        if proc.returncode == 2:
+            assert f"rofs: error: cannot write {f}: {f} changed while rofs was fixing it; nothing written, run rofs fix again" in err
+        outcomes.append(proc.returncode)
+    assert f.read_text() == new
+    assert os.listdir(tmp_path) == ["install.yaml"]
+    assert 1 in outcomes and set(outcomes) <= {0, 1, 2}, outcomes
+    print("outcomes", sorted(outcomes))
