@@ -171,22 +171,34 @@ def decode(data: bytes) -> tuple[str | None, str | None, str | None]:
     return text.replace("\r\n", "\n"), None, None
 
 
+_SPOOLED: list = []  # standard input spooled to unnamed temp files, kept open while read
+
+
 def spool_stdin(limit: int) -> tuple[bytes | None, str | None]:
-    """Standard input: (its bytes) when it is at most *limit* bytes, else (None, a temp file
-    holding it), so a long ``helm template`` or ``kubectl get`` stream is read like a file."""
-    import atexit
+    """Standard input: (its bytes) when it is at most *limit* bytes, else (None, a path to a
+    temp file holding it), so a long ``helm template`` or ``kubectl get`` stream is read like a
+    file.  The temp file has no name (a process killed meanwhile leaves nothing behind): the
+    path is its ``/proc/self/fd`` entry."""
     import shutil
     import tempfile
 
     head = sys.stdin.buffer.read(limit + 1)
     if len(head) <= limit:
         return head, None
-    fd, tmp = tempfile.mkstemp(prefix="rofs-stdin-", suffix=".yaml")
-    atexit.register(lambda: os.path.exists(tmp) and os.unlink(tmp))
-    with os.fdopen(fd, "wb") as out:
-        out.write(head)
-        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
-    return None, tmp
+    spool = tempfile.TemporaryFile(prefix="rofs-stdin-")
+    spool.write(head)
+    shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+    spool.flush()
+    _SPOOLED.append(spool)
+    path = f"/proc/self/fd/{spool.fileno()}"
+    if os.path.exists(path):
+        return None, path
+    named = tempfile.NamedTemporaryFile(prefix="rofs-stdin-", suffix=".yaml")  # no /proc: a named one
+    spool.seek(0)
+    shutil.copyfileobj(spool, named, 1 << 20)
+    named.flush()
+    _SPOOLED.append(named)
+    return None, named.name
 
 
 Opened = tuple[SourceFile, Iterable[Workload]]
