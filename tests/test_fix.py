@@ -499,3 +499,40 @@ def test_concurrent_fixes_of_one_file_detect_each_other(tmp_path: Path, copies: 
     assert os.listdir(tmp_path) == ["install.yaml"]
     assert 1 in outcomes and set(outcomes) <= {0, 1, 2}, outcomes
     print("outcomes", sorted(outcomes))
+
+
+@pytest.mark.parametrize("tail", ["", "\n", "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"])
+def test_a_key_with_nothing_after_it_gets_its_value_after_a_space(tail: str):
+    """`volumeMounts:` with no value (a null with no text of its own): the C loader reports its
+    style as "" where the Python loader says None; both must get `volumeMounts: [...]`."""
+    text = ("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n    - name: web\n"
+            "      image: registry.example.com/web:1\n      volumeMounts:" + tail)
+    result = fix_text(text, "pod.yaml", builtin_registry(), SELECTED)
+    assert result.error is None, result.error
+    pod = next(yaml.safe_load_all(result.fixed))
+    assert pod["spec"]["containers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert "volumeMounts: [" in result.fixed
+
+
+def test_the_same_note_for_many_workloads_is_one_line(tmp_path: Path):
+    docs = [DEPLOY_UNKNOWN.format(name=f"api-{i}") for i in range(5)]
+    f = tmp_path / "apis.yaml"
+    f.write_text("---\n".join(docs))
+    result = rofs("fix", str(f))
+    notes = [line for line in result.stderr.splitlines() if "no profile for" in line]
+    assert notes == [f"rofs: {f}: Deployment api-0 [api], Deployment api-1 [api], Deployment api-2 [api] and 2 more:"
+                     " no profile for registry.example.com/shop/api:2; added a bounded /tmp only. Its other writable"
+                     " paths are unknown: find them with `rofs trace`, then pass the profile with --profile-file."]
+
+
+DEPLOY_UNKNOWN = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: registry.example.com/shop/api:2
+"""

@@ -328,7 +328,7 @@ def fix(
                     result.write_fixed(out)
                 continue
             changed += 1
-            for note in result.notes:
+            for note in _grouped_notes(result.notes):
                 click.echo(f"rofs: {result.path}: {note}", err=True)
             if show_diff:
                 if not result.has_suggestions:
@@ -355,6 +355,29 @@ def fix(
         summary += f"; {errors} not fixable"
     click.echo(summary, err=True)
     raise SystemExit(2 if errors else (1 if changed or pending else 0))
+
+
+def _grouped_notes(notes: list[str], shown: int = 3) -> list[str]:
+    """Notes that say the same of many workloads ("Deployment a [main]: no profile for X ..."),
+    once, naming the first few: a long stream of one in-house image is one line, not thousands."""
+    groups: dict[str, list[str]] = {}
+    order: list[str] = []
+    for note in notes:
+        label, sep, text = note.partition(": ")
+        key = text if sep else note
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(label if sep else "")
+    out = []
+    for key in order:
+        labels = [x for x in groups[key] if x]
+        if len(labels) <= 1:
+            out.append(f"{labels[0]}: {key}" if labels else key)
+            continue
+        more = f" and {len(labels) - shown} more" if len(labels) > shown else ""
+        out.append(f"{', '.join(labels[:shown])}{more}: {key}")
+    return out
 
 
 # --- run -------------------------------------------------------------------------------

@@ -103,10 +103,10 @@ class Editor:
         vnode = get(mapping, key)
         assert knode is not None and vnode is not None
         text = flow(value)
-        if isinstance(vnode, yaml.ScalarNode) and vnode.value == "" and vnode.style is None:
+        if isinstance(vnode, yaml.ScalarNode) and vnode.value == "" and not vnode.style:  # None (Python loader) or "" (C loader): plain
             # `key:` with nothing after it: the null has no text of its own.
             colon = self.text.index(":", knode.end_mark.index)
-            self._edit(colon + 1, colon + 1, " " + text)
+            self._edit(colon + 1, colon + 1, " " + text, column=10_000)  # before anything else added there
         else:
             self.replace(vnode, text)
 
