@@ -22,6 +22,7 @@ from rofs.model import Finding, Location, Severity, SourceFormat, Suppression, W
 from rofs.profiles import ProfileRegistry
 from rofs.rules import RULES, SUPPRESSION_RULE, Context
 from rofs.stream import documents as stream_documents
+from rofs.stream import has_list_items
 from rofs.sources.interface import ReadError, SourceFile, comment_pragmas
 from rofs.sources.kubernetes import KubernetesSource, _Loader, yaml_error
 
@@ -322,7 +323,10 @@ def _open_yaml_stream(path: str, explicit: bool, display: str | None = None) -> 
         handle = open(path, encoding="utf-8-sig", errors="strict")
     except OSError as exc:
         return _done(SourceFile(path=shown, format=None, errors=[ReadError(shown, None, f"cannot read: {exc.strerror or exc}")]))
-    stream = stream_documents(handle, _Loader)
+    if has_list_items(path):
+        stream = stream_documents(handle, _Loader)
+    else:  # no List to cut: compose straight from the file (positions are the file's already)
+        stream = (doc for doc in yaml.compose_all(handle, Loader=_Loader) if doc is not None)
     seen: list[yaml.Node] = []
     kind = None
     try:

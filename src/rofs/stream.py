@@ -140,6 +140,25 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+_ITEMS_LINE = re.compile(rb"(?m)^items:[ \t]*(?:#[^\n]*)?\r?$")
+
+
+def has_list_items(path: str, block: int = 1 << 20) -> bool:
+    """Does the file have a top-level ``items:`` key (a List to cut item by item)?  Without one,
+    a stream is composed straight from the file: positions need no moving, which is faster."""
+    carry = b""
+    with open(path, "rb") as handle:
+        while True:
+            data = handle.read(block)
+            if not data:
+                return bool(_ITEMS_LINE.search(carry))
+            data = carry + data
+            cut = data.rfind(b"\n") + 1
+            if _ITEMS_LINE.search(data, 0, cut) if cut else False:
+                return True
+            carry = data[cut:]
+
+
 def _shift(node: yaml.Node, lines: int) -> None:
     """Move every mark of *node* (and below) down by *lines* lines."""
     seen: set[int] = set()
@@ -192,4 +211,4 @@ def documents(lines: Iterable[str], loader: type, batch_bytes: int = BATCH_BYTES
             raise
 
 
-__all__ = ["BATCH_BYTES", "Chunk", "chunks", "documents", "gc_paused"]
+__all__ = ["BATCH_BYTES", "Chunk", "chunks", "documents", "gc_paused", "has_list_items"]
