@@ -21,7 +21,18 @@ from typing import TextIO
 
 import yaml
 
-from rofs.audit import STDIN, STREAM_BYTES, _template_line, chart_of, detect, directory_error, discover, spool_stdin, unreadable_text
+from rofs.audit import (
+    STDIN,
+    STREAM_BYTES,
+    _size,
+    _template_line,
+    chart_of,
+    detect,
+    directory_error,
+    discover,
+    spool_stdin,
+    unreadable_text,
+)
 from rofs.files import ConcurrentChange, Replacement, write_atomic
 from rofs.files import stamp as file_stamp
 from rofs.fixers.kubernetes import FIXABLE as MANIFEST_FIXABLE
@@ -256,13 +267,6 @@ def _starts_json(path: str) -> bool:
             return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
     except OSError:
         return False
-
-
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
 
 
 def read_text_raw(path: str) -> tuple[str | None, str | None, str | None]:
