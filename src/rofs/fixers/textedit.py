@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 
 import yaml
 
@@ -105,6 +106,20 @@ def is_flow(node: yaml.Node) -> bool:
 
 def scalar_text(value: object) -> str:
     """A scalar as YAML text, quoted only when it must be."""
+    try:
+        return _scalar_text_cached(value)
+    except TypeError:  # not hashable
+        return _scalar_text(value)
+
+
+@lru_cache(maxsize=8192, typed=True)  # typed: True and 1 are different scalars
+def _scalar_text_cached(value: object) -> str:
+    # The same names, paths and sizes come back in every workload of a long stream; the
+    # emitter behind them costs ~70 us a call (a third of a long fix).
+    return _scalar_text(value)
+
+
+def _scalar_text(value: object) -> str:
     if value is True:
         return "true"
     if value is False:
