@@ -230,10 +230,11 @@ def open_source(path: str, explicit: bool) -> Opened | None:
     display = "<stdin>" if path == STDIN else path
     if path != STDIN and os.path.isdir(path):
         return _done(SourceFile(path=path, format=None, errors=[ReadError(path, None, directory_error(path))]))
-    if path != STDIN and yaml_name and chart_of(path):
-        template = _template_line(path)
+    chart = chart_of(path) if path != STDIN and yaml_name else None
+    if chart:
+        template = template_line(path)
         if template:
-            why = f"a template of the Helm chart in {chart_of(path)}: render it with `helm template` first"
+            why = f"a template of the Helm chart in {chart}: render it with `helm template` first"
             if explicit:
                 return _done(SourceFile(path=path, format=None, errors=[ReadError(path, template, why)]))
             return _done(SourceFile(path=path, format=None, skipped="Helm chart template (render it with helm template)"))
@@ -287,7 +288,7 @@ def chart_of(path: str) -> str | None:
     return None
 
 
-def _template_line(path: str) -> int | None:
+def template_line(path: str) -> int | None:
     """The first line with a ``{{`` template action (comments aside), or None."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:

@@ -25,12 +25,12 @@ from rofs.audit import (
     STDIN,
     STREAM_BYTES,
     _size,
-    _template_line,
     chart_of,
     detect,
     directory_error,
     discover,
     spool_stdin,
+    template_line,
     unreadable_text,
 )
 from rofs.files import ConcurrentChange, Replacement, write_atomic
@@ -66,8 +66,7 @@ class FileFix:
         return self.error is None and self.fixed != self.original
 
     def diff(self, suggested: bool = False) -> str:
-        name = self.path
-        old, new = (name, name) if name.startswith("/") or name == "<stdin>" else (f"a/{name}", f"b/{name}")
+        old, new = _diff_names(self.path)
         target = self.suggested if suggested and self.suggested is not None else self.fixed
         return "".join(
             difflib.unified_diff(
@@ -97,6 +96,11 @@ class FileFix:
 
     def discard(self) -> None:
         """Drop what was prepared and not saved."""
+
+
+def _diff_names(name: str) -> tuple[str, str]:
+    """The ---/+++ names of a file's diff: a/ and b/ for relative paths, as git writes them."""
+    return (name, name) if name.startswith("/") or name == "<stdin>" else (f"a/{name}", f"b/{name}")
 
 
 def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
@@ -224,10 +228,12 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
         if path != STDIN and os.path.isdir(path):
             out.append(FileFix(path=path, error=f"{path}: {directory_error(path)}"))
             continue
-        if path != STDIN and yaml_name and chart_of(path) and _template_line(path):
+        chart = chart_of(path) if path != STDIN and yaml_name else None
+        template = template_line(path) if chart else None
+        if template:
             if explicit:
-                out.append(FileFix(path=path, error=f"{path}:{_template_line(path)}: a template of the Helm chart in"
-                                   f" {chart_of(path)}: render it with `helm template` first (then fix the output)"))
+                out.append(FileFix(path=path, error=f"{path}:{template}: a template of the Helm chart in"
+                                   f" {chart}: render it with `helm template` first (then fix the output)"))
             continue
         if path == STDIN:
             try:
@@ -357,7 +363,7 @@ def fix_stream(source: str, display: str, registry: ProfileRegistry, selected: s
     try:
         with open(source, "rb") as probe:
             if b"\x00" in probe.read(8192):
-                return FileFix(path=display, error=f"{display}: binary file, not YAML")
+                return FileFix(path=display, error=f"{display}: {unreadable_text('binary')}")
         return _fix_stream_pass(source, display, registry, selected, target, show_diff, stamp, set())
     except _Collision as again:
         return _fix_stream_pass(source, display, registry, selected, target, show_diff, stamp, again.args[0])
@@ -378,6 +384,9 @@ class _StreamDiff:
 
     def piece(self, old: str, new: str) -> None:
         a, b = old.splitlines(True), new.splitlines(True)
+        if old == new:
+            self._equal(a)
+            return
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
             if tag == "equal":
                 self._equal(a[i1:i2])
@@ -444,16 +453,12 @@ def _fix_stream_pass(source, display, registry, selected, target, show_diff, sta
         if fixed_out is not None:
             fixed_out.write(fixed)
         if differ is not None:
-            if fixed == original:
-                differ._equal(original.splitlines(True))
-            else:
-                differ.piece(original, fixed)
+            differ.piece(original, fixed)
 
     try:
         if show_diff:
             diff_out = result.diff_temp = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
-            name = display
-            old, new = (name, name) if name.startswith("/") or name == "<stdin>" else (f"a/{name}", f"b/{name}")
+            old, new = _diff_names(display)
             diff_out.write(f"--- {old}\n+++ {new}\n")
             differ = _StreamDiff(diff_out)
         elif target is not None:

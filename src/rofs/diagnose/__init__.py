@@ -145,24 +145,17 @@ def _any_cause() -> re.Pattern:
     return re.compile("|".join(f"(?:{p.pattern})" for c in causes() for p in c.patterns))
 
 
-_ANY_SIGNATURE: dict[tuple[int, ...], re.Pattern] = {}
-
-
-def _any_signature(profiles: list[Profile]) -> re.Pattern:
+def _signature_screen(profiles: list[Profile]) -> re.Pattern:
     """One pattern for every signature of *profiles*: most log lines carry none, and one search
     in C answers that (a 200 MB access log: 109 us -> a few us per line)."""
-    key = tuple(id(p) for p in profiles)
-    pattern = _ANY_SIGNATURE.get(key)
-    if pattern is None:
-        signatures = sorted({sig for p in profiles for spec in p.paths for sig in spec.signatures if sig}, key=len)
-        pattern = re.compile("|".join(map(re.escape, signatures)) or r"(?!)")
-        _ANY_SIGNATURE[key] = pattern
-    return pattern
+    signatures = sorted({sig for p in profiles for spec in p.paths for sig in spec.signatures if sig}, key=len)
+    return re.compile("|".join(map(re.escape, signatures)) or r"(?!)")
 
 
 def _profile_for_signature(text: str, profiles: list[Profile], any_signature: bool = False,
-                           layout: str | None = None) -> tuple[Profile, WritablePath] | None:
-    if not _any_signature(profiles).search(text):
+                           layout: str | None = None, screen: re.Pattern | None = None
+                           ) -> tuple[Profile, WritablePath] | None:
+    if screen is not None and not screen.search(text):
         return None
     for profile in profiles:
         ids = [lay.id for lay in profile.layouts]
@@ -178,12 +171,15 @@ def _profile_for_signature(text: str, profiles: list[Profile], any_signature: bo
 
 
 def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profile | None,
-                  layout: str | None = None) -> Diagnosis | None:
+                  layout: str | None = None, profiles: list[Profile] | None = None,
+                  screen: re.Pattern | None = None) -> Diagnosis | None:
+    """One line's diagnosis.  *profiles* (the app's, or the registry's) and their signature
+    *screen* are worked out once per log by ``diagnose``."""
     cause = None
     if _any_cause().search(text):
         cause = next((c for c in causes() if any(p.search(text) for p in c.patterns)), None)
-    signed = _profile_for_signature(text, [app] if app else list(registry), any_signature=app is not None,
-                                    layout=layout)
+    signed = _profile_for_signature(text, profiles if profiles is not None else ([app] if app else list(registry)),
+                                    any_signature=app is not None, layout=layout, screen=screen)
     if cause is None and signed is None:
         return None
     profile = app or (signed[0] if signed else None)
@@ -324,11 +320,13 @@ def _bounded(text: TextIO, follow: bool = False) -> Iterator[str]:
 
 def diagnose(lines: Iterable[str], registry: ProfileRegistry, app: Profile | None = None,
              start: int = 1, layout: str | None = None) -> Iterator[Diagnosis]:
+    profiles = [app] if app else list(registry)
+    screen = _signature_screen(profiles)
     for number, line in enumerate(lines, start=start):
         text = unwrap(line)
         if not text.strip():
             continue
-        found = diagnose_line(text, number, registry, app, layout)
+        found = diagnose_line(text, number, registry, app, layout, profiles, screen)
         if found is not None:
             yield found
 

@@ -188,6 +188,11 @@ class Editor:
             self._edit(len(self.text), len(self.text), tail + self.appended_text(), column=-1)
         return self.edits
 
+    @property
+    def appended_docs(self) -> list[dict]:
+        """The documents to add after the file (claims), as data."""
+        return list(self._appended_docs)
+
     def appended_text(self) -> str:
         """The documents to add after the file, as text (each starting with ``---``)."""
         return "".join("---" + self.nl + render_block(doc, 0, self.seq_offset, self.nl) for doc in self._appended_docs)

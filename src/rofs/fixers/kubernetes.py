@@ -101,7 +101,7 @@ class KubernetesFixer:
         edits = editor.finish(append)
         if not append:
             self.appended = editor.appended_text()
-            self.appended_docs = list(editor._appended_docs)
+            self.appended_docs = editor.appended_docs
         return edits, notes
 
     # ---------------------------------------------------------------------------------
