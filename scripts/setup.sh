@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(
-  bubblewrap strace umoci skopeo busybox-static  # rofs run / rofs trace, images without a daemon
+  bubblewrap strace umoci skopeo busybox-static gosu  # rofs run / rofs trace, images without a daemon
   postgresql redis-server nginx-light memcached  # real servers the tests start
   python3-venv
 )

@@ -386,13 +386,18 @@ def _grouped_notes(notes: list[str], shown: int = 3) -> list[str]:
 def _path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | None]]:
     out = []
     for value in values:
-        path, _, size = value.partition(":")
+        path, sep, size = value.rpartition(":") if ":" in value else (value, "", "")
         if not path.startswith("/"):
             fail(f"{option} {value!r}: the path must be absolute")
+        if sep and not size:
+            fail(f"{option} {value!r}: no size after ':' (e.g. {path}:64Mi)")
         try:
-            out.append((path.rstrip("/") or "/", parse_size(size) if size else None))
+            bytes_ = parse_size(size) if size else None
         except SizeError as exc:
             fail(f"{option} {value!r}: {exc}")
+        if bytes_ is not None and bytes_ < 1:
+            fail(f"{option} {value!r}: the size must be positive (at least 1 byte; e.g. 64Mi)")
+        out.append((path.rstrip("/") or "/", bytes_))
     return out
 
 
@@ -408,8 +413,14 @@ def _path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | No
 @click.option("--persist", multiple=True, metavar="PATH=HOSTDIR", help="Bind a host directory (created if missing) at PATH.")
 @click.option("--keep-read-only", "keep_ro", multiple=True, metavar="PATH", help="Leave this profile path read-only (to see what breaks without it).")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where persistent profile paths live (default: ~/.local/state/rofs/run).")
-@click.option("--user", metavar="USER[:GROUP]", help="Run as this user (name or uid; root needed to switch).")
+@click.option("--user", metavar="USER[:GROUP]", help="Run as this user (name or uid; root needed to switch). With --image:"
+              " a user of the image (default: its USER).")
 @click.option("--timeout", type=float, metavar="S", help="Stop the program after S seconds (SIGTERM, then SIGKILL).")
+@click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True,
+              help="host: the program shares this machine's network (reach it on 127.0.0.1; no raw sockets);"
+                   " none: its own network namespace with loopback only.")
+@click.option("--seccomp", "seccomp_mode", type=click.Choice(["default", "unconfined"]), default="default",
+              show_default=True, help="default: the container seccomp policy; unconfined: no filter (said in the report).")
 @click.option("--max-procs", type=click.IntRange(1), default=4096, show_default=True, metavar="N",
               help="At most N processes in the sandbox (a pids cgroup, where the host offers one).")
 @click.option("--no-trace", is_flag=True, help="Do not trace (no report of refused writes; no strace needed).")
@@ -420,11 +431,19 @@ def _path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | No
 @click.option("--report", "report_file", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stderr.")
 @profile_file_option
 @click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
-def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, user, timeout, max_procs, no_trace, image,
-            image_cache, engine, fmt, report_file, profile_files, command):
+def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, user, timeout, network, seccomp_mode,
+            max_procs, no_trace, image, image_cache, engine, fmt, report_file, profile_files, command):
     """Run CMD with the whole root filesystem read-only and only the declared paths writable:
     the local equivalent of `docker run --read-only --tmpfs ... -v ...`, with no daemon
-    (bubblewrap), its own PID namespace, /proc, a minimal /dev and a 64 MiB /dev/shm.
+    (bubblewrap).
+
+    The sandbox holds what a container runtime's defaults hold: its own PID, IPC and UTS
+    namespaces; a fresh /proc with /proc/sys and the like read-only; a minimal /dev; a 64 MiB
+    /dev/shm; a container's capabilities (root inside is not root of this machine) with
+    no_new_privs; the default seccomp policy.  The network is this machine's by default
+    (--network host: a server in it is reachable on 127.0.0.1; no raw sockets), or none.
+    Nothing of it is left after rofs ends, however it ends.  It is not a boundary against
+    kernel exploits.
 
     Every write the kernel refuses (read-only file system, full tmpfs, permission denied) is
     recorded with strace and reported with the path, the call and the process, followed by
@@ -464,7 +483,7 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
         path, sep, host = value.partition("=")
         if not sep or not path.startswith("/") or not host:
             fail(f"--persist {value!r}: expected /PATH=HOSTDIR")
-        persists.append((path.rstrip("/"), str(Path(host).resolve())))
+        persists.append((path.rstrip("/"), os.path.normpath(os.path.join(os.getcwd(), host))))
     state = Path(state_dir) if state_dir else Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "rofs" / "run"
     declared = run_mod.declare(
         profile, layout_id, _path_size(writable, "--writable"), _path_size(tmpfs_paths, "--tmpfs"), persists, state
@@ -497,8 +516,11 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
                 fail(f"{image}: the image has no Entrypoint or Cmd; give -- CMD")
         else:
             argv = list(command)
+        from rofs.runtime.confine import Confinement
+
         report = run_mod.execute(argv, declared, user=user, timeout=timeout, trace=not no_trace,
-                                 profile=profile, layout=layout_id, image=bundle, max_procs=max_procs)
+                                 profile=profile, layout=layout_id, image=bundle, max_procs=max_procs,
+                                 confinement=Confinement(network=network, seccomp=seccomp_mode))
     except SandboxError as exc:
         fail(str(exc))
     text = json.dumps(run_mod.to_dict(report), indent=2) + "\n" if fmt == "json" else run_mod.render_text(report)

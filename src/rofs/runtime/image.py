@@ -17,7 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rofs.runtime.sandbox import SandboxError, require
+from rofs.runtime.errors import SandboxError
+from rofs.runtime.sandbox import require
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ImageBundle:
     gid: int
     volumes: list[str] = field(default_factory=list)
     entrypoint: list[str] = field(default_factory=list)
+    user: str = ""  # the image's USER as written (resolved in the image's own /etc/passwd)
 
 
 def default_cache() -> Path:
@@ -126,6 +128,7 @@ def _from_layout(ref: str, layout: Path, tag: str | None, cache: Path) -> ImageB
         gid=int(user.get("gid", 0)),
         volumes=sorted((config.get("Volumes") or {}).keys()),
         entrypoint=list(config.get("Entrypoint") or []),
+        user=str(config.get("User") or ""),
     )
 
 

@@ -8,7 +8,6 @@ directory) and from ``--writable``/``--tmpfs``/``--persist``.  Everything else i
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from rofs.generate.plan import volume_name_for
 from rofs.model import Profile, VolumeKind, path_covers
-from rofs.runtime import tracer
+from rofs.runtime import confine, hostpath, tracer
+from rofs.runtime.confine import Confinement
 from rofs.runtime.sandbox import (
     DEFAULT_MAX_PROCS,
     DEFAULT_SHM,
@@ -28,8 +28,10 @@ from rofs.runtime.sandbox import (
     require,
     resolve_in_root,
     run,
-    setpriv_args,
+    which_in_root,
 )
+from rofs.runtime.users import Identity, host_identity, image_identity
+from rofs.terminal import printable
 from rofs.units import format_quantity
 
 if TYPE_CHECKING:
@@ -78,6 +80,9 @@ class RunReport:
     refused_forks: int | None = None  # forks refused at the process limit
     max_procs: int = DEFAULT_MAX_PROCS
     shm_size: int = DEFAULT_SHM  # the sandbox's /dev/shm, there whether declared or not
+    identity: Identity | None = None  # None: rofs' own user
+    confinement: Confinement = field(default_factory=Confinement)
+    traced: bool = True
 
 
 def declare(
@@ -113,36 +118,54 @@ def declare(
     return list(by_path.values())
 
 
-def sandbox_mounts(declared: list[Declared], user: str | None) -> tuple[list[SandboxMount], int]:
+def sandbox_mounts(declared: list[Declared], identity: Identity | None,
+                   hostdirs: list[hostpath.HostDir] | None = None) -> tuple[list[SandboxMount], int]:
+    """Mounts for the declared paths; persistent ones are host directories opened (and made,
+    when missing) without following links, appended to *hostdirs* for the caller to close."""
     mounts = []
-    shm = 64 << 20
+    shm = DEFAULT_SHM
     for item in declared:
         if item.path == "/dev/shm":
             shm = item.size or shm
             continue
         if item.kind is VolumeKind.PERSISTENT:
-            host = Path(item.source or "")
-            try:
-                host.mkdir(parents=True, exist_ok=True)
-                if user and os.geteuid() == 0:
-                    uid, gid = _ids(user)
-                    os.chown(host, uid, gid)
-            except OSError as exc:
-                raise SandboxError(f"cannot create {host} for {item.path}: {exc.strerror or exc}") from None
-            mounts.append(SandboxMount(item.path, "bind", source=str(host), label=item.why))
+            host = hostpath.open_dir(item.source or "", what=f"persistent path {item.path}:")
+            if hostdirs is not None:
+                hostdirs.append(host)
+            if identity is not None:
+                hostpath.give(host, identity.uid, identity.gid)
+            mounts.append(SandboxMount(item.path, "bind", source=host.proc_path, label=item.why))
         else:
             mounts.append(SandboxMount(item.path, "tmpfs", size=item.size, label=item.why))
     return mounts, shm
 
 
-def _ids(user: str) -> tuple[int, int]:
-    name, _, group = user.partition(":")
-    if name.isdigit():
-        uid = int(name)
-        gid = int(group) if group.isdigit() else uid
-        return uid, gid
-    entry = pwd.getpwnam(name)
-    return entry.pw_uid, entry.pw_gid
+def resolve_identity(user: str | None, image: "ImageBundle | None") -> Identity | None:
+    """Who the program runs as: --user, else the image's USER (None: rofs' own user, on the host)."""
+    if image is not None:
+        root = str(image.rootfs)
+        passwd = Path(root) / resolve_in_root(root, "/etc/passwd").lstrip("/")
+        group = Path(root) / resolve_in_root(root, "/etc/group").lstrip("/")
+        return image_identity(user or image.user, passwd, group)
+    return host_identity(user) if user else None
+
+
+def program_env(env: dict[str, str] | None, identity: Identity | None, image: "ImageBundle | None") -> dict[str, str] | None:
+    """The program's environment: the image's Env (or the caller's), with HOME, USER and LOGNAME
+    of the user it runs as, as a runtime or login would set them."""
+    if image is not None:
+        out = dict(image.env) if env is None else dict(env)
+        out.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        if identity is not None:
+            out.setdefault("HOME", identity.home)
+        return out
+    if identity is None:
+        return env
+    out = dict(os.environ if env is None else env)
+    out["HOME"] = identity.home
+    if identity.name:
+        out["USER"] = out["LOGNAME"] = identity.name
+    return out
 
 
 def execute(
@@ -158,42 +181,63 @@ def execute(
     layout: str | None = None,
     image: "ImageBundle | None" = None,
     max_procs: int = DEFAULT_MAX_PROCS,
+    confinement: Confinement | None = None,
 ) -> RunReport:
     require("bwrap", "bubblewrap")
+    confinement = confinement or Confinement()
+    identity = resolve_identity(user, image)
     root = str(image.rootfs) if image else "/"
-    mounts, shm = sandbox_mounts(declared, None if image else user)
-    spec = SandboxSpec(command=command, mounts=mounts, root=root, user=user, shm_size=shm)
+    hostdirs: list[hostpath.HostDir] = []
+    try:
+        return _execute(command, declared, identity, hostdirs, timeout=timeout, trace=trace, cwd=cwd, env=env,
+                        profile=profile, layout=layout, image=image, max_procs=max_procs, confinement=confinement,
+                        root=root)
+    finally:
+        for host in hostdirs:
+            host.close()
+
+
+def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env, profile, layout, image, max_procs,
+             confinement, root) -> RunReport:
+    mounts, shm = sandbox_mounts(declared, identity, hostdirs)
+    spec = SandboxSpec(command=command, mounts=mounts, root=root, identity=identity, shm_size=shm,
+                       confinement=confinement, image=image is not None)
+    spec.env = program_env(env, identity, image)
     if image is not None:
         _make_mount_points(image.rootfs, [m.path for m in mounts])
         spec.cwd = cwd or image.cwd
-        uid, gid = _ids(user) if user else (image.uid, image.gid)
-        spec.userns = (uid, gid)
-        env = dict(image.env) if env is None else env
     else:
         spec.cwd = cwd or os.getcwd()
         hidden = any(m.kind == "tmpfs" and path_covers(m.path, spec.cwd) for m in mounts)
         if not Path(spec.cwd).is_dir() or (hidden and cwd is None):
             spec.cwd = "/"  # the working directory is hidden by a declared tmpfs: start in /
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        if image is not None:
-            # The image has no strace: trace bubblewrap from outside and leave its own calls out.
-            argv = bwrap_argv(spec, list(command))
-            if trace:
-                argv = tracer.strace_argv(require("strace", "strace"), log.fileno()) + argv
-        else:
-            inner = (setpriv_args(user) if user else []) + list(command)
-            if trace:
-                inner = tracer.strace_argv(require("strace", "strace"), log.fileno()) + inner
-            argv = bwrap_argv(spec, inner)
-        result = run(argv, timeout=timeout, env=env, pass_fds=(log.fileno(),) if trace else (), max_procs=max_procs)
+    search = (spec.env if spec.env is not None else os.environ).get("PATH")
+    if which_in_root(root, command[0], search, spec.cwd or "/") is None:
+        where = "in the image" if image is not None else "on this machine"
+        raise SandboxError(f"{command[0]}: command not found {where} (PATH={search or ''})")
+    status_r, status_w = os.pipe()
+    seccomp = confine.seccomp_fds(confinement)
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        argv = bwrap_argv(spec, status_w, seccomp)
+        if trace:
+            argv = tracer.strace_argv(require("strace", "strace"), f"/proc/{os.getpid()}/fd/{log.fileno()}") + argv
+        result = run(argv, timeout=timeout, pass_fds=(status_w, *seccomp), status_r=status_r, max_procs=max_procs,
+                     env=spec.env if image is None else None)
+        if not result.started:
+            raise SandboxError("the sandbox did not start the program (bubblewrap's or the tracer's message is above);"
+                               " nothing was run, so there is no report")
         log.seek(0)
-        refusals = [r for r in tracer.parse(log, spec.cwd or "/") if r.process != "bwrap"] if trace else []
+        lines = (line.decode("utf-8", "surrogateescape") for line in log)
+        refusals = list(tracer.parse(lines, spec.cwd or "/", sandboxed=True)) if trace else []
     report = RunReport(command, result.returncode, result.timed_out, result.duration, declared, refusals,
-                       profile=profile, layout=layout, root=root)
+                       profile=profile, layout=layout, root=root, identity=identity, confinement=confinement,
+                       traced=trace)
     if image is not None:
         report.image_volumes = list(image.volumes)
     report.peak_procs, report.refused_forks = result.peak_procs, result.refused_forks
     report.max_procs, report.shm_size = max_procs, shm
+    report.host_sources = {item.path: host.path for item, host in zip(
+        [d for d in declared if d.kind is VolumeKind.PERSISTENT and d.path != "/dev/shm"], hostdirs)}
     analyse(report)
     if result.refused_forks:
         report.problems.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed"
@@ -202,8 +246,9 @@ def execute(
 
 
 def _make_mount_points(rootfs: Path, paths: list[str]) -> None:
-    """Like a container runtime, make the mount points the image lacks (in rofs' own unpacked copy)."""
-    for path in ["/proc", "/dev", "/tmp"] + paths:
+    """Like a container runtime, make the mount points the image lacks (in rofs' own unpacked copy,
+    never followed out of it: each path is resolved inside the image first)."""
+    for path in ["/proc", "/dev", "/sys", "/tmp"] + paths:
         target = rootfs / resolve_in_root(str(rootfs), path).lstrip("/")
         try:
             target.mkdir(parents=True, exist_ok=True)
@@ -219,7 +264,14 @@ def analyse(report: RunReport) -> None:
         # The sandbox always has a /dev/shm (as a container does): a write failing there is
         # about its size, not a mount to add.
         declared = declared + [Declared("/dev/shm", VolumeKind.MEMORY, report.shm_size, None, "the sandbox's /dev/shm")]
+    unreadable = [r for r in report.refusals if not r.readable]
+    if unreadable:
+        calls = ", ".join(sorted({f"{r.process}'s {r.syscall} ({r.errno})" for r in unreadable}))
+        report.problems.append(f"{len(unreadable)} refused call(s) whose path the tracer could not read: {calls};"
+                               " see the raw lines in --format json (refused[].line)")
     for refusal in report.refusals:
+        if not refusal.readable:
+            continue
         if refusal.syscall in tracer.MOUNT_CALLS:
             msg = mount_refused(refusal)
             if msg not in report.problems:
@@ -235,8 +287,7 @@ def analyse(report: RunReport) -> None:
                 msg = (f"{inside.path} is writable, but {refusal.process}'s {refusal.syscall} {refusal.path} was refused"
                        " as read-only: a symlink there leads out of it, to a read-only place")
             elif refusal.errno in ("EACCES", "EPERM"):
-                msg = (f"{inside.path} is writable but not for {refusal.process} ({refusal.syscall} {refusal.path}):"
-                       " fix the owner (Kubernetes: fsGroup / runAsUser)")
+                msg = ownership_problem(inside, refusal)
             else:
                 msg = f"{refusal.process}: {refusal.syscall} {refusal.path} failed with {refusal.errno} inside {inside.path}"
             if msg not in report.problems:
@@ -271,6 +322,19 @@ def analyse(report: RunReport) -> None:
                 processes=tuple(sorted({r.process for r in hits})),
             )
         )
+
+
+def ownership_problem(inside: Declared, refusal: tracer.Refusal) -> str:
+    """A declared path the program may not write: who it ran as, who owns the place, the fix."""
+    who = f"{refusal.process} (uid {refusal.uid})" if refusal.uid is not None else refusal.process
+    owner = ""
+    if inside.kind is VolumeKind.PERSISTENT and inside.source:
+        note = hostpath.owner_note(inside.source)
+        owner = f", {note} on the host ({inside.source})" if note else ""
+    fix = (f"give it to the user the program writes as (rofs run: --user, or chown {refusal.uid if refusal.uid is not None else 'UID'}"
+           f" {inside.source or 'the directory'}; Kubernetes: runAsUser/fsGroup; Compose: user:)")
+    return (f"{inside.path} is writable but not for {who}: its {refusal.syscall} {refusal.path} failed with"
+            f" {refusal.errno}{owner}: an ownership problem; {fix}")
 
 
 def mount_refused(refusal: "tracer.Refusal | tracer.WriteEvent") -> str:
@@ -370,8 +434,18 @@ def to_dict(report: RunReport) -> dict:
             {"path": d.path, "kind": d.kind.value, "size": d.size, "source": d.source, "why": d.why}
             for d in report.declared
         ],
+        "sandbox": {
+            "network": report.confinement.network,
+            "seccomp": report.confinement.seccomp,
+            "capabilities": list(report.confinement.capabilities),
+            "user": None if report.identity is None else {
+                "spec": report.identity.spec, "uid": report.identity.uid, "gid": report.identity.gid,
+                "groups": list(report.identity.groups), "name": report.identity.name, "home": report.identity.home},
+            "traced": report.traced,
+        },
         "refused": [
-            {"pid": r.pid, "process": r.process, "syscall": r.syscall, "path": r.path, "errno": r.errno}
+            {"pid": r.pid, "process": r.process, "uid": r.uid, "syscall": r.syscall,
+             "path": r.path if r.readable else None, "errno": r.errno, "line": r.line}
             for r in report.refusals
         ],
         "problems": report.problems,
@@ -393,15 +467,21 @@ def render_text(report: RunReport) -> str:
     lines = []
     state = "timed out, stopped" if report.timed_out else f"exit {report.returncode}"
     lines.append(f"rofs run: {' '.join(report.command)}: {state} after {report.duration:.1f} s")
+    who = report.identity.describe() if report.identity else f"rofs' own user (uid {os.geteuid()})"
+    lines.append(f"sandbox: {report.confinement.describe()}; user {who}")
     lines.append("writable: " + (", ".join(
         f"{d.path} ({d.kind.value}{', ' + format_quantity(d.size) if d.size else ''})" for d in report.declared
     ) or "nothing") + "; everything else read-only")
     if report.image_volumes:
         lines.append("the image declares VOLUMEs (candidate writable paths): " + ", ".join(report.image_volumes))
+    if not report.traced:
+        lines.append("not traced (--no-trace): refused writes are not known")
+        lines += [f"problem: {problem}" for problem in report.problems]
+        return "\n".join(printable(line) for line in lines) + "\n"
     if not report.refusals:
         lines.append("no write was refused")
         lines += [f"problem: {problem}" for problem in report.problems]  # the process limit
-        return "\n".join(lines) + "\n"
+        return "\n".join(printable(line) for line in lines) + "\n"
     lines.append(f"refused writes: {len(report.refusals)}")
     seen = set()
     for r in report.refusals:
@@ -409,7 +489,8 @@ def render_text(report: RunReport) -> str:
         if key in seen:
             continue
         seen.add(key)
-        lines.append(f"  {r.errno:<6} {r.syscall} {r.path}  ({r.process}, pid {r.pid})")
+        uid = f", uid {r.uid}" if r.uid is not None else ""
+        lines.append(f"  {r.errno:<6} {r.syscall} {r.path}  ({r.process}, pid {r.pid}{uid})")
     for problem in report.problems:
         lines.append(f"problem: {problem}")
     if report.suggestions:
@@ -424,4 +505,4 @@ def render_text(report: RunReport) -> str:
         lines += ["  " + l for l in yaml.safe_dump(snip["kubernetes"], sort_keys=False).splitlines()]
         lines.append("Compose (service volumes):")
         lines += ["  " + l for l in yaml.safe_dump(snip["compose"], sort_keys=False).splitlines()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"

@@ -1,12 +1,20 @@
 """Run a command with the whole root read-only and only declared paths writable (bubblewrap).
 
 The local equivalent of ``docker run --read-only --tmpfs ... -v ...``: no daemon, no image
-needed.  The sandbox has its own PID namespace (so nothing outlives it), a fresh ``/proc``,
-a minimal ``/dev`` and a writable ``/dev/shm`` of a set size, as Kubernetes gives a pod.
+needed.  What holds the program is what a container runtime's defaults hold
+(``rofs.runtime.confine``): its own PID, IPC, UTS and cgroup namespaces (network on request),
+a fresh ``/proc`` with runc's read-only and masked paths, a minimal ``/dev``, a ``/dev/shm`` of a
+set size, the container capability set with no_new_privs, the default seccomp policy, no
+file descriptor of rofs, no controlling terminal, and nothing left after any signal to rofs.
+
+The process tree: rofs -> strace (outside the sandbox; optional) -> bubblewrap -> bubblewrap's
+init (PID 1 of the sandbox) -> the program (PID 2), through ``setpriv`` (host) or ``gosu`` (an
+image's root) when it runs as another user.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,30 +22,28 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-DEFAULT_SHM = 64 << 20
-# The capabilities a container gets by default (Docker's set). Everything else, CAP_SYS_ADMIN
-# first (remounting / read-write), is dropped even when rofs runs as root.
-CONTAINER_CAPS = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-)
+from rofs.runtime import confine
+from rofs.runtime.confine import Confinement
+from rofs.runtime.errors import SandboxError
+from rofs.runtime.users import Identity
 
+__all__ = ["SandboxError"]
 
-def cap_args() -> list[str]:
-    """bwrap options that leave the program a container's capabilities, not root's."""
-    if os.geteuid() != 0:
-        return []  # bwrap already runs the program without capabilities
-    args = ["--cap-drop", "ALL"]
-    for cap in CONTAINER_CAPS:
-        args += ["--cap-add", cap]
-    return args
+DEFAULT_SHM = 64 << 20  # what Docker and Kubernetes give /dev/shm unless told otherwise
 # Signals rofs passes on to the program (nginx stops gracefully on SIGQUIT, reopens logs on SIGUSR1).
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)  # what Docker and Kubernetes give /dev/shm unless told otherwise
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+# Where an image's sandbox finds the static user-switch helper (bound read-only from the host;
+# Docker puts its init at /sbin/docker-init the same way).  /dev is bubblewrap's own tmpfs.
+IMAGE_SWITCH = "/dev/.rofs/gosu"
 
 
-class SandboxError(RuntimeError):
-    """A sandbox that cannot be built (tool missing, bad mount); one line for the user."""
+def require(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise SandboxError(f"{tool} is not installed: apt-get install -y {package}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class SandboxMount:
     path: str  # where, inside the sandbox
     kind: str  # tmpfs | bind | ro-bind
     size: int | None = None  # tmpfs size in bytes
-    source: str | None = None  # host directory for bind mounts
+    source: str | None = None  # host directory for bind mounts (rofs' /proc/PID/fd/N of it)
     label: str = ""  # why it is there (profile purpose, --writable ...)
 
 
@@ -56,28 +62,27 @@ class SandboxSpec:
     root: str = "/"  # host directory that becomes / (read-only)
     env: dict[str, str] | None = None  # None: keep the caller's environment
     cwd: str | None = None
-    user: str | None = None  # run as this user (name or uid[:gid]); callers put setpriv_args in the command
+    identity: Identity | None = None  # run as this user (None: as rofs' own user)
     shm_size: int = DEFAULT_SHM
-    userns: tuple[int, int] | None = None  # (uid, gid) in a user namespace: images without setpriv
+    confinement: Confinement = field(default_factory=Confinement)
+    image: bool = False  # root is an unpacked image: the user switch uses IMAGE_SWITCH
+    bind_root: bool = False  # root is bound read-write (rofs trace: its scratch overlay)
+    shm_source: str | None = None  # bind this directory at /dev/shm instead of a tmpfs
 
 
-def require(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise SandboxError(f"{tool} is not installed: apt-get install -y {package}")
-    return path
-
-
-def bwrap_argv(spec: SandboxSpec, inner: list[str]) -> list[str]:
-    """The bubblewrap command line for *spec*, running *inner* inside."""
+def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: list[int] | None = None) -> list[str]:
+    """The bubblewrap command line for *spec* (the program last)."""
     bwrap = require("bwrap", "bubblewrap")
-    argv = [bwrap, "--ro-bind", spec.root, "/", "--dev", "/dev", "--proc", "/proc"]
-    argv += ["--perms", "1777", "--size", str(spec.shm_size), "--tmpfs", "/dev/shm"]
-    argv += ["--unshare-pid", "--unshare-ipc", "--die-with-parent"]
-    if spec.userns is None:
-        argv += cap_args()
-    if spec.userns is not None:
-        argv += ["--unshare-user", "--uid", str(spec.userns[0]), "--gid", str(spec.userns[1])]
+    argv = [bwrap, "--bind" if spec.bind_root else "--ro-bind", spec.root, "/"]
+    sys_dir = os.path.isdir(os.path.join(spec.root, "sys"))
+    if spec.root != "/" and sys_dir:
+        argv += ["--ro-bind", "/sys", "/sys"]  # as a runtime mounts sysfs read-only (cgroup limits, CPUs)
+    argv += ["--dev", "/dev", "--proc", "/proc", *confine.proc_sys_args(sys_visible=sys_dir)]
+    if spec.shm_source:
+        argv += ["--bind", spec.shm_source, "/dev/shm"]
+    else:
+        argv += ["--perms", "1777", "--size", str(spec.shm_size), "--tmpfs", "/dev/shm"]
+    argv += [*confine.namespace_args(spec.confinement), "--die-with-parent", *confine.capability_args(spec.confinement)]
     resolved = [(resolve_in_root(spec.root, m.path), m) for m in spec.mounts]
     for dest, mount in sorted(resolved, key=lambda item: (item[0].count("/"), item[0])):
         target = Path(spec.root) / dest.lstrip("/")
@@ -97,10 +102,43 @@ def bwrap_argv(spec: SandboxSpec, inner: list[str]) -> list[str]:
             argv += ["--ro-bind", str(mount.source), dest]
         else:  # pragma: no cover - programming error
             raise ValueError(mount.kind)
+    if spec.image and spec.identity is not None and spec.identity.uid != 0:
+        argv += ["--ro-bind", require("gosu", "gosu"), IMAGE_SWITCH]
+    if spec.env is not None:
+        argv.append("--clearenv")
+        for key, value in spec.env.items():
+            argv += ["--setenv", key, value]
     if spec.cwd:
         argv += ["--chdir", spec.cwd]
+    if status_fd is not None:
+        argv += ["--json-status-fd", str(status_fd)]
+    argv += confine.seccomp_args(seccomp_fds or [])
     argv.append("--")
-    return argv + inner
+    return argv + switch_user(spec) + list(spec.command)
+
+
+def switch_user(spec: SandboxSpec) -> list[str]:
+    """What runs the program as its user, after bubblewrap has built the sandbox.
+
+    On the host, util-linux's setpriv (numeric ids, resolved by rofs); it also trims the
+    capability bounding set to the container's.  In an image, the static gosu bound in at
+    IMAGE_SWITCH, given the USER as the image spells it so it reads the image's own user
+    database, as a runtime does.  Root in an image needs neither.
+    """
+    ident = spec.identity
+    if spec.image:
+        if ident is None or ident.uid == 0:
+            return []
+        return [IMAGE_SWITCH, ident.spec or f"{ident.uid}:{ident.gid}"]
+    if os.geteuid() != 0:
+        return []
+    setpriv = require("setpriv", "util-linux")
+    bounding = ",".join(["-all"] + ["+" + c.removeprefix("CAP_").lower() for c in spec.confinement.capabilities])
+    args = [setpriv, f"--bounding-set={bounding}", "--inh-caps=-all"]
+    if ident is not None:
+        args += [f"--reuid={ident.uid}", f"--regid={ident.gid}"]
+        args += [f"--groups={','.join(map(str, ident.groups))}"] if ident.groups else ["--clear-groups"]
+    return args + ["--"]
 
 
 def resolve_in_root(root: str, path: str, _depth: int = 0) -> str:
@@ -109,11 +147,13 @@ def resolve_in_root(root: str, path: str, _depth: int = 0) -> str:
     bubblewrap does not follow symlinks when it makes mount points, and an image's links
     point inside the image, not into the host.
     """
+    if _depth > 40:
+        raise SandboxError(f"{path}: too many levels of symbolic links in the root filesystem")
     parts = [p for p in path.split("/") if p]
     out: list[str] = []
     for i, part in enumerate(parts):
         candidate = Path(root, *out, part)
-        if candidate.is_symlink() and _depth < 40:
+        if candidate.is_symlink():
             link = os.readlink(candidate)
             base = link if link.startswith("/") else "/" + "/".join(out + [link])
             rest = "/".join(parts[i + 1:])
@@ -131,18 +171,21 @@ def _under_declared(path: str, mounts: list[SandboxMount]) -> bool:
     return any(m.kind == "tmpfs" and path.startswith(m.path.rstrip("/") + "/") for m in mounts)
 
 
-def setpriv_args(user: str) -> list[str]:
-    """Run the rest of the command line as *user* (the tracer stays root, in front of it)."""
-    setpriv = require("setpriv", "util-linux")
-    name, _, group = user.partition(":")
-    args = [setpriv, f"--reuid={name}"]
-    if group:
-        args += [f"--regid={group}", "--clear-groups"]
-    elif name.isdigit():
-        args += [f"--regid={name}", "--clear-groups"]
-    else:
-        args += [f"--regid={name}", "--init-groups"]
-    return args + ["--"]
+def which_in_root(root: str, command: str, env_path: str | None, cwd: str) -> str | None:
+    """Where the sandbox would find *command* (None: it would not)."""
+    def runnable(path: str) -> bool:
+        real = Path(root) / resolve_in_root(root, path).lstrip("/")
+        return real.is_file() and os.access(real, os.X_OK)
+
+    if "/" in command:
+        return command if runnable(command if command.startswith("/") else os.path.join(cwd, command)) else None
+    for directory in (env_path or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":"):
+        if directory and runnable(os.path.join(directory, command)):
+            return os.path.join(directory, command)
+    return None
+
+
+# --- the processes -------------------------------------------------------------------------
 
 
 @dataclass
@@ -153,6 +196,7 @@ class RunResult:
     duration: float = 0.0
     peak_procs: int | None = None  # most processes at once, where a pids cgroup counted them
     refused_forks: int | None = None  # forks the pids cgroup refused (the limit was reached)
+    started: bool = True  # bubblewrap reported that it started the program
 
 
 DEFAULT_MAX_PROCS = 4096
@@ -161,10 +205,16 @@ PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 class ProcessLimit:
     """A pids cgroup for the sandbox (v1 ``pids`` hierarchy or v2 with the pids controller): a fork
-    bomb inside stops at *limit* processes.  Where no such cgroup can be made, there is no limit."""
+    bomb inside stops at *limit* processes.  Where no such cgroup can be made, there is no limit.
+
+    A janitor process (forked here, in its own session, holding only a pipe from rofs) removes
+    the cgroup and kills what is left in it as soon as rofs ends, however it ends: SIGKILL
+    included."""
 
     def __init__(self, limit: int):
         self.path: Path | None = None
+        self._janitor: int | None = None
+        self._pipe: int | None = None
         for root in PIDS_ROOTS:
             if not (root / "cgroup.procs").exists() or (root == PIDS_ROOTS[1] and not _v2_has_pids(root)):
                 continue
@@ -180,6 +230,30 @@ class ProcessLimit:
                 continue
             self.path = candidate
             break
+        if self.path is not None:
+            self._start_janitor()
+
+    def _start_janitor(self) -> None:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the janitor: wait for rofs to go, then clean up
+            try:
+                os.setsid()
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+                    signal.signal(sig, signal.SIG_IGN)
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                os.closerange(3, read)
+                os.closerange(read + 1, 1 << 16)
+                while os.read(read, 64):
+                    pass
+                _remove_cgroup(self.path)
+            finally:
+                os._exit(0)
+        os.close(read)
+        os.set_inheritable(write, False)
+        self._janitor, self._pipe = pid, write
 
     def enter(self) -> None:
         """In the child, before exec: join the cgroup (children follow)."""
@@ -206,19 +280,35 @@ class ProcessLimit:
 
     def close(self) -> None:
         """Remove the cgroup; whatever still runs in it belongs to the sandbox and is killed first."""
-        if self.path is None:
+        if self.path is not None:
+            _remove_cgroup(self.path)
+        if self._pipe is not None:
+            os.close(self._pipe)
+            self._pipe = None
+        if self._janitor is not None:
+            for _ in range(100):
+                if os.waitpid(self._janitor, os.WNOHANG)[0]:
+                    break
+                time.sleep(0.01)
+            self._janitor = None
+
+
+def _remove_cgroup(path: Path | None) -> None:
+    if path is None:
+        return
+    for _ in range(100):
+        try:
+            for pid in (path / "cgroup.procs").read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
+            path.rmdir()
             return
-        for _ in range(50):
-            try:
-                for pid in (self.path / "cgroup.procs").read_text().split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except (OSError, ValueError):
-                        pass
-                self.path.rmdir()
-                return
-            except OSError:
-                time.sleep(0.05)
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.05)
 
 
 def _v2_has_pids(root: Path) -> bool:
@@ -228,80 +318,178 @@ def _v2_has_pids(root: Path) -> bool:
         return False
 
 
-def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | None = None,
-        pass_fds: tuple[int, ...] = (), stdout=None, stderr=None, max_procs: int = DEFAULT_MAX_PROCS) -> RunResult:
-    """Run the sandbox; signals are passed on, the timeout stops it, nothing survives it.
+class Supervisor:
+    """Starts the process tree and holds it: process limit, signals, timeout, the end.
 
-    The sandbox runs in its own session so the whole process tree can be signalled; SIGINT and
-    SIGTERM sent to rofs are forwarded.  After the timeout: SIGTERM, then SIGKILL 5 s later.  The
-    sandbox's PID namespace ends with its first process, taking daemons and children with it.
+    *argv* is strace's or bubblewrap's command line; *setup* runs in the child before exec
+    (after it joined the cgroup and was bound to rofs' life).  *pass_fds* are handed to the child
+    and closed here once it runs.  ``--json-status-fd`` tells when bubblewrap started the program
+    and with which status it ended.  Signals for the program that come before it exists are
+    delivered as soon as it does.
     """
-    start = time.monotonic()
-    limit = ProcessLimit(max_procs)
-    proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=True, stdout=stdout, stderr=stderr,
-                            preexec_fn=limit.enter)
-    forwarded: list[int] = []
 
-    def forward(signum, frame):  # noqa: ARG001
-        forwarded.append(signum)
-        _signal_program(proc, signum)
+    def __init__(self, argv: list[str], *, max_procs: int, pass_fds: tuple[int, ...] = (), status_r: int | None = None,
+                 env: dict[str, str] | None = None, setup: Callable[[], None] | None = None, stdout=None, stderr=None):
+        self.limit = ProcessLimit(max_procs)
+        self.status_r = status_r
+        self.status: dict = {}
+        self._status_buf = b""
+        self.pending: list[int] = []
+        self.seen_program = False
+        self.start = time.monotonic()
 
-    previous = {s: signal.signal(s, forward) for s in FORWARDED}
-    timed_out = False
-    try:
-        if not _wait_program(proc, timeout):
-            timed_out = True
-            _signal_program(proc, signal.SIGTERM)
-            if not _wait_program(proc, 5):
-                kill_sandbox(proc)
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if proc.poll() is None:  # rofs itself is going away: take the sandbox with it
-            kill_sandbox(proc)
-            _signal_group(proc, signal.SIGKILL)
-            proc.wait()
-        peak, refused = limit.peak(), limit.refused()
-        limit.close()
-    code = proc.returncode
-    if code < 0:
-        code = 128 - code
-    return RunResult(code, timed_out, bool(forwarded), time.monotonic() - start, peak, refused)
+        def preexec() -> None:
+            from rofs.runtime import _linux
 
+            self.limit.enter()
+            _linux.die_with_parent()
+            if setup is not None:
+                setup()
 
-def _wait_program(proc: subprocess.Popen, timeout: float | None) -> bool:
-    """Wait for the sandbox to end (False: still running after *timeout*), in slices: an strace in
-    front of the program would outlive it with its daemons (see :func:`_end_orphans`)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        step = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
         try:
-            proc.wait(timeout=step)
-            return True
+            self.proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=True, stdout=stdout,
+                                         stderr=stderr, preexec_fn=preexec)
+        except BaseException:
+            self.limit.close()
+            raise
+        finally:
+            for fd in pass_fds:
+                os.close(fd)
+
+    # -- what bubblewrap says ---------------------------------------------------------------
+
+    def read_status(self, timeout: float = 0.0) -> dict:
+        """Take in what bubblewrap wrote on its status descriptor (``child-pid``, ``exit-code``)."""
+        import select
+
+        if self.status_r is None:
+            return self.status
+        end = time.monotonic() + timeout
+        while self.status_r is not None:
+            ready, _, _ = select.select([self.status_r], [], [], max(0.0, end - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(self.status_r, 4096)
+            if not chunk:
+                os.close(self.status_r)
+                self.status_r = None
+                break
+            self._status_buf += chunk
+            while b"\n" in self._status_buf:
+                line, self._status_buf = self._status_buf.split(b"\n", 1)
+                try:
+                    self.status.update(json.loads(line))
+                except ValueError:
+                    pass
+        return self.status
+
+    # -- the program -------------------------------------------------------------------------
+
+    def program_pid(self) -> int | None:
+        """The program: PID 2 of the sandbox's PID namespace (bubblewrap's init is PID 1)."""
+        for pid, nspid in _namespaced(self.proc.pid):
+            if nspid[-1] == 2:
+                self.seen_program = True
+                return pid
+        return None
+
+    def signal_program(self, signum: int) -> None:
+        """Signal the program as a runtime signals a container's main process (bubblewrap and
+        strace would die of it and hide the program's own exit status)."""
+        pid = self.program_pid()
+        if pid is None:
+            if self.proc.poll() is None and "exit-code" not in self.status and not self.seen_program:
+                self.pending.append(signum)  # not started yet
+            return
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+
+    def _deliver(self) -> None:
+        if self.pending and self.program_pid() is not None:
+            pending, self.pending = self.pending, []
+            for signum in pending:
+                self.signal_program(signum)
+
+    def kill(self) -> None:
+        """SIGKILL the sandbox's init: the kernel then ends everything in its PID namespace at once,
+        whatever its name, session or signal handlers, and however fast it forks."""
+        for pid, nspid in _namespaced(self.proc.pid):
+            if nspid[-1] == 1:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        # bubblewrap then reports the end and exits, and strace with it; only if they hang is
+        # the whole group killed (the exit status is then lost).
+        try:
+            self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            _end_orphans(proc)
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait for the tree to end (False: still running after *timeout*)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+            self.read_status()
+            self._deliver()
+            try:
+                self.proc.wait(timeout=step)
+                self.read_status(0.5)
+                return True
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+
+    def finish(self) -> tuple[int, int | None, int | None]:
+        """Make sure nothing is left; (the program's exit code, peak processes, refused forks)."""
+        if self.proc.poll() is None:
+            self.kill()
+            self.proc.wait()
+        self.read_status(0.2)
+        peak, refused = self.limit.peak(), self.limit.refused()
+        self.limit.close()
+        if self.status_r is not None:
+            os.close(self.status_r)
+            self.status_r = None
+        code = self.status.get("exit-code")
+        if code is None:
+            code = self.proc.returncode
+            code = 128 - code if code < 0 else code
+        return int(code), peak, refused
 
 
-HELPERS = ("bwrap", "strace", "setpriv")
 
-
-def _signal_program(proc: subprocess.Popen, signum: int) -> None:
-    """Signal the program and its children, not the sandbox's own helpers.
-
-    bubblewrap and strace would die of the signal and hide the program's own exit status;
-    they end on their own when the program does.
-    """
-    for pid in _descendants(proc.pid):
+def _namespaced(root: int) -> list[tuple[int, list[int]]]:
+    """Descendants of *root* in a PID namespace below ours, with their NSpid chains."""
+    out = []
+    own_depth = _nspid_depth(os.getpid())
+    for pid in _descendants(root):
         try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            if comm not in HELPERS:
-                os.kill(pid, signum)
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("NSpid:"):
+                    chain = [int(x) for x in line.split()[1:]]
+                    if len(chain) > own_depth:
+                        out.append((pid, chain))
+                    break
         except (OSError, ValueError):
             continue
+    return out
+
+
+def _nspid_depth(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return len(line.split()) - 1
+    except OSError:
+        pass
+    return 1
 
 
 def _descendants(root: int) -> list[int]:
@@ -324,76 +512,41 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
-def _end_orphans(proc: subprocess.Popen) -> None:
-    """The program has ended but what it left behind still runs: kill that.
+def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (), status_r: int | None = None, stdout=None, stderr=None,
+        max_procs: int = DEFAULT_MAX_PROCS) -> RunResult:
+    """Run the sandbox; signals are passed on, the timeout stops it, nothing survives it.
 
-    With strace inside the sandbox (bwrap's init -> strace -> the program), bubblewrap waits for
-    strace, and strace for every process it follows: a daemon would keep the run going after
-    the program's exit.  strace's only child is the program (orphans go to the namespace's
-    init), so strace with no child left means the program is gone: everything else in the
-    namespace is then killed, strace ends and passes on the program's exit status.
+    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to rofs go to the program.  After
+    the timeout: SIGTERM, then SIGKILL of the whole sandbox 5 s later.
     """
-    children: dict[int, list[int]] = {}
-    for pid in _descendants(proc.pid):
+    forwarded: list[int] = []
+    holder: list[Supervisor] = []
+
+    def forward(signum, frame):  # noqa: ARG001
+        forwarded.append(signum)
+        if holder:
+            holder[0].signal_program(signum)
+
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    timed_out = False
+    try:
+        sup = Supervisor(argv, max_procs=max_procs, pass_fds=pass_fds, status_r=status_r, env=env,
+                         stdout=stdout, stderr=stderr)
+        holder.append(sup)
+        for signum in forwarded:  # arrived while the sandbox was starting
+            sup.pending.append(signum)
         try:
-            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(pid)
-
-    def below(pid: int) -> list[int]:
-        out, todo = [], [pid]
-        while todo:
-            for child in children.get(todo.pop(), []):
-                out.append(child)
-                todo.append(child)
-        return out
-
-    for init in [pid for pids in children.values() for pid in pids if _ns_init(pid)]:
-        tracers = [pid for pid in children.get(init, []) if _comm(pid) == "strace"]
-        if len(tracers) != 1 or children.get(tracers[0]):
-            continue
-        for pid in below(init):
-            if pid != tracers[0]:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _ns_init(pid: int) -> bool:
-    """The first process of a PID namespace below ours (bubblewrap's init)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("NSpid:"):
-                fields = line.split()
-                return len(fields) > 2 and fields[-1] == "1"
-    except OSError:
-        pass
-    return False
-
-
-def kill_sandbox(proc: subprocess.Popen) -> None:
-    """SIGKILL the first process of every PID namespace below *proc* (bubblewrap's init): the
-    kernel then kills everything in the namespace at once, whatever its name, session or
-    signal handlers, and however fast it forks."""
-    for pid in _descendants(proc.pid):
-        if _ns_init(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                continue
-
-
-def _signal_group(proc: subprocess.Popen, signum: int) -> None:
-    try:
-        os.killpg(proc.pid, signum)
-    except ProcessLookupError:
-        pass
+            if not sup.wait(timeout):
+                timed_out = True
+                sup.signal_program(signal.SIGTERM)
+                if not sup.wait(5):
+                    sup.kill()
+                    sup.proc.wait()
+        finally:
+            code, peak, refused = sup.finish()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    started = status_r is None or "exit-code" in sup.status or sup.seen_program
+    return RunResult(code, timed_out, bool(forwarded), time.monotonic() - sup.start, peak, refused, started)

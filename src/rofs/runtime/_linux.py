@@ -1,0 +1,48 @@
+"""The few Linux calls Python 3.11 does not wrap (prctl, unshare, mount), through libc.
+
+They run in the child between fork and exec (``preexec_fn``): libc is loaded before the fork,
+and every failure raises OSError with the call and its errno.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+_libc.unshare.argtypes = (ctypes.c_int,)
+
+PR_SET_PDEATHSIG = 1
+CLONE_NEWNS = 0x00020000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> None:
+    """The calling process gets *sig* when the process that forked it ends (even by SIGKILL)."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+
+
+def private_mount_namespace() -> None:
+    """A mount namespace of its own, nothing propagating back to the host."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int = 0, options: str | None = None) -> None:
+    _check(_libc.mount(os.fsencode(source), os.fsencode(target), fstype.encode() if fstype else None, flags,
+                       options.encode() if options is not None else None),
+           f"mount {fstype or 'bind'} {source} on {target}")

@@ -1,0 +1,181 @@
+"""What holds the program in: a container runtime's defaults, as bubblewrap options.
+
+The facts live in ``container.yaml`` beside this module (capabilities, read-only and masked
+``/proc`` and ``/sys`` paths, the seccomp policy); this module turns them into bubblewrap
+options.  The seccomp policy is compiled with libseccomp (its Python bindings, ``seccomp`` from
+Debian's python3-seccomp, or ``pyseccomp`` from PyPI, which has the same interface) into BPF
+programs that bubblewrap loads last, just before it starts the program.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import platform
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from rofs.runtime.errors import SandboxError
+
+NETWORKS = ("host", "none")
+DEFAULT_NETWORK = "host"
+SECCOMP_MODES = ("default", "unconfined")
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """How tightly the program is held, beyond the file system: said in every report."""
+
+    network: str = DEFAULT_NETWORK  # host: this machine's network namespace; none: its own, loopback only
+    seccomp: str = "default"  # default: the container policy; unconfined: no filter
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        caps = tuple(defaults()["capabilities"])
+        if self.network == "host":
+            caps = tuple(c for c in caps if c != "CAP_NET_RAW")
+        return caps
+
+    def describe(self) -> str:
+        net = ("host (the program shares this machine's network; --network none isolates it)"
+               if self.network == "host" else "none (its own namespace, loopback only)")
+        sec = "container default" if self.seccomp == "default" else "unconfined (--seccomp unconfined: no filter)"
+        return f"network {net}; seccomp {sec}"
+
+
+@lru_cache(maxsize=1)
+def defaults() -> dict[str, Any]:
+    import yaml
+
+    text = resources.files("rofs.runtime").joinpath("container.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def proc_sys_args(sys_visible: bool = True) -> list[str]:
+    """Read-only and masked paths, as runc applies them (only those this kernel has).
+
+    Read-only paths are bind-mounted onto themselves read-only; a masked file gets /dev/null
+    over it, a masked directory an empty read-only tmpfs.  Sources are the host's /proc and
+    /sys: their contents do not depend on the PID namespace of the reader.
+    """
+    data = defaults()
+    args: list[str] = []
+    for path in data["read_only"]:
+        if os.path.lexists(path) and (sys_visible or not path.startswith("/sys/")):
+            args += ["--ro-bind", path, path]
+    for path in data["masked"]:
+        if not os.path.lexists(path) or (path.startswith("/sys/") and not sys_visible):
+            continue
+        if os.path.isdir(path):
+            args += ["--tmpfs", path, "--remount-ro", path]
+        else:
+            args += ["--dev-bind", "/dev/null", path]
+    return args
+
+
+def capability_args(confinement: Confinement) -> list[str]:
+    """Drop every capability but the container's (root in the sandbox is not root of the host)."""
+    if os.geteuid() != 0:
+        return []  # bubblewrap already starts the program with none
+    args = ["--cap-drop", "ALL"]
+    for cap in confinement.capabilities:
+        args += ["--cap-add", cap]
+    return args
+
+
+def namespace_args(confinement: Confinement) -> list[str]:
+    args = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if confinement.network == "none":
+        args.append("--unshare-net")
+    return args
+
+
+# --- seccomp -----------------------------------------------------------------------------
+
+
+def _bindings() -> Any:
+    try:
+        import seccomp  # type: ignore[import-not-found]  # Debian's python3-seccomp (libseccomp's own)
+    except ImportError:
+        try:
+            import pyseccomp as seccomp  # type: ignore[import-not-found]  # the same interface, from PyPI
+        except (ImportError, OSError) as exc:
+            raise SandboxError(
+                f"the seccomp policy needs libseccomp's Python bindings ({exc}): pip install pyseccomp"
+                " (or apt-get install python3-seccomp); --seccomp unconfined runs without a filter"
+            ) from None
+    return seccomp
+
+
+_ARCHES = {"x86_64": "X86_64", "x86": "X86", "x32": "X32", "aarch64": "AARCH64", "arm": "ARM"}
+
+
+def _names(lines: list[str]) -> list[str]:
+    return [name for line in lines for name in line.split()]
+
+
+def _arg(sc: Any, index: int, op: str, value: int, mask: int | None = None) -> Any:
+    ops = {"eq": sc.EQ, "ne": sc.NE, "lt": sc.LT, "le": sc.LE, "gt": sc.GT, "ge": sc.GE, "masked_eq": sc.MASKED_EQ}
+    if op == "masked_eq":
+        return sc.Arg(index, ops[op], int(mask or 0), int(value))
+    return sc.Arg(index, ops[op], int(value))
+
+
+def _add(flt: Any, action: int, name: str, *args: Any) -> None:
+    try:
+        flt.add_rule(action, name, *args)
+    except (RuntimeError, OSError, ValueError):
+        pass  # a call this architecture (or this libseccomp) does not know: nothing to allow or refuse
+
+
+def _with_arches(sc: Any, flt: Any) -> None:
+    for arch in defaults()["seccomp"].get("extra_architectures", {}).get(platform.machine(), []):
+        try:
+            flt.add_arch(getattr(sc.Arch, _ARCHES[arch]))
+        except (RuntimeError, OSError, ValueError, KeyError, AttributeError):
+            continue
+
+
+def compile_policy() -> list[Any]:
+    """The container policy as libseccomp filters: the allow list, then the refusals stacked on it."""
+    sc = _bindings()
+    policy = defaults()["seccomp"]
+    eperm = sc.ERRNO(getattr(errno, policy.get("default_errno", "EPERM")))
+    main = sc.SyscallFilter(eperm)
+    _with_arches(sc, main)
+    for name in _names(policy["allow"]) + list(policy.get("deviations", {}).get("allow", [])):
+        _add(main, sc.ALLOW, name)
+    for name, *spec in policy.get("allow_if", []):
+        _add(main, sc.ALLOW, name, _arg(sc, *spec))
+    for name, code in policy.get("errno", {}).items():
+        _add(main, sc.ERRNO(getattr(errno, code)), name)
+    extra = sc.SyscallFilter(sc.ALLOW)
+    _with_arches(sc, extra)
+    for name, *spec in policy.get("deny_if", []):
+        _add(extra, eperm, name, _arg(sc, *spec))
+    return [main, extra]
+
+
+def seccomp_fds(confinement: Confinement) -> list[int]:
+    """Unnamed files holding the compiled BPF programs, for ``--add-seccomp-fd`` (bubblewrap reads
+    and closes its copies; the caller passes them on and then closes its own)."""
+    if confinement.seccomp == "unconfined":
+        return []
+    fds = []
+    for flt in compile_policy():
+        fd = os.memfd_create("rofs-seccomp", 0)
+        with open(fd, "wb", closefd=False) as handle:
+            flt.export_bpf(handle)
+        os.lseek(fd, 0, os.SEEK_SET)
+        fds.append(fd)
+    return fds
+
+
+def seccomp_args(fds: list[int]) -> list[str]:
+    args: list[str] = []
+    for fd in fds:
+        args += ["--add-seccomp-fd", str(fd)]
+    return args
