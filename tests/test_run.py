@@ -268,6 +268,9 @@ def oci_image(tmp_path_factory):
     rootfs = bundle / "rootfs"
     for d in ("bin", "app", "data", "etc", "tmp"):
         (rootfs / d).mkdir(exist_ok=True)
+    # As real images have them: /tmp world-writable (sticky), the VOLUME owned by the image's user.
+    (rootfs / "tmp").chmod(0o1777)
+    os.chown(rootfs / "data", 1000, 1000)
     (rootfs / "bin" / "busybox").write_bytes(Path(busybox).read_bytes())
     (rootfs / "bin" / "busybox").chmod(0o755)
     for applet in ("sh", "echo", "pwd", "mkdir"):

@@ -545,8 +545,14 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 @click.option("--ready", metavar="CMD", help="Shell command that succeeds once the program is ready (polled).")
 @click.option("--ready-timeout", type=float, default=60.0, show_default=True, metavar="S")
 @click.option("--exercise", metavar="CMD", help="Shell command run against the program once it is ready.")
-@click.option("--user", metavar="USER[:GROUP]", help="Run the program as this user.")
-@click.option("--keep", type=click.Path(file_okay=False), metavar="DIR", help="Keep the scratch layer (the files written) in DIR.")
+@click.option("--user", metavar="USER[:GROUP]", help="Run the program as this user (with --image: a user of the image).")
+@click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True,
+              help="host: the program shares this machine's network (--ready/--exercise reach it on 127.0.0.1);"
+                   " none: its own namespace, loopback only (--ready/--exercise then run inside it).")
+@click.option("--seccomp", "seccomp_mode", type=click.Choice(["default", "unconfined"]), default="default",
+              show_default=True, help="default: the container seccomp policy; unconfined: no filter (said in the report).")
+@click.option("--keep", type=click.Path(file_okay=False), metavar="DIR",
+              help="Copy the files written into the new directory DIR (plain files: no setuid bits, no device nodes).")
 @click.option("--max-procs", type=click.IntRange(1), default=4096, show_default=True, metavar="N",
               help="At most N processes in the sandbox (a pids cgroup, where the host offers one).")
 @click.option("--from-strace", "from_strace", type=click.Path(exists=True, dir_okay=False),
@@ -557,8 +563,8 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 @click.option("--report", "report_file", type=click.Path(dir_okay=False),
               help="Write the report to FILE (the program's own output stays on stdout).")
 @click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
-def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, keep, max_procs, from_strace, image,
-              image_cache, fmt, report_file, command):
+def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, network, seccomp_mode, keep, max_procs,
+              from_strace, image, image_cache, fmt, report_file, command):
     """Run CMD with every write allowed but landing on a throw-away copy-on-write layer (the
     host is not changed), record every write of the program and its children with strace,
     and turn them into an inventory: the directories a mount needs, each persistent,
@@ -595,22 +601,25 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ke
                 argv = (bundle.entrypoint + argv) if argv else bundle.entrypoint_and_cmd
                 if not argv:
                     fail(f"{image}: the image has no Entrypoint or Cmd; give -- CMD")
+            from rofs.runtime.confine import Confinement
+
             result = trace_mod.run_traced(
                 argv, user=user, duration=duration,
                 ready=["sh", "-c", ready] if ready else None, ready_timeout=ready_timeout,
                 exercise=["sh", "-c", exercise] if exercise else None, keep=keep, image=bundle,
-                max_procs=max_procs,
+                max_procs=max_procs, confinement=Confinement(network=network, seccomp=seccomp_mode),
             )
         except SandboxError as exc:
             fail(str(exc))
     profile = trace_mod.as_profile(result, name)
-    text = _yaml.safe_dump(profile, sort_keys=False, width=100)
+    text = _yaml.safe_dump(profile, sort_keys=False, width=100, allow_unicode=True)
     if out_file:
         _write_atomic(Path(out_file), "# Written by rofs trace; check it, then use it with --profile-file.\n" + text)
     if fmt == "json":
         report = json.dumps({"returncode": result.returncode, "duration": round(result.duration, 3),
                              "events": result.events, "notes": result.notes, "peak_processes": result.peak_procs,
-                             "refused_forks": result.refused_forks, "profile": profile}, indent=2) + "\n"
+                             "refused_forks": result.refused_forks, "sandbox": trace_mod.sandbox_dict(result),
+                             "profile": profile}, indent=2) + "\n"
     else:
         report = trace_mod.render_text(result) + ("" if out_file else text)
     if report_file:

@@ -201,7 +201,7 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
              confinement, root) -> RunReport:
     mounts, shm = sandbox_mounts(declared, identity, hostdirs)
     spec = SandboxSpec(command=command, mounts=mounts, root=root, identity=identity, shm_size=shm,
-                       confinement=confinement, image=image is not None)
+                       confinement=confinement, image=image is not None, sysfs=image is not None)
     spec.env = program_env(env, identity, image)
     if image is not None:
         _make_mount_points(image.rootfs, [m.path for m in mounts])

@@ -68,14 +68,15 @@ class SandboxSpec:
     image: bool = False  # root is an unpacked image: the user switch uses IMAGE_SWITCH
     bind_root: bool = False  # root is bound read-write (rofs trace: its scratch overlay)
     shm_source: str | None = None  # bind this directory at /dev/shm instead of a tmpfs
+    sysfs: bool = False  # bind the host's /sys read-only (a root other than / has none of its own)
 
 
 def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: list[int] | None = None) -> list[str]:
     """The bubblewrap command line for *spec* (the program last)."""
     bwrap = require("bwrap", "bubblewrap")
     argv = [bwrap, "--bind" if spec.bind_root else "--ro-bind", spec.root, "/"]
-    sys_dir = os.path.isdir(os.path.join(spec.root, "sys"))
-    if spec.root != "/" and sys_dir:
+    sys_dir = spec.root == "/" or spec.sysfs
+    if spec.root != "/" and spec.sysfs:
         argv += ["--ro-bind", "/sys", "/sys"]  # as a runtime mounts sysfs read-only (cgroup limits, CPUs)
     argv += ["--dev", "/dev", "--proc", "/proc", *confine.proc_sys_args(sys_visible=sys_dir)]
     if spec.shm_source:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
+import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -23,20 +26,19 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from rofs.generate.plan import volume_name_for
 from rofs.model import VolumeKind, path_covers
-from rofs.runtime import tracer
+from rofs.runtime import confine, hostpath, tracer
+from rofs.runtime.confine import Confinement
 from rofs.runtime.sandbox import (
     DEFAULT_MAX_PROCS,
     DEFAULT_SHM,
-    ProcessLimit,
     SandboxError,
-    _end_orphans,
-    _signal_group,
-    _signal_program,
-    cap_args,
-    kill_sandbox,
+    SandboxSpec,
+    Supervisor,
+    bwrap_argv,
     require,
-    setpriv_args,
 )
+from rofs.runtime.users import Identity
+from rofs.terminal import printable
 from rofs.units import format_quantity
 
 if TYPE_CHECKING:
@@ -81,9 +83,133 @@ class TraceResult:
     notes: list[str] = field(default_factory=list)
     peak_procs: int | None = None  # most processes at once, where a pids cgroup counted them
     refused_forks: int | None = None  # forks refused at the process limit
+    identity: Identity | None = None
+    confinement: Confinement = field(default_factory=Confinement)
 
 
 # --- running ---------------------------------------------------------------------------
+
+SCRATCH = "/dev/shm"  # a tmpfs of rofs trace's own is mounted over it, in its private mount namespace
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One lower file system of the scratch overlay: where it is, and how it is layered."""
+
+    point: str  # its mount point on the host ("/" for the root file system)
+    kind: str  # dir: an overlay of its own; file: a file mount (a copy of it is bound there)
+    index: int
+
+
+class Scratch:
+    """The copy-on-write root of ``rofs trace``, built between fork and exec in a private mount
+    namespace (so nothing of it is on the host's disk or in the host's mount table):
+
+    a tmpfs over SCRATCH (/dev/shm: the sandbox gets a /dev/shm of its own anyway); the lower
+    root (the host's /, or an image) and every other real file system of the host bound
+    non-recursively to SCRATCH/l/N, each under an overlay with its own upper layer at
+    SCRATCH/u/N, stacked at SCRATCH/root; file mounts (Docker's /etc/hosts is one) copied to
+    SCRATCH/f/N and bound over their place; /dev/shm at SCRATCH/shm.  The upper layers are handed
+    to rofs as descriptors (SCM_RIGHTS), so it reads them after the namespace is gone.  Mount
+    options only ever name rofs' own scratch paths: mount points with ',' or ':' are reached
+    through their bind."""
+
+    def __init__(self, lower_root: str, layers: list[Layer], shm_size: int):
+        self.lower_root = lower_root
+        self.layers = layers
+        self.shm_size = shm_size
+        self.parent, self.child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.err_r, self.err_w = os.pipe()
+        self.fds: list[int] = []
+
+    @property
+    def root(self) -> str:
+        return f"{SCRATCH}/root"
+
+    @property
+    def shm(self) -> str:
+        return f"{SCRATCH}/shm"
+
+    def setup(self) -> None:
+        """In the child, before exec (the tracer): build it all, or report why not and exit."""
+        try:
+            self._build()
+        except BaseException as exc:  # noqa: BLE001 - reported to rofs, which exits 2 with it
+            os.write(self.err_w, str(exc).encode("utf-8", "replace")[:4000] or b"scratch setup failed")
+            os._exit(125)
+
+    def _build(self) -> None:
+        from rofs.runtime import _linux
+
+        _linux.private_mount_namespace()
+        _linux.mount("rofs-scratch", SCRATCH, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, "mode=0700")
+        for sub in ("l", "u", "w", "f", "root", "shm"):
+            os.mkdir(f"{SCRATCH}/{sub}", 0o700)
+        _linux.mount("rofs-shm", self.shm, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV,
+                     f"mode=1777,size={int(self.shm_size)}")
+        handed = []
+        for layer in self.layers:
+            source = self.lower_root if layer.point == "/" else layer.point
+            target = self.root if layer.point == "/" else self.root + layer.point
+            if layer.kind == "file":
+                copy = f"{SCRATCH}/f/{layer.index}"
+                with open(source, "rb") as fin, open(copy, "wb") as fout:
+                    fout.write(fin.read(64 << 20))
+                _linux.mount(copy, target, None, _linux.MS_BIND)
+                continue
+            lower, upper, work = (f"{SCRATCH}/{d}/{layer.index}" for d in ("l", "u", "w"))
+            for d in (lower, upper, work):
+                os.mkdir(d, 0o755)
+            _linux.mount(source, lower, None, _linux.MS_BIND)  # non-recursive: this file system only
+            _linux.mount("overlay", target, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+            handed.append(os.open(upper, os.O_RDONLY | os.O_DIRECTORY))
+        handed.append(os.open(f"{SCRATCH}/f", os.O_RDONLY | os.O_DIRECTORY))
+        handed.append(os.open(self.shm, os.O_RDONLY | os.O_DIRECTORY))
+        socket.send_fds(self.child, [b"rofs"], handed)
+
+    def started(self) -> None:
+        """In rofs, once the child ran: its error if the setup failed, else take the descriptors."""
+        os.close(self.err_w)
+        self.child.close()
+        message = os.read(self.err_r, 8192).decode("utf-8", "replace")
+        os.close(self.err_r)
+        if message:
+            self.parent.close()
+            raise SandboxError(f"rofs trace could not build its scratch layer: {message}")
+        _, self.fds, _, _ = socket.recv_fds(self.parent, 64, 64)
+        self.parent.close()
+
+    def views(self) -> list[tuple[str, Path]]:
+        """(where on the host, the upper layer as rofs sees it) for each overlay, then /dev/shm."""
+        dirs = [layer for layer in self.layers if layer.kind == "dir"]
+        out = [(layer.point, Path(f"/proc/self/fd/{fd}")) for layer, fd in zip(dirs, self.fds)]
+        if len(self.fds) >= len(dirs) + 2:
+            out.append(("/dev/shm", Path(f"/proc/self/fd/{self.fds[len(dirs) + 1]}")))
+        return out
+
+    def changed_files(self, process: str) -> list[tracer.WriteEvent]:
+        """File mounts whose copy the program changed."""
+        out = []
+        if len(self.fds) < 2:
+            return out
+        copies = Path(f"/proc/self/fd/{self.fds[-2]}")
+        for layer in self.layers:
+            if layer.kind != "file":
+                continue
+            try:
+                with open(layer.point, "rb") as handle:
+                    original = handle.read(64 << 20)
+                now = (copies / str(layer.index)).read_bytes()
+            except OSError:
+                continue
+            if now != original:
+                out.append(tracer.WriteEvent(0, process, "write-layer", layer.point, None, len(now), ""))
+        return out
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
 
 
 def run_traced(
@@ -98,172 +224,148 @@ def run_traced(
     shm_size: int = DEFAULT_SHM,
     image: "ImageBundle | None" = None,
     max_procs: int = DEFAULT_MAX_PROCS,
+    confinement: Confinement | None = None,
 ) -> TraceResult:
     """Run *command* on a scratch layer under strace; stop it after the exercise or *duration*.
 
-    With *image*, the image's unpacked root is the lower layer instead of the host's, the
-    program runs as the image's user with its Env and WorkingDir, and strace watches from
-    outside the sandbox (the image has no strace; bubblewrap's own calls are left out).
-
-    The scratch layer is a tmpfs mounted in the private mount namespace (an upper layer on the
-    same disk as the host root made PostgreSQL's start-up twice as slow), so rofs looks at it
-    through ``/proc/PID/root`` while the namespace lives, and ``--keep`` copies it out.
-    ``/dev/shm`` is a tmpfs of its own, *shm_size* bytes, as in ``rofs run``; the whole tree
-    (wrapper, bubblewrap, strace, the program) is in a pids cgroup of *max_procs* processes.
+    The sandbox is ``rofs run``'s (container capabilities, seccomp, namespaces, /proc), with every
+    path writable on the throw-away layer.  With *image*, the image's unpacked root is the
+    lower layer instead of the host's, and the program runs as the image's user with its Env
+    and WorkingDir.  SIGINT or SIGTERM to rofs stops the program and still gives the report.
     """
+    from rofs.runtime.run import _make_mount_points, program_env, resolve_identity
+
     if os.geteuid() != 0:
         raise SandboxError("rofs trace mounts an overlay in a private mount namespace: run it as root")
-    unshare = require("unshare", "util-linux")
-    bwrap = require("bwrap", "bubblewrap")
+    require("bwrap", "bubblewrap")
     strace = require("strace", "strace")
-    base = Path(tempfile.mkdtemp(prefix="rofs-trace-", dir="/var/tmp"))  # a mount point; stays empty on disk
-    keep_dir = Path(keep).resolve() if keep else None
-    if keep_dir is not None:
-        keep_dir.mkdir(parents=True, exist_ok=True)
-    # The root file system, then every other real file system mounted under it (/run, /tmp,
-    # /home ... when they are separate), each with its own upper layer; /dev/shm as well.
+    if not os.path.isdir("/dev/shm"):
+        raise SandboxError("rofs trace builds its scratch layer over /dev/shm, which this machine lacks")
+    confinement = confinement or Confinement()
+    identity = resolve_identity(user, image)
+    keep_dir = os.path.normpath(os.path.join(os.getcwd(), keep)) if keep else None
+    if keep_dir and os.path.lexists(keep_dir) and (not os.path.isdir(keep_dir) or os.listdir(keep_dir)):
+        raise SandboxError(f"--keep {keep}: give a new (or empty) directory")
     lower_root = str(image.rootfs) if image is not None else "/"
-    submounts = [] if image is not None else _submounts(base)
-    layers = [("/", base / "upper")] + [(m, base / "layers" / str(i) / "upper") for i, m in enumerate(submounts)]
-    shm = base / "shm"
-    script = ["set -e", f"mount -t tmpfs -o mode=0755 rofs-scratch '{base}'", f"mkdir -p '{base}/root' '{shm}'",
-              f"mount -t tmpfs -o mode=1777,size={int(shm_size)} rofs-shm '{shm}'"]
-    for point, layer_upper in layers:
-        layer_work = layer_upper.parent / "work"
-        target = base / "root" if point == "/" else base / "root" / point.lstrip("/")
-        script.append(f"mkdir -p '{layer_upper}' '{layer_work}'")
-        lower = lower_root if point == "/" else point
-        script.append(f"mount -t overlay overlay -o 'lowerdir={lower},upperdir={layer_upper},workdir={layer_work}' '{target}'")
-    status_r, status_w = os.pipe()
-    release_r, release_w = os.pipe()
-    script += [
-        "trap : INT TERM HUP QUIT",  # a handler, not SIG_IGN: the program still gets default signals
-        "set +e",
-        '"$@"',
-        "rc=$?",
-        f'echo "$rc" >&{status_w}',
-        f"read _ <&{release_r} || true",
-    ]
-    if keep_dir is not None:
-        script.append(f"cp -a '{base}/upper' '{shm}' '{keep_dir}/' && if [ -d '{base}/layers' ]; then cp -a '{base}/layers' '{keep_dir}/'; fi")
-    script.append('exit "$rc"')
+    if image is not None:
+        _make_mount_points(image.rootfs, [])
+    layers = [Layer("/", "dir", 0)] + ([] if image is not None else _submounts())
+    scratch = Scratch(lower_root, layers, shm_size)
+    spec = SandboxSpec(command=list(command), root=scratch.root, bind_root=True, shm_source=scratch.shm,
+                       identity=identity, confinement=confinement, image=image is not None, sysfs=True,
+                       env=program_env(None, identity, image), cwd=image.cwd if image is not None else "/")
     notes: list[str] = []
     outputs = inherited_outputs()
 
     def exists(path: str) -> bool:  # in the lower layer: the image's root, or the host's
         return os.path.lexists(lower_root.rstrip("/") + path)
 
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        strace_args = tracer.strace_argv(strace, log.fileno(), tracer.TRACED_STRUCTURE)
-        box = [bwrap, "--bind", str(base / "root"), "/", "--dev", "/dev", "--proc", "/proc",
-               "--bind", str(shm), "/dev/shm", "--unshare-pid", "--die-with-parent"]
-        if image is None:
-            box += cap_args()
-        if image is not None:
-            from rofs.runtime.run import _ids
+    status_r, status_w = os.pipe()
+    seccomp = confine.seccomp_fds(confinement)
+    stop: list[int] = []
+    holder: list[Supervisor] = []
 
-            uid, gid = _ids(user) if user else (image.uid, image.gid)
-            box += ["--unshare-user", "--uid", str(uid), "--gid", str(gid), "--chdir", image.cwd, "--clearenv"]
-            for key, value in image.env.items():
-                box += ["--setenv", key, value]
-            sandbox = [*strace_args, *box, "--", *command]
-        else:
-            box += ["--chdir", "/"]
-            sandbox = [*box, "--", *strace_args, *(setpriv_args(user) if user else []), *command]
-        argv = [unshare, "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join(script), "sh", *sandbox]
+    def on_signal(signum, frame):  # noqa: ARG001 - SIGINT/SIGTERM to rofs: stop, then report
+        stop.append(signum)
+        if holder:
+            holder[0].signal_program(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        argv = tracer.strace_argv(strace, f"/proc/{os.getpid()}/fd/{log.fileno()}", tracer.TRACED_NO_DATA)
+        argv += bwrap_argv(spec, status_w, seccomp)
         peak: dict[str, int] = {}
-        start = time.monotonic()
-        limit = ProcessLimit(max_procs)
-        try:
-            proc = subprocess.Popen(argv, pass_fds=(log.fileno(), status_w, release_r), start_new_session=True,
-                                    preexec_fn=limit.enter)
-        except BaseException:
-            limit.close()
-            raise
-        os.close(status_w)
-        os.close(release_r)
-        view = Path(f"/proc/{proc.pid}/root")
-        views = [(point, view / str(upper).lstrip("/")) for point, upper in layers] + [("/dev/shm", view / str(shm).lstrip("/"))]
-        status = _Status(status_r)
-        returncode: int | None = None
+        final: dict[str, int] = {}
         written: list[tracer.WriteEvent] = []
-        final = {}
         is_dir: set[str] = set()
         try:
-            _drive(proc, status, views, peak, duration, ready, ready_timeout, exercise, notes)
-            returncode = status.wait(30)
-            final: dict[str, int] = {}
-            _sample(views, final)
-            for key, value in final.items():
-                peak[key] = max(peak.get(key, 0), value)
-            notes += _full_notes(views, shm_size)
-            written = written_files(views, os.path.basename(command[0]), exists)
-            is_dir = {e.path for e in written if _is_dir_in_layers(e.path, views)}
+            sup = Supervisor(argv, max_procs=max_procs, pass_fds=(status_w, *seccomp), status_r=status_r,
+                             env=spec.env if image is None else None, setup=scratch.setup)
+            holder.append(sup)
+            try:
+                scratch.started()
+                views = scratch.views()
+                _drive(sup, views, peak, duration, ready, ready_timeout, exercise, notes, stop, confinement)
+                returncode, peak_procs, refused_forks = sup.finish()
+                if not ("exit-code" in sup.status or sup.seen_program):
+                    raise SandboxError("the sandbox did not start the program (bubblewrap's or the tracer's message is"
+                                       " above); nothing was traced, so there is no report")
+                _sample(views, final)
+                for key, value in final.items():
+                    peak[key] = max(peak.get(key, 0), value)
+                notes += _full_notes(views, shm_size)
+                written = written_files(views, os.path.basename(command[0]), exists) + scratch.changed_files(
+                    os.path.basename(command[0]))
+                is_dir = {e.path for e in written if _is_dir_in_layers(e.path, views)}
+                if keep_dir:
+                    notes += _keep(scratch, keep_dir)
+            finally:
+                sup.finish()
+                scratch.close()
         finally:
-            os.close(release_w)
-            status.close()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                kill_sandbox(proc)
-                _signal_group(proc, 9)
-                proc.wait()
-            peak_procs, refused_forks = limit.peak(), limit.refused()
-            limit.close()
-            try:
-                base.rmdir()
-            except OSError:
-                pass
-        elapsed = time.monotonic() - start
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if stop:
+            notes.append(f"stopped by {signal.Signals(stop[0]).name} to rofs: the program was stopped and this is"
+                         " what it wrote until then")
         log.seek(0)
-        seen = [e for e in tracer.events(log) if e.process != "bwrap"]
+        seen = list(tracer.events((line.decode("utf-8", "surrogateescape") for line in log), sandboxed=True))
     from rofs.runtime.run import mount_refused
 
     for event in [e for e in seen if e.syscall in tracer.MOUNT_CALLS]:
         if event.errno and mount_refused(event) not in notes:
             notes.append(mount_refused(event))
     seen = [e for e in seen if e.syscall not in tracer.MOUNT_CALLS]
+    notes += refused_notes(seen)
     paths = inventory(seen + written, None, peak, inherited=outputs, dirs=is_dir, final=final, exists=exists,
                       root=lower_root)
     if refused_forks:
         notes.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed (EAGAIN)")
-    result = TraceResult(list(command), returncode if returncode is not None else proc.returncode, elapsed, paths,
-                         len(seen), str(keep_dir) if keep_dir else None, notes, peak_procs, refused_forks)
-    return result
+    return TraceResult(list(command), returncode, time.monotonic() - sup.start, paths, len(seen),
+                       keep_dir, notes, peak_procs, refused_forks, identity, confinement)
 
 
-class _Status:
-    """The wrapper's report that the program ended (its exit code), read without blocking."""
+def refused_notes(events: list[tracer.WriteEvent]) -> list[str]:
+    """Writes refused although every path is writable on the scratch layer: permissions (the user
+    the program runs as may not write there), a full /dev/shm or scratch layer, unreadable paths."""
+    out: list[str] = []
+    grouped: dict[tuple[str, str], list[tracer.WriteEvent]] = {}
+    for event in events:
+        if event.errno in tracer.REFUSALS and not _noise(event.path):
+            grouped.setdefault((event.errno, event.path), []).append(event)
+    for (errno, path), hits in sorted(grouped.items()):
+        first = hits[0]
+        who = f"{first.process} (uid {first.uid})" if first.uid is not None else first.process
+        what = "its path could not be read" if path == tracer.UNREADABLE else path
+        note = f"refused: {who}'s {first.syscall} {what}: {tracer.REFUSALS[errno]}"
+        if errno in ("EACCES", "EPERM"):
+            note += " (the user it runs as may not write there: an ownership or permission problem, not a read-only one)"
+        out.append(note + (f" ({len(hits)} times)" if len(hits) > 1 else ""))
+    return out
 
-    def __init__(self, fd: int):
-        self.fd = fd
-        self.buf = b""
-        self.code: int | None = None
 
-    def done(self) -> bool:
-        import select
-
-        if self.code is None:
-            ready, _, _ = select.select([self.fd], [], [], 0)
-            if ready:
-                chunk = os.read(self.fd, 64)
-                self.buf += chunk
-                if b"\n" in self.buf or not chunk:
-                    text = self.buf.decode().strip()
-                    self.code = int(text) if text.lstrip("-").isdigit() else -1
-        return self.code is not None
-
-    def wait(self, timeout: float) -> int | None:
-        end = time.monotonic() + timeout
-        while not self.done() and time.monotonic() < end:
-            time.sleep(0.05)
-        return self.code
-
-    def close(self) -> None:
+def _keep(scratch: Scratch, keep_dir: str) -> list[str]:
+    """Copy the scratch layers out (plain files only; nothing special reaches the host)."""
+    notes = []
+    names = {"/": "upper", "/dev/shm": "shm"}
+    for i, (point, view) in enumerate(scratch.views()):
+        name = names.get(point, f"layers/{i}")
+        if name.startswith("layers/"):
+            hostpath.open_dir(os.path.join(keep_dir, "layers"), what="--keep").close()
+        else:
+            hostpath.open_dir(keep_dir, what="--keep").close()
+        fd = os.open(view, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            os.close(self.fd)
-        except OSError:
-            pass
+            copied = hostpath.copy_out(fd, os.path.join(keep_dir, name), prefix=point.rstrip("/"))
+        finally:
+            os.close(fd)
+        if name.startswith("layers/"):
+            notes.append(f"kept {point} as {keep_dir}/{name}")
+        notes += [f"--keep: {d}" for d in copied.dropped]
+        if copied.deleted:
+            notes.append(f"--keep: the program removed {len(copied.deleted)} path(s) (overlay whiteouts, not copied):"
+                         f" {', '.join(copied.deleted[:5])}{' ...' if len(copied.deleted) > 5 else ''}")
+    return notes
 
 
 PSEUDO_FS = frozenset(
@@ -272,63 +374,103 @@ PSEUDO_FS = frozenset(
 )
 
 
-def _submounts(scratch: Path) -> list[str]:
-    """Real file systems mounted below / (outside /proc, /sys, /dev and the scratch dir), parents first."""
-    points = []
+def _submounts() -> list[Layer]:
+    """Real file systems mounted below / (outside /proc, /sys and /dev), parents first: directories
+    get an overlay each, file mounts a writable copy."""
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
         return []
+    points: dict[str, str] = {}
     for line in lines:
         fields = line.split(" ")
         sep = fields.index("-")
-        point, fstype = fields[4].replace("\\040", " "), fields[sep + 1]
-        if point == "/" or fstype in PSEUDO_FS or _noise(point) or point.startswith(str(scratch)):
+        point, fstype = _octal(fields[4]), fields[sep + 1]
+        if point == "/" or fstype in PSEUDO_FS or any(point == p or point.startswith(p + "/") for p in NOISE_PREFIXES):
+            continue  # /proc, /sys and /dev (with /dev/shm, where the scratch layer lives) are the sandbox's own
+        try:
+            kind = "dir" if os.path.isdir(point) else "file"
+        except OSError:
             continue
-        if any(ch in point for ch in "'\n"):
-            continue
-        points.append(point)
-    return sorted(set(points), key=lambda p: (p.count("/"), p))
+        points[point] = kind
+    ordered = sorted(points, key=lambda p: (p.count("/"), p))
+    # A file system mounted over another at the same place: only the top one is seen.
+    return [Layer(point, points[point], i + 1) for i, point in enumerate(ordered)]
 
 
-def _drive(proc, status: "_Status", layers, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes) -> None:
+def _octal(field: str) -> str:
+    """A mountinfo path: spaces, tabs, newlines and backslashes are octal escapes there."""
+    return os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), os.fsencode(field)))
+
+
+def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes, stop,
+           confinement: Confinement) -> None:
     """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile."""
+    def ended() -> bool:
+        sup.read_status()
+        return bool(stop) or "exit-code" in sup.status or sup.proc.poll() is not None
+
     def alive_for(seconds: float, until: Callable[[], bool] | None = None) -> bool:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            if status.done() or proc.poll() is not None:
+            if ended():
                 return False
             if until is not None and until():
                 return True
             _sample(layers, peak)
-            _pause(status, SAMPLE_EVERY)
+            sup.read_status(SAMPLE_EVERY)
         return until is None
 
     if ready:
-        ok = alive_for(ready_timeout, lambda: subprocess.run(ready, capture_output=True).returncode == 0)
-        if not ok:
-            notes.append("the program exited before it was ready" if status.done() else "the program never became ready")
-    if exercise and not status.done():
-        done = subprocess.run(exercise, capture_output=True, text=True)
-        if done.returncode != 0:
-            notes.append(f"the exercise command exited {done.returncode}: {done.stderr.strip()[-200:]}")
+        ok = alive_for(ready_timeout, lambda: _helper(sup, ready, confinement, stop) == 0)
+        if not ok and not stop:
+            notes.append("the program exited before it was ready" if ended() else "the program never became ready")
+    if exercise and not ended():
+        code = _helper(sup, exercise, confinement, stop, notes=notes)
+        if code not in (0, None):
+            notes.append(f"the exercise command exited {code}")
         _sample(layers, peak)
     if duration is not None:
         alive_for(duration)
     elif not (ready or exercise):
-        while not status.done() and proc.poll() is None:  # no stop condition: trace until the program ends
+        while not ended():  # no stop condition: trace until the program ends
             _sample(layers, peak)
-            _pause(status, SAMPLE_EVERY)
-    if not status.done():
-        _signal_program(proc, 15)
+            sup.read_status(SAMPLE_EVERY)
+    if not ("exit-code" in sup.status or sup.proc.poll() is not None):
+        if not stop:
+            sup.signal_program(signal.SIGTERM)
         end = time.monotonic() + 10
-        while status.wait(0.2) is None and time.monotonic() < end:
-            _end_orphans(proc)  # the program ended: what it left behind goes with it, as in rofs run
-        if status.wait(0) is None:
+        while sup.read_status(0.2).get("exit-code") is None and sup.proc.poll() is None and time.monotonic() < end:
+            pass
+        if sup.status.get("exit-code") is None and sup.proc.poll() is None:
             notes.append("the program did not stop on SIGTERM within 10 s: killed")
             # Everything in the sandbox's PID namespace at once: a shell, a daemon in its own
             # session or a fork bomb is not missed by a list of processes taken a moment before.
-            kill_sandbox(proc)
+            sup.kill()
+
+
+def _helper(sup: Supervisor, argv: list[str], confinement: Confinement, stop: list[int],
+            notes: list[str] | None = None) -> int | None:
+    """Run --ready or --exercise on the host (in the program's network namespace with --network
+    none); it ends when the program does or rofs is told to stop."""
+    if confinement.network == "none":
+        pid = sup.program_pid()
+        if pid is None:
+            return None
+        argv = [require("nsenter", "util-linux"), f"--net=/proc/{pid}/ns/net", "--", *argv]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+        while proc.poll() is None:
+            if stop or "exit-code" in sup.read_status(0.1) or sup.proc.poll() is not None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return None
+        err.seek(0)
+        said = err.read()[-4000:].decode("utf-8", "replace").strip()
+    if proc.returncode and notes is not None and said:
+        notes.append(f"the exercise command said: {said[-200:]}")
+    return proc.returncode
 
 
 def _full_notes(layers: list[tuple[str, Path]], shm_size: int) -> list[str]:
@@ -349,14 +491,6 @@ def _full_notes(layers: list[tuple[str, Path]], shm_size: int) -> list[str]:
         else:
             notes.append(f"the scratch layer is full ({_human(stat.f_blocks * stat.f_frsize)}): writes failed with ENOSPC")
     return notes
-
-
-def _pause(status: "_Status", seconds: float) -> None:
-    """Sleep, but wake as soon as the program ends."""
-    import select
-
-    if status.code is None:
-        select.select([status.fd], [], [], seconds)
 
 
 def _sample(layers: list[tuple[str, Path]], peak: dict[str, int]) -> None:
@@ -552,9 +686,25 @@ def as_profile(result: TraceResult, name: str | None = None) -> dict:
     }
 
 
+def sandbox_dict(result: TraceResult) -> dict:
+    ident = result.identity
+    return {
+        "network": result.confinement.network,
+        "seccomp": result.confinement.seccomp,
+        "capabilities": list(result.confinement.capabilities),
+        "user": None if ident is None else {"spec": ident.spec, "uid": ident.uid, "gid": ident.gid,
+                                            "groups": list(ident.groups), "name": ident.name, "home": ident.home},
+    }
+
+
 def render_text(result: TraceResult) -> str:
     lines = [f"rofs trace: {' '.join(result.command)}: {result.events} write calls in {result.duration:.1f} s"]
-    if not result.paths:
+    who = result.identity.describe() if result.identity else f"rofs' own user (uid {os.geteuid()})"
+    if result.duration or result.returncode is not None:
+        lines.append(f"sandbox: {result.confinement.describe()}; user {who}")
+    if not result.paths and any(n.startswith("refused: ") for n in result.notes):
+        lines.append("it wrote nothing it was allowed to write: see the refused writes below")
+    elif not result.paths:
         lines.append("it wrote nothing outside /proc, /sys and /dev: it runs with a read-only root as it is")
     else:
         width = max(len(p.path) for p in result.paths)
@@ -570,7 +720,7 @@ def render_text(result: TraceResult) -> str:
     lines += [f"note: {n}" for n in result.notes]
     if result.scratch:
         lines.append(f"scratch layer kept at {result.scratch}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _human(n: int) -> str:

@@ -35,10 +35,6 @@ TRACED = ",".join((_STRUCTURE, _OPENS, _WRITES))
 # Without the write family: enough to see every file and directory a program creates or
 # changes; sizes then come from the files themselves (rofs trace's scratch layer).
 TRACED_NO_DATA = ",".join((_STRUCTURE, _OPENS))
-# rofs trace: opens are most of a program's system calls (reads too: a seccomp filter cannot
-# tell by flags), and the scratch layer already holds every file opened for writing.  creat is
-# kept (it only ever writes).
-TRACED_STRUCTURE = ",".join((_STRUCTURE, "creat"))
 
 # Attempts to change the mounts (remount / read-write, unmount it): refused without CAP_SYS_ADMIN,
 # reported as such, never turned into a mount to add.
