@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   bubblewrap strace umoci skopeo busybox-static gosu  # rofs run / rofs trace, images without a daemon
   postgresql redis-server nginx-light memcached  # real servers the tests start
   python3-venv
+  gcc libc6-dev  # the escape tests build their attacker program static
 )
 
 missing=()

@@ -731,6 +731,8 @@ def _explain_dict(d, lines: list[int]) -> dict:
 def _explain_text(d, lines: list[int]) -> str:
     from rofs.diagnose import snippets
 
+    from rofs.terminal import printable
+
     more = f" (also lines {', '.join(map(str, lines[1:6]))}{'...' if len(lines) > 6 else ''})" if len(lines) > 1 else ""
     out = [f"line {d.line}{more}: {d.title}", f"  {d.text[:300]}"]
     who = f"{d.app}: " if d.app else ""
@@ -740,7 +742,7 @@ def _explain_text(d, lines: list[int]) -> str:
         out.append("  Kubernetes: " + json.dumps(snip["kubernetes"]))
         out.append("  Compose:    " + json.dumps(snip["compose"]))
         out.append("  docker run: " + snip["docker-run"])
-    return "\n".join(out) + "\n"
+    return "\n".join(printable(line) for line in out) + "\n"
 
 
 def _manifest_patch(manifest: str, results, registry, profile, images: list[str]) -> str:

@@ -49,7 +49,8 @@ UNREADABLE = "<path not readable>"
 def strace_argv(strace: str, log_path: str, calls: str = TRACED) -> list[str]:
     """strace in front of a command, logging to *log_path* (``/proc/<rofs>/fd/<n>``: strace opens
     its own descriptor with close-on-exec, so nothing of the log reaches the program)."""
-    return [strace, "-f", "--seccomp-bpf", "-qq", "-y", "-xx", "-s", "0", "-e", f"trace={calls}", "-o", log_path, "--"]
+    return [strace, "-f", "--seccomp-bpf", "--pidns-translation", "-qq", "-y", "-xx", "-s", "0", "-e", f"trace={calls}",
+            "-o", log_path, "--"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Refusal:
 
 _LINE = re.compile(r"^(?P<pid>\d+)\s+(?P<call>\w+)\((?P<args>.*)\)\s+=\s+(?P<ret>-?\d+|\?|0x[0-9a-f]+)(?:<[^>]*>)?"
                    r"(?:\s+(?P<errno>E[A-Z0-9]+))?")
+_HOST_PID = re.compile(r"/\* (\d+) in strace's PID NS \*/")
 _UNFINISHED = re.compile(r"^(\d+)\s+(.*) <unfinished \.\.\.>$")
 _RESUMED = re.compile(r"^(\d+)\s+<\.\.\. (\w+) resumed>(.*)$")
 # A quoted string (strace escapes every special byte inside it) or an address strace could not read.
@@ -157,7 +159,10 @@ def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False) -> Ite
         ok = ret == "0"
         if call in ("clone", "clone3", "fork", "vfork"):
             if ret.isdigit() and ret != "0":
-                child = int(ret)
+                # Inside the sandbox's PID namespace the call returns the namespace's PID; strace
+                # adds the one its log uses (--pidns-translation).
+                host = _HOST_PID.search(line)
+                child = int(host.group(1)) if host else int(ret)
                 for table in (names, cwds, uids, program):
                     if pid in table:
                         table[child] = table[pid]  # type: ignore[index]

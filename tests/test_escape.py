@@ -1,0 +1,483 @@
+"""Escape attempts against `rofs run`, `rofs run --image` and `rofs trace`, each checked from outside.
+
+An attacker program (tests/escape/probe.c, built static here, so the same binary runs on the
+host's root and inside a busybox image) tries one thing per run; the test then looks at the
+host: its files, the hostname of a private UTS namespace standing in for the host's, SysV IPC,
+the keyrings, mounts, listeners on loopback, the cached image.  The probe's own verdict (exit 0
+"blocked" / 99 "ESCAPED") is checked too, but never alone where the host can be looked at.
+
+Every attempt carries its own marker (a random name), so nothing here depends on what other
+runs left on the machine.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pty
+import select
+import shutil
+import socket
+import stat
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from conftest import require_tool
+from test_cli import ROFS
+from test_run import mountinfo, need_sandbox
+
+HERE = Path(__file__).resolve().parent
+MODES = ("run", "image", "trace")
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory) -> Path:
+    gcc = require_tool("gcc", "gcc")
+    require_tool("umoci", "umoci")
+    out = tmp_path_factory.mktemp("probe") / "probe"
+    subprocess.run([gcc, "-static", "-O1", "-o", str(out), str(HERE / "escape" / "probe.c")], check=True,
+                   capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def image(probe, tmp_path_factory) -> Path:
+    """An OCI image (umoci, Debian's static busybox and the probe), running as root."""
+    umoci = require_tool("umoci", "umoci")
+    busybox = Path("/bin/busybox")
+    root = tmp_path_factory.mktemp("escape-image")
+    layout, bundle = root / "oci", root / "bundle"
+
+    def sh(*args):
+        subprocess.run(args, check=True, capture_output=True, text=True)
+
+    sh(umoci, "init", "--layout", str(layout))
+    sh(umoci, "new", "--image", f"{layout}:latest")
+    sh(umoci, "unpack", "--image", f"{layout}:latest", str(bundle))
+    rootfs = bundle / "rootfs"
+    for d in ("bin", "etc", "tmp", "data"):
+        (rootfs / d).mkdir(exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)
+    shutil.copy(busybox, rootfs / "bin" / "busybox")
+    for applet in ("sh", "echo", "mount", "cat", "ls", "id", "touch"):
+        (rootfs / "bin" / applet).symlink_to("busybox")
+    shutil.copy(probe, rootfs / "probe")
+    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")
+    (rootfs / "etc" / "group").write_text("root:x:0:\napp:x:1000:\n")
+    sh(umoci, "repack", "--image", f"{layout}:latest", str(bundle))
+    sh(umoci, "config", "--image", f"{layout}:latest", "--config.env", "PATH=/bin", "--config.workingdir", "/")
+    return layout
+
+
+@dataclass
+class Outcome:
+    result: subprocess.CompletedProcess
+    report: dict
+    cache: Path | None = None
+
+    @property
+    def probe_says(self) -> str:
+        return self.result.stdout
+
+    def refused(self) -> set[tuple[str, str]]:
+        return {(r["path"], r["errno"]) for r in self.report.get("refused", [])}
+
+
+def attempt(mode: str, probe: Path, image: Path | None, tmp: Path, *args: str, options: tuple[str, ...] = (),
+            pass_fds: tuple[int, ...] = (), wrap: list[str] | None = None, timeout: float = 60) -> Outcome:
+    """Run the probe with *args* under rofs in *mode*; the JSON report is read from a file."""
+    report = tmp / f"report-{uuid.uuid4().hex}.json"
+    cache = tmp / "cache"
+    if mode == "run":
+        argv = [ROFS, "run", "--format", "json", "--report", str(report), *options, "--", str(probe), *args]
+    elif mode == "image":
+        argv = [ROFS, "run", "--format", "json", "--report", str(report), "--image", f"{image}:latest",
+                "--image-cache", str(cache), *options, "--", "/probe", *args]
+    else:
+        argv = [ROFS, "trace", "--format", "json", "--report", str(report), *options, "--", str(probe), *args]
+    result = subprocess.run((wrap or []) + argv, capture_output=True, text=True, timeout=timeout, pass_fds=pass_fds)
+    data = json.loads(report.read_text()) if report.exists() else {}
+    assert data, f"no report: {result.stderr[-2000:]}"
+    return Outcome(result, data, cache)
+
+
+def blocked(outcome: Outcome) -> None:
+    """The probe was refused (and the program really ran: a report exists)."""
+    assert "ESCAPED" not in outcome.probe_says, outcome.probe_says
+    assert "blocked:" in outcome.probe_says, (outcome.probe_says, outcome.result.stderr[-1000:])
+
+
+def marker() -> str:
+    return f"rofs-escape-{uuid.uuid4().hex[:12]}"
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+@dataclass
+class Attack:
+    name: str
+    modes: tuple[str, ...]
+    args: Callable[[str], list[str]]  # the probe's arguments, from a fresh marker
+    outside: Callable[[str, Outcome, str], None] = lambda m, o, mode: None  # the check from outside
+    options: tuple[str, ...] = ()
+    why: str = ""
+    contained: bool = False  # allowed inside (its own IPC namespace, the scratch layer): only the host is checked
+
+
+def host_file_absent(path_of: Callable[[str], str]) -> Callable[[str, Outcome, str], None]:
+    def check(m: str, outcome: Outcome, mode: str) -> None:
+        assert not os.path.lexists(path_of(m)), f"{path_of(m)} reached the host"
+    return check
+
+
+def key_absent(m: str, outcome: Outcome, mode: str) -> None:
+    assert m not in Path("/proc/keys").read_text(), "the key is in a keyring of the host"
+
+
+def ipc_absent(kind: str) -> Callable[[str, Outcome, str], None]:
+    def check(m: str, outcome: Outcome, mode: str) -> None:
+        key = str(ipc_key(m))
+        rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        assert all(row.split()[0] != key for row in rows), f"the SysV {kind} with key {key} is on the host"
+    return check
+
+
+def ipc_key(m: str) -> int:
+    return int(m[-8:], 16) & 0x7FFFFFFF
+
+
+def mounts_unchanged(before: list[str]) -> Callable[[str, Outcome, str], None]:
+    def check(m: str, outcome: Outcome, mode: str) -> None:
+        assert mountinfo() == before
+    return check
+
+
+def cached_image_clean(m: str, outcome: Outcome, mode: str) -> None:
+    if mode != "image":
+        return
+    rootfs = [p / "rootfs" for p in outcome.cache.iterdir()]
+    assert rootfs and all(not (r / m).exists() for r in rootfs), "the cached image was written"
+
+
+def reported_write(path_of: Callable[[str], str]) -> Callable[[str, Outcome, str], None]:
+    """The tracer saw the write (run: a refusal; trace: the path on the scratch layer), and it did
+    not reach the host."""
+    def check(m: str, outcome: Outcome, mode: str) -> None:
+        path = path_of(m)
+        assert not os.path.lexists(path), f"{path} reached the host"
+        if mode == "trace":
+            paths = [p["path"] for p in outcome.report["profile"]["paths"]]
+            assert any(path == p or path.startswith(p + "/") for p in paths), (path, paths)
+        else:
+            assert (path, "EROFS") in outcome.refused(), (path, outcome.report["refused"])
+    return check
+
+
+ATTACKS = [
+    Attack("proc-sys-core-pattern", MODES, lambda m: ["open-write", "/proc/sys/kernel/core_pattern"],
+           why="/proc/sys is read-only (runc's readonlyPaths)"),
+    Attack("proc-sys-ip-forward", ("run", "image"), lambda m: ["open-write", "/proc/sys/net/ipv4/ip_forward"]),
+    Attack("proc-keys-masked", ("run", "image"), lambda m: ["read", "/proc/keys"]),
+    Attack("proc-timer-list-masked", ("run",), lambda m: ["read", "/proc/timer_list"]),
+    Attack("sys-firmware-masked", ("run", "image"), lambda m: ["list", "/sys/firmware"]),
+    Attack("sethostname", MODES, lambda m: ["sethostname", m]),
+    Attack("remount-root-rw", MODES, lambda m: ["remount-rw"], outside=cached_image_clean),
+    Attack("mount-proc", ("run",), lambda m: ["mount-proc"]),
+    Attack("unshare-user", MODES, lambda m: ["unshare-user"]),
+    Attack("unshare-mount", ("run",), lambda m: ["unshare-mount"]),
+    Attack("clone-newuser", ("run", "trace"), lambda m: ["clone-newuser"]),
+    Attack("setns-mount", ("run",), lambda m: ["setns-mnt", "1"]),
+    Attack("pivot-root", ("run", "image"), lambda m: ["pivot-root"]),
+    Attack("add-key", MODES, lambda m: ["add-key", m], outside=key_absent),
+    Attack("keyctl-join", ("run",), lambda m: ["keyctl-join", m], outside=key_absent),
+    Attack("request-key", ("run",), lambda m: ["request-key", m]),
+    Attack("bpf", ("run", "image"), lambda m: ["bpf"]),
+    Attack("perf-event-open", ("run",), lambda m: ["perf-event-open"]),
+    Attack("kexec-load", ("run",), lambda m: ["kexec-load"]),
+    Attack("init-module", ("run",), lambda m: ["init-module"]),
+    Attack("open-by-handle-at", ("run", "image"), lambda m: ["open-by-handle"]),
+    Attack("ptrace-host-process", ("run", "trace"), lambda m: ["ptrace-attach", str(os.getpid())]),
+    Attack("proc-host-pid-root", ("run",), lambda m: ["write", f"/proc/{os.getpid()}/root/etc/{m}"],
+           outside=host_file_absent(lambda m: f"/etc/{m}")),
+    Attack("proc-1-root", ("run", "image"), lambda m: ["write", f"/proc/1/root/etc/{m}"],
+           outside=host_file_absent(lambda m: f"/etc/{m}")),
+    Attack("mknod-host-disk", MODES, lambda m: ["mknod-disk", f"{os.major(os.stat('/').st_dev)}:{os.minor(os.stat('/').st_dev)}",
+                                                 f"/dev/shm/{m}"], why="writable mounts are nodev"),
+    Attack("chroot-escape", ("run", "image"), lambda m: ["chroot-escape", f"/etc/{m}"],
+           outside=host_file_absent(lambda m: f"/etc/{m}")),
+    # rofs trace lets every write through, onto its scratch layer: the escaped chroot writes there.
+    Attack("chroot-escape-scratch", ("trace",), lambda m: ["chroot-escape", f"/etc/{m}"],
+           outside=lambda m, o, mode: reported_write(lambda m: f"/etc/{m}")(m, o, "trace"), contained=True),
+    Attack("tiocsti-high-bits", ("run",), lambda m: ["tiocsti-high"]),
+    Attack("vsock", ("run",), lambda m: ["vsock"]),
+    Attack("raw-socket-host-network", ("run",), lambda m: ["raw-socket"], why="CAP_NET_RAW is dropped with --network host"),
+    Attack("packet-socket-host-network", ("run", "trace"), lambda m: ["packet-socket"]),
+    Attack("personality", ("run",), lambda m: ["personality"]),
+    Attack("shm-left-behind", ("run", "trace"), lambda m: ["shmget", str(ipc_key(m))], outside=ipc_absent("shm"),
+           contained=True),
+    Attack("msg-left-behind", ("run", "trace"), lambda m: ["msgget", str(ipc_key(m))], outside=ipc_absent("msg"),
+           contained=True),
+    Attack("clone-untraced", ("run", "trace"), lambda m: ["clone-untraced", f"/etc/{m}"],
+           outside=host_file_absent(lambda m: f"/etc/{m}"), why="a child the tracer could not follow"),
+    Attack("cgroup-write", ("run",), lambda m: ["write", "/sys/fs/cgroup/pids/cgroup.procs"]),
+]
+
+
+@pytest.mark.parametrize("attack,mode", [(a, m) for a in ATTACKS for m in a.modes],
+                         ids=lambda v: v.name if isinstance(v, Attack) else v)
+def test_attempt_is_contained(attack: Attack, mode: str, probe, image, tmp_path: Path):
+    need_sandbox()
+    before = mountinfo()
+    m = marker()
+    outcome = attempt(mode, probe, image, tmp_path, *attack.args(m), options=attack.options)
+    if not attack.contained:
+        blocked(outcome)
+    attack.outside(m, outcome, mode)
+    assert mountinfo() == before, "a mount was left on the host"
+
+
+# --- attempts that need more than one run or a prepared host ------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hostname_of_the_host_is_not_changed(mode: str, probe, image, tmp_path: Path):
+    """Writing /proc/sys/kernel/hostname: rofs runs in a private UTS namespace whose hostname
+    stands in for the host's; it is the same after the run."""
+    need_sandbox()
+    unshare = require_tool("unshare", "util-linux")
+    m = marker()[:40]
+    report = tmp_path / "report.json"
+    inner = {"run": [ROFS, "run", "--format", "json", "--report", str(report), "--", str(probe)],
+             "image": [ROFS, "run", "--format", "json", "--report", str(report), "--image", f"{image}:latest",
+                       "--image-cache", str(tmp_path / "cache"), "--", "/probe"],
+             "trace": [ROFS, "trace", "--format", "json", "--report", str(report), "--", str(probe)]}[mode]
+    host_name = socket.gethostname()
+    script = (f'hostname {m}; "$@" write /proc/sys/kernel/hostname; echo "after=$(hostname)"; '
+              f'echo "proc=$(cat /proc/sys/kernel/hostname)"')
+    result = subprocess.run([unshare, "--uts", "--", "sh", "-c", script, "sh", *inner], capture_output=True, text=True,
+                            timeout=60)
+    assert f"after={m}" in result.stdout and f"proc={m}" in result.stdout, result.stdout + result.stderr
+    assert "blocked:" in result.stdout and "ESCAPED" not in result.stdout
+    assert socket.gethostname() == host_name
+
+
+def test_an_image_cannot_write_its_cached_root(image, tmp_path: Path, probe):
+    """busybox remounts / read-write, then writes: refused, and a second run of the same image
+    does not see the file (the cached rootfs is never writable from inside)."""
+    need_sandbox()
+    m = marker()
+    cache = tmp_path / "cache"
+    report = tmp_path / "r.json"
+    argv = [ROFS, "run", "--format", "json", "--report", str(report), "--image", f"{image}:latest",
+            "--image-cache", str(cache), "--", "sh", "-c",
+            f"mount -o remount,rw,bind /; mount -o remount,rw /; echo x > /{m}; cat /{m}"]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert "permission denied" in first.stderr.lower(), first.stderr
+    (rootfs,) = [p / "rootfs" for p in cache.iterdir()]
+    assert not (rootfs / m).exists()
+    data = json.loads(report.read_text())
+    assert (f"/{m}", "EROFS") in {(r["path"], r["errno"]) for r in data["refused"]}
+    second = subprocess.run([*argv[:-1], f"cat /{m}"], capture_output=True, text=True, timeout=60)
+    assert second.returncode != 0 and "No such file" in second.stderr
+
+
+@pytest.mark.parametrize("mode", ("run", "trace"))
+def test_tiocsti_cannot_type_into_the_terminal(mode: str, probe, tmp_path: Path):
+    """The program pushes 'echo pwned' into the terminal rofs was started from (its controlling
+    terminal): refused, and nothing arrives on the terminal's input."""
+    need_sandbox()
+    master, slave = pty.openpty()
+    report = tmp_path / "r.json"
+    sub = "run" if mode == "run" else "trace"
+    argv = [ROFS, sub, "--format", "json", "--report", str(report), "--", str(probe), "tiocsti", "echo pwned-by-rofs\n"]
+
+    def controlling_terminal():
+        os.setsid()
+        import fcntl
+        import termios
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=controlling_terminal, text=True)
+    os.close(slave)
+    out, err = proc.communicate(timeout=60)
+    typed = b""
+    while select.select([master], [], [], 0.3)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        typed += chunk
+    os.close(master)
+    assert "blocked: TIOCSTI" in out, (out, err)
+    assert b"pwned-by-rofs" not in typed, typed
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_descriptor_of_rofs_or_of_its_caller_reaches_the_program(mode: str, probe, image, tmp_path: Path):
+    """rofs is started with a host directory open (as a careless caller would leave one): the
+    program sees only 0, 1 and 2 (not rofs' strace log, status pipe or seccomp programs either),
+    and nothing is written into the directory."""
+    need_sandbox()
+    host = tmp_path / "host-dir"
+    host.mkdir()
+    fd = os.open(host, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        outcome = attempt(mode, probe, image, tmp_path, "inherited-fds", pass_fds=(fd,))
+    finally:
+        os.close(fd)
+    assert outcome.probe_says.strip() == "blocked: no descriptor beyond 0, 1, 2", outcome.probe_says
+    assert list(host.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", ("run", "trace"))
+def test_killing_everything_it_sees_does_not_stop_the_tracer(mode: str, probe, image, tmp_path: Path):
+    """kill -1 SIGKILL from inside reaches only the sandbox: the tracer still records the write
+    that comes after it."""
+    need_sandbox()
+    m = marker()
+    outcome = attempt(mode, probe, image, tmp_path, "kill-all", f"/etc/{m}")
+    reported_write(lambda m: f"/etc/{m}")(m, outcome, mode)
+
+
+@pytest.mark.parametrize("mode", ("run", "trace"))
+def test_a_child_asking_to_be_traced_is_still_traced(mode: str, probe, image, tmp_path: Path):
+    """PTRACE_TRACEME in a child (to take it from the tracer) fails; its write is reported."""
+    need_sandbox()
+    m = marker()
+    outcome = attempt(mode, probe, image, tmp_path, "traceme-child", f"/etc/{m}")
+    assert "blocked: PTRACE_TRACEME" in outcome.probe_says, outcome.probe_says
+    reported_write(lambda m: f"/etc/{m}")(m, outcome, mode)
+
+
+@pytest.mark.parametrize("network,mode", [("none", "run"), ("none", "trace"), ("none", "image")])
+def test_no_network_reaches_nothing_on_this_machine(network: str, mode: str, probe, image, tmp_path: Path):
+    """--network none: a TCP listener on 127.0.0.1 and an abstract unix socket of the host are
+    out of reach (the listeners see no connection)."""
+    need_sandbox()
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(1)
+    tcp.settimeout(0.5)
+    m = marker()
+    abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    abstract.bind("\0" + m)
+    abstract.listen(1)
+    abstract.settimeout(0.5)
+    try:
+        for args in (["connect-tcp", str(tcp.getsockname()[1])], ["connect-abstract", m]):
+            outcome = attempt(mode, probe, image, tmp_path, *args, options=("--network", network))
+            blocked(outcome)
+        for listener in (tcp, abstract):
+            with pytest.raises(socket.timeout):
+                listener.accept()
+    finally:
+        tcp.close()
+        abstract.close()
+
+
+def test_with_the_host_network_a_server_is_reachable_but_raw_sockets_are_not(probe, image, tmp_path: Path):
+    """The documented default: --network host reaches 127.0.0.1 (a test client can talk to a server
+    in the sandbox), raw and packet sockets are refused."""
+    need_sandbox()
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(1)
+    try:
+        outcome = attempt("run", probe, image, tmp_path, "connect-tcp", str(tcp.getsockname()[1]))
+        assert "ESCAPED: connect 127.0.0.1" in outcome.probe_says
+        assert outcome.report["sandbox"]["network"] == "host"
+        assert "CAP_NET_RAW" not in outcome.report["sandbox"]["capabilities"]
+    finally:
+        tcp.close()
+
+
+# --- capabilities, no_new_privs, setuid -------------------------------------------------------
+
+CONTAINER_CAPS = 0xA80425FB  # Docker's 14 capabilities
+NET_RAW = 1 << 13
+
+
+def _status(outcome: Outcome) -> dict[str, str]:
+    return dict(line.split(":", 1) for line in outcome.probe_says.splitlines() if ":" in line)
+
+
+@pytest.mark.parametrize("mode,options,uid,caps", [
+    ("run", (), 0, CONTAINER_CAPS & ~NET_RAW),
+    ("run", ("--network", "none"), 0, CONTAINER_CAPS),
+    ("run", ("--user", "nobody"), 65534, 0),
+    ("image", (), 0, CONTAINER_CAPS & ~NET_RAW),
+    ("image", ("--user", "1000:1000"), 1000, 0),
+    ("trace", (), 0, CONTAINER_CAPS & ~NET_RAW),
+])
+def test_capabilities_and_no_new_privs(mode, options, uid, caps, probe, image, tmp_path: Path):
+    """The program gets a container's capabilities (none as another user), no_new_privs and the
+    seccomp filter, in every mode: an image's root is not more root than the host's."""
+    need_sandbox()
+    outcome = attempt(mode, probe, image, tmp_path, "caps", options=options)
+    status = _status(outcome)
+    assert int(status["CapEff"], 16) == caps and int(status["CapPrm"], 16) == caps, status
+    assert int(status["CapAmb"], 16) == 0 if uid else True
+    assert status["NoNewPrivs"].strip() == "1" and status["Seccomp"].strip() == "2"
+    assert status["Uid"].split() == [str(uid)] * 4
+    if mode == "run":
+        assert int(status["CapBnd"], 16) == caps if caps else int(status["CapBnd"], 16) == CONTAINER_CAPS & ~NET_RAW
+
+
+def test_seccomp_unconfined_is_said_in_the_report(probe, image, tmp_path: Path):
+    need_sandbox()
+    confined = attempt("run", probe, image, tmp_path, "caps")
+    outcome = attempt("run", probe, image, tmp_path, "caps", options=("--seccomp", "unconfined"))
+    # The tracer's own filter (strace --seccomp-bpf) stays; the container policy's two are gone.
+    assert int(_status(confined)["Seccomp_filters"]) - int(_status(outcome)["Seccomp_filters"]) == 2
+    assert outcome.report["sandbox"]["seccomp"] == "unconfined"
+    text = subprocess.run([ROFS, "run", "--seccomp", "unconfined", "--", "true"], capture_output=True, text=True)
+    assert "seccomp unconfined (--seccomp unconfined: no filter)" in text.stderr
+
+
+def test_a_setuid_root_binary_gives_nothing(probe, image, tmp_path: Path):
+    """A setuid-root copy of the probe, run as nobody: its euid stays nobody's (nosuid mounts and
+    no_new_privs)."""
+    need_sandbox()
+    suid = tmp_path / "suid-probe"
+    shutil.copy(probe, suid)
+    os.chown(suid, 0, 0)
+    suid.chmod(0o4755)
+    tmp_path.chmod(0o755)
+    outcome = Outcome(subprocess.run([ROFS, "run", "--format", "json", "--report", str(tmp_path / "r.json"),
+                                      "--user", "nobody", "--", str(suid), "euid"], capture_output=True, text=True,
+                                     timeout=60), {})
+    assert outcome.result.stdout.strip() == "euid 65534", outcome.result.stdout + outcome.result.stderr
+
+
+def test_a_hard_link_from_a_persistent_path_to_a_host_file_fails(probe, tmp_path: Path):
+    """ln /etc/passwd into the bound host directory: the link crosses mounts (EXDEV); the host
+    file keeps its link count."""
+    need_sandbox()
+    state = tmp_path / "state"
+    links = os.stat("/etc/passwd").st_nlink
+    result = subprocess.run([ROFS, "run", "--report", "/dev/null", "--persist", f"/mnt={state}", "--",
+                             "sh", "-c", "ln /etc/passwd /mnt/passwd"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "cross-device" in result.stderr.lower(), result.stderr
+    assert os.stat("/etc/passwd").st_nlink == links and list(state.iterdir()) == []
+
+
+def test_odd_devices_are_absent(probe, tmp_path: Path):
+    """/dev holds the container set (null, zero, full, random, urandom, tty, its own pts and shm),
+    no disk."""
+    need_sandbox()
+    outcome = attempt("run", probe, None, tmp_path, "list", "/dev")
+    entries = {line.split(": ", 1)[1] for line in outcome.probe_says.splitlines() if line.startswith("entry: ")}
+    assert entries <= {"null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "fd", "stdin",
+                       "stdout", "stderr", "core"}, entries
+    assert not any(e.startswith(("sd", "vd", "nvme", "loop", "mem", "kmsg")) for e in entries)
