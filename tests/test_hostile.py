@@ -280,3 +280,88 @@ def test_a_symlink_out_of_a_writable_path_does_not_reach_the_host(mode: str, pla
         assert not os.path.lexists(link), "the link itself stayed on the scratch layer"
     assert (target / "victim").read_text() == "original\n" and sorted(os.listdir(target)) == ["victim"], "the host was written"
     assert_nothing_left(before, "31.70", pid)
+
+
+# --- signals to rofs itself -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode,sig", [("run", "SIGKILL"), ("trace", "SIGKILL"), ("run", "SIGTERM"), ("trace", "SIGTERM"),
+                                      ("trace", "SIGINT"), ("run", "SIGHUP")])
+def test_nothing_is_left_after_any_signal_to_rofs(mode: str, sig: str, tmp_path: Path):
+    """rofs is signalled while its program runs: whatever the signal, the program, the tracer,
+    bubblewrap and the cgroup are gone (checked from outside); after SIGTERM or SIGINT the
+    report is still written (trace: what the program wrote until then)."""
+    import signal as signals
+
+    need_sandbox()
+    before = snapshot()
+    marker = f"41.{os.getpid() % 1000}{len(sig)}{len(mode)}"
+    report = tmp_path / "report.json"
+    argv = [ROFS, mode, "--format", "json", "--report", str(report), "--", "sh", "-c",
+            f"echo x > /etc/rofs-signal-{marker}; exec sleep {marker}"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    # The sandboxed program itself (rofs' own command line holds the same words, after "exec").
+    while not subprocess.run(["pgrep", "-f", f"^sleep {marker}$"], capture_output=True).stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    proc.send_signal(getattr(signals, sig))
+    out, err = proc.communicate(timeout=60)
+    assert_nothing_left(before, f"sleep {marker}", proc.pid)
+    assert not Path(f"/etc/rofs-signal-{marker}").exists()
+    if sig == "SIGKILL":
+        assert proc.returncode == -9
+        return
+    data = json.loads(report.read_text())
+    if mode == "run":
+        assert proc.returncode == 128 + getattr(signals, sig), "the program's exit status (sleep killed by it)"
+        assert (f"/etc/rofs-signal-{marker}", "EROFS") in {(r["path"], r["errno"]) for r in data["refused"]}
+    else:
+        assert proc.returncode == 0, err[-2000:]
+        assert data["notes"] == [f"stopped by {sig} to rofs: the program was stopped and this is what it wrote until then"]
+        assert [p["path"] for p in data["profile"]["paths"]] == ["/etc"]
+
+
+# --- odd names ---------------------------------------------------------------------------------
+
+ODD_NAMES = [b"line\n  EROFS  openat forged", b"\x1b]0;pwned\x07esc", "café".encode(), b"bad\xff\xfebyte"]
+ODD_PROGRAM = (
+    "import os, sys\n"
+    "base = os.fsencode(sys.argv[1])\n"
+    "for n in %r:\n"
+    "    try:\n"
+    "        os.makedirs(base, exist_ok=True)\n"
+    "        os.close(os.open(base + b'/' + n, os.O_WRONLY | os.O_CREAT, 0o644))\n"
+    "    except OSError:\n"
+    "        pass\n"
+) % (ODD_NAMES,)
+
+
+def test_odd_names_are_reported_exactly_and_shown_safely(tmp_path: Path):
+    """Paths are the kernel's bytes: JSON has them exactly (undecodable bytes as surrogate escapes,
+    os.fsencode gives the bytes back), text shows control characters escaped (a newline cannot
+    forge a report line, ESC/OSC never reaches the terminal), accented letters as they are."""
+    need_sandbox()
+    program = tmp_path / "odd.py"
+    program.write_text(ODD_PROGRAM)
+    result, data, _ = rofs("run", "--", "python3", str(program), "/etc")
+    refused_paths = {os.fsencode(r["path"]) for r in data["refused"]}
+    assert refused_paths == {b"/etc/" + n for n in ODD_NAMES}
+    text = subprocess.run([ROFS, "run", "--", "python3", str(program), "/etc"], capture_output=True, text=True,
+                          errors="surrogateescape").stderr
+    lines = text.splitlines()
+    assert not any(line.startswith("  EROFS  openat forged") for line in lines), "a newline forged a report line"
+    assert "\x1b" not in text and "\x07" not in text
+    assert "/etc/line\\n  EROFS  openat forged" in text and "/etc/\\x1b]0;pwned\\x07esc" in text
+    assert "/etc/café" in text and "/etc/bad\\xff\\xfebyte" in text
+
+
+def test_trace_lists_each_odd_directory_once(tmp_path: Path):
+    need_sandbox()
+    program = tmp_path / "odd.py"
+    program.write_text(ODD_PROGRAM)
+    base = f"/var/lib/rofs-odd-{os.getpid()}/café"
+    _, data, _ = rofs("trace", "--", "python3", str(program), base)
+    paths = [p["path"] for p in data["profile"]["paths"]]
+    assert paths == [f"/var/lib/rofs-odd-{os.getpid()}"], paths
+    assert not Path(base).exists()

@@ -390,3 +390,84 @@ def test_a_fork_bomb_is_bounded_and_cleaned_up():
     time.sleep(0.5)
     assert subprocess.run(["pgrep", "-f", "sleep 31.7"], capture_output=True).stdout == b""
     assert not list(Path("/sys/fs/cgroup/pids").glob("rofs-*")) and not list(Path("/sys/fs/cgroup").glob("rofs-*")), "cgroup removed"
+
+
+# --- users, sizes, ownership, host directories ------------------------------------------------
+
+
+def test_user_names_resolve_to_uid_gid_groups_and_home(tmp_path: Path):
+    """--user nobody (Debian's group is nogroup, not nobody) runs as 65534:65534 with HOME from the
+    user database, said in the report; the processes are named after the program, not setpriv."""
+    need_sandbox()
+    result, report = run("--user", "nobody", "--", "sh", "-c", 'id -u; id -g; echo "$HOME"; echo x > /etc/rofs-user; true')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["65534", "65534", "/nonexistent"]
+    assert report["sandbox"]["user"] == {"spec": "nobody", "uid": 65534, "gid": 65534, "groups": [],
+                                         "name": "nobody", "home": "/nonexistent"}
+    assert [(r["process"], r["uid"]) for r in report["refused"]] == [("sh", 65534)]
+    text = subprocess.run([ROFS, "run", "--user", "nobody", "--", "true"], capture_output=True, text=True).stderr
+    assert "user nobody (uid 65534, gid 65534), HOME=/nonexistent" in text
+    bad, _ = run("--user", "no-such-user-rofs", "--", "true")
+    assert bad.returncode == 2 and "no user 'no-such-user-rofs' on this machine" in bad.stderr
+
+
+@pytest.mark.parametrize("value", ["/srv:0", "/srv:0.5", "/srv:-1m", "/srv:", "/srv:abc"])
+def test_sizes_that_are_not_positive_are_refused(value: str):
+    need_sandbox()
+    result, _ = run("--writable", value, "--", "true")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"rofs: error: --writable {value!r}")
+
+
+def test_a_server_that_drops_privileges_meets_a_root_owned_state_dir(tmp_path: Path):
+    """A program that starts as root and gives itself to another user (as mosquitto and memcached
+    do) cannot write the state directory rofs made root-owned: reported as an ownership problem
+    with who owns it and the fix."""
+    need_sandbox()
+    state = tmp_path / "state"
+    program = "import os; os.setgid(65534); os.setuid(65534); open('/srv/data.db', 'w')"
+    result, report = run("--persist", f"/srv={state}", "--", "python3", "-c", program)
+    assert result.returncode != 0
+    assert [(r["path"], r["errno"], r["uid"]) for r in report["refused"]] == [("/srv/data.db", "EACCES", 65534)]
+    (problem,) = report["problems"]
+    assert problem.startswith("/srv is writable but not for python3 (uid 65534): its openat /srv/data.db"
+                              " failed with EACCES, owned by root (uid 0, gid 0, mode 0755) on the host")
+    assert f"chown 65534 {state}" in problem and report["add"] == []
+
+
+def test_refusals_after_a_privilege_drop_are_reported(tmp_path: Path):
+    """setuid() makes a process non-dumpable: the tracer (outside, with CAP_SYS_PTRACE over it)
+    still reads its paths; the refusal is reported with the path, and ENOSPC under another
+    user too."""
+    need_sandbox()
+    program = ("import os; os.setgid(65534); os.setuid(65534); "
+               "f = open('/dev/shm/fill', 'wb')\n"
+               "try:\n    f.write(b'x' * (2 << 20)); f.flush()\nexcept OSError: pass\n"
+               "open('/etc/x', 'w')")
+    result, report = run("--tmpfs", "/dev/shm:1m", "--", "python3", "-c", program)
+    assert {(r["syscall"], r["path"], r["errno"]) for r in report["refused"]} >= {
+        ("openat", "/etc/x", "EROFS"), ("write", "/dev/shm/fill", "ENOSPC")}
+    assert all(r["uid"] == 65534 for r in report["refused"])
+
+
+def test_persist_never_follows_a_planted_link_nor_chowns_what_exists(tmp_path: Path):
+    """--persist into a world-writable place: a symlink planted there is refused (the directory it
+    points at stays as it was); an existing directory is bound as it is, never chowned."""
+    need_sandbox()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    public = tmp_path / "public"
+    public.mkdir()
+    public.chmod(0o1777)
+    (public / "data").symlink_to(victim)
+    result, _ = run("--user", "nobody", "--persist", f"/mnt={public / 'data'}", "--", "true")
+    assert result.returncode == 2 and "is a symbolic link; rofs does not follow links here" in result.stderr
+    assert victim.stat().st_uid == 0 and list(victim.iterdir()) == []
+    existing = tmp_path / "existing"
+    existing.mkdir(mode=0o755)
+    result, _ = run("--user", "nobody", "--persist", f"/mnt={existing}", "--", "sh", "-c", "touch /mnt/x")
+    assert existing.stat().st_uid == 0, "an existing directory is not given away"
+    made = tmp_path / "made" / "here"
+    result, _ = run("--user", "nobody", "--persist", f"/mnt={made}", "--", "sh", "-c", "touch /mnt/x")
+    assert result.returncode == 0, result.stderr
+    assert made.stat().st_uid == 65534 and made.parent.stat().st_uid == 0, "only the directory rofs made is given"

@@ -200,3 +200,65 @@ def test_an_image_is_traced_on_a_scratch_layer(oci_image, tmp_path: Path):  # no
             " an ownership or permission problem, not a read-only one)") in data["notes"]
     (rootfs,) = [p / "rootfs" for p in cache.iterdir()]
     assert not (rootfs / "etc" / "x").exists() and not (rootfs / "data" / "state").exists(), "the unpacked image is not changed"
+
+
+def test_keep_takes_any_name_and_brings_back_plain_files_only(tmp_path: Path):
+    """--keep is never pasted into a shell (a name with quotes and a command in it is just a name),
+    and what it copies out are plain files: setuid/setgid bits dropped, device nodes and FIFOs
+    left out and said, links kept as links (never followed)."""
+    need_sandbox()
+    pwned = Path(f"/tmp/rofs-pwned-{os.getpid()}")
+    keep = tmp_path / f"bob's trace'; touch {pwned}; '"
+    script = ("cp /bin/true /var/tmp/rofs-suid && chmod 6755 /var/tmp/rofs-suid; "
+              "mknod /var/tmp/rofs-null c 1 3; mkfifo /var/tmp/rofs-fifo; ln -s /etc/shadow /var/tmp/rofs-link; "
+              "echo kept > /etc/rofs-kept2")
+    _, data = trace("--keep", str(keep), "--", "sh", "-c", script)
+    assert not pwned.exists(), "the name ran as a command"
+    upper = keep / "upper"
+    assert (upper / "etc" / "rofs-kept2").read_text() == "kept\n"
+    suid = upper / "var" / "tmp" / "rofs-suid"
+    assert suid.is_file() and suid.stat().st_mode & 0o7777 == 0o755, oct(suid.stat().st_mode)
+    assert not (upper / "var" / "tmp" / "rofs-null").exists() and not (upper / "var" / "tmp" / "rofs-fifo").exists()
+    link = upper / "var" / "tmp" / "rofs-link"
+    assert link.is_symlink() and os.readlink(link) == "/etc/shadow"
+    assert {"--keep: /var/tmp/rofs-suid: setuid/setgid/sticky bits dropped",
+            "--keep: /var/tmp/rofs-null: device node not copied",
+            "--keep: /var/tmp/rofs-fifo: FIFO not copied"} <= set(data["notes"])
+    again = subprocess.run([ROFS, "trace", "--keep", str(keep), "--", "true"], capture_output=True, text=True)
+    assert again.returncode == 2 and "give a new (or empty) directory" in again.stderr
+
+
+def test_a_failure_of_the_scratch_layer_is_an_error_not_a_clean_run(tmp_path: Path):
+    """The machinery cannot be set up (here: a file mount of the host, as Docker has for /etc/hosts,
+    is fine; a program that is not there is not): exit 2 with the reason, never "it wrote nothing"."""
+    need_sandbox()
+    result = subprocess.run([ROFS, "trace", "--", "/nonexistent/rofs-program"], capture_output=True, text=True)
+    assert result.returncode == 2 and "command not found" in result.stderr, result.stderr
+    assert "wrote nothing" not in result.stdout + result.stderr
+
+
+def test_file_mounts_and_odd_mount_points_of_the_host_are_layered(tmp_path: Path):
+    """A file bind-mounted over /etc/hostname-like files and a directory mount point with ',' and
+    ':' in its name (both broke the scratch layer before): traced, and writes to them seen."""
+    need_sandbox()
+    unshare = require_tool("unshare", "util-linux")
+    odd = tmp_path / "odd,dir:name"
+    odd.mkdir()
+    (odd / "inside").write_text("host\n")
+    source = tmp_path / "hosts-file"
+    source.write_text("127.0.0.1 localhost\n")
+    target = tmp_path / "bound-file"
+    target.write_text("")
+    report = tmp_path / "report.json"
+    script = (f'mount --bind "{odd}" "{odd}" && mount --bind "{source}" "{target}" && "$@"')
+    result = subprocess.run([unshare, "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+                             ROFS, "trace", "--format", "json", "--report", str(report), "--", "sh", "-c",
+                             f'echo changed >> "{target}"; echo new > "{odd}/new"; cat "{odd}/inside"'],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "host" in result.stdout
+    data = json.loads(report.read_text())
+    paths = [p["path"] for p in data["profile"]["paths"]]
+    covered = [p for p in paths if str(odd).startswith(p) and str(target).startswith(p)]
+    assert covered, paths  # both written (siblings, so one mount of their parent is proposed)
+    assert source.read_text() == "127.0.0.1 localhost\n" and not (odd / "new").exists()

@@ -79,7 +79,13 @@ def _open_checked(part: str, parent: int, walked: str, path: str, what: str) -> 
 
 
 def _refuse(exc: OSError, walked: str, path: str, what: str) -> int:
-    if exc.errno in (errno.ELOOP, errno.EMLINK):
+    link = exc.errno in (errno.ELOOP, errno.EMLINK)
+    if exc.errno == errno.ENOTDIR:  # O_DIRECTORY | O_NOFOLLOW on a link says ENOTDIR
+        try:
+            link = stat.S_ISLNK(os.lstat(walked).st_mode)
+        except OSError:
+            link = False
+    if link:
         real = os.path.realpath(walked)
         raise SandboxError(f"{what} {path}: {walked} is a symbolic link; rofs does not follow links here:"
                            f" give the directory itself ({real})") from None

@@ -25,6 +25,7 @@ from rofs.runtime.sandbox import (
     SandboxMount,
     SandboxSpec,
     bwrap_argv,
+    expected_execs,
     require,
     resolve_in_root,
     run,
@@ -228,7 +229,11 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
                                " nothing was run, so there is no report")
         log.seek(0)
         lines = (line.decode("utf-8", "surrogateescape") for line in log)
-        refusals = list(tracer.parse(lines, spec.cwd or "/", sandboxed=True)) if trace else []
+        stats: dict[str, int] = {}
+        refusals = list(tracer.parse(lines, spec.cwd or "/", sandboxed=True, stats=stats)) if trace else []
+        if trace and stats["execs"] < expected_execs(spec):
+            raise SandboxError(f"{command[0]} was not started (the message above says why); nothing ran, so there is"
+                               " no report")
     report = RunReport(command, result.returncode, result.timed_out, result.duration, declared, refusals,
                        profile=profile, layout=layout, root=root, identity=identity, confinement=confinement,
                        traced=trace)

@@ -142,6 +142,11 @@ def switch_user(spec: SandboxSpec) -> list[str]:
     return args + ["--"]
 
 
+def expected_execs(spec: SandboxSpec) -> int:
+    """Programs bubblewrap's child runs before the command itself is running (the user switch)."""
+    return 2 if switch_user(spec) else 1
+
+
 def resolve_in_root(root: str, path: str, _depth: int = 0) -> str:
     """*path* with symlinks resolved as the sandbox will see them (``/var/run`` -> ``/run``).
 

@@ -35,7 +35,9 @@ from rofs.runtime.sandbox import (
     SandboxSpec,
     Supervisor,
     bwrap_argv,
+    expected_execs,
     require,
+    which_in_root,
 )
 from rofs.runtime.users import Identity
 from rofs.terminal import printable
@@ -249,11 +251,17 @@ def run_traced(
     lower_root = str(image.rootfs) if image is not None else "/"
     if image is not None:
         _make_mount_points(image.rootfs, [])
+    env = program_env(None, identity, image)
+    cwd = image.cwd if image is not None else "/"
+    search = (env if env is not None else os.environ).get("PATH")
+    if which_in_root(lower_root, command[0], search, cwd) is None:
+        where = "in the image" if image is not None else "on this machine"
+        raise SandboxError(f"{command[0]}: command not found {where} (PATH={search or ''})")
     layers = [Layer("/", "dir", 0)] + ([] if image is not None else _submounts())
     scratch = Scratch(lower_root, layers, shm_size)
     spec = SandboxSpec(command=list(command), root=scratch.root, bind_root=True, shm_source=scratch.shm,
                        identity=identity, confinement=confinement, image=image is not None, sysfs=True,
-                       env=program_env(None, identity, image), cwd=image.cwd if image is not None else "/")
+                       env=env, cwd=cwd)
     notes: list[str] = []
     outputs = inherited_outputs()
 
@@ -309,7 +317,11 @@ def run_traced(
             notes.append(f"stopped by {signal.Signals(stop[0]).name} to rofs: the program was stopped and this is"
                          " what it wrote until then")
         log.seek(0)
-        seen = list(tracer.events((line.decode("utf-8", "surrogateescape") for line in log), sandboxed=True))
+        stats: dict[str, int] = {}
+        seen = list(tracer.events((line.decode("utf-8", "surrogateescape") for line in log), sandboxed=True, stats=stats))
+        if stats["execs"] < expected_execs(spec):
+            raise SandboxError(f"{command[0]} was not started (the message above says why); nothing was traced, so"
+                               " there is no report")
     from rofs.runtime.run import mount_refused
 
     for event in [e for e in seen if e.syscall in tracer.MOUNT_CALLS]:

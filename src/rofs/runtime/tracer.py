@@ -129,12 +129,16 @@ def _fd_path(args: str) -> str | None:
     return unescape(m.group(1)) if m else None
 
 
-def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False) -> Iterator[WriteEvent]:
+def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
+           stats: dict[str, int] | None = None) -> Iterator[WriteEvent]:
     """Every write-intent call of an ``strace -f -y`` log, with processes named and paths absolute.
 
     *sandboxed*: the log is of bubblewrap starting the program (rofs' own logs): bubblewrap's
-    calls are left out.  Otherwise (``--from-strace``) every process is the program's.
+    calls are left out.  Otherwise (``--from-strace``) every process is the program's.  *stats*
+    gets ``execs``: the programs started after bubblewrap (the user switch, then the program).
     """
+    stats = {} if stats is None else stats
+    stats["execs"] = 0
     names: dict[int, str] = {}
     cwds: dict[int, str] = {}  # per process: relative paths resolve against it (mkdir -p chdirs)
     uids: dict[int, int] = {}
@@ -180,6 +184,7 @@ def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False) -> Ite
                     names[pid] = os.path.basename(strings[0]) or strings[0]
                 if not sandboxed or started:
                     program[pid] = True
+                    stats["execs"] += 1
                 started = True
             continue
         if call.startswith("set") and call.endswith("uid"):
@@ -206,9 +211,10 @@ def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False) -> Ite
         yield WriteEvent(pid, names.get(pid, f"pid {pid}"), call, path, errno, result, line, uids.get(pid), flags)
 
 
-def parse(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False) -> Iterator[Refusal]:
+def parse(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
+          stats: dict[str, int] | None = None) -> Iterator[Refusal]:
     """Refused writes from an ``strace -f -y`` log (``PID call(args) = -1 ERRNO ...`` lines)."""
-    for event in events(lines, cwd, sandboxed):
+    for event in events(lines, cwd, sandboxed, stats):
         if event.errno in REFUSALS:
             yield Refusal(event.pid, event.process, event.syscall, event.path, event.errno, event.line, event.uid)
 
