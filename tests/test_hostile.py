@@ -211,20 +211,23 @@ def test_remounting_the_root_read_write_is_refused(mode: str):
     before = snapshot()
     marker = Path("/etc/rofs-hostile-31.68")
     script = f"mount -o remount,rw /; mount -t tmpfs none /mnt; umount -l /; echo x > {marker}; exit 0"
+    had_utab = os.path.isdir("/run/mount")
     result, report, pid = rofs(mode, "--", "sh", "-c", script)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "permission denied" in result.stderr.lower() and "must be superuser to unmount" in result.stderr
     expected = [f"mount tried to mount on / (mount): {NO_SYS_ADMIN}", f"mount tried to mount on /mnt (mount): {NO_SYS_ADMIN}",
                 f"umount tried to unmount / (umount2): {NO_SYS_ADMIN}"]
-    # mount(8) (util-linux) first makes /run/mount for its table of mounts: a real write, reported as such.
+    # mount(8) (util-linux) first makes /run/mount for its table of mounts where this machine has
+    # none yet: a real write, reported as such.
+    utab = [] if had_utab else ["/run/mount"]
     if mode == "run":
         assert refused(report) == {("mount", "/", "EPERM"), ("mount", "/mnt", "EPERM"), ("umount2", "/", "EPERM"),
-                                   ("openat", str(marker), "EROFS"), ("mkdir", "/run/mount", "EROFS")}
+                                   ("openat", str(marker), "EROFS")} | {("mkdir", p, "EROFS") for p in utab}
         assert report["problems"] == expected
-        assert [a["path"] for a in report["add"]] == ["/etc", "/run/mount"], "the mount attempts are not mounts to add"
+        assert [a["path"] for a in report["add"]] == ["/etc", *utab], "the mount attempts are not mounts to add"
     else:
         assert report["notes"] == expected
-        assert [p["path"] for p in report["profile"]["paths"]] == ["/etc", "/run/mount"], "its writes landed on the scratch layer"
+        assert [p["path"] for p in report["profile"]["paths"]] == ["/etc", *utab], "its writes landed on the scratch layer"
     assert not marker.exists(), "the host was written"
     assert_nothing_left(before, "31.68", pid)
 
