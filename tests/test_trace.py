@@ -195,9 +195,14 @@ def test_an_image_is_traced_on_a_scratch_layer(oci_image, tmp_path: Path):  # no
     assert result.stdout.startswith("hello from the image bar"), "the program's own output is left alone"
     data = json.loads(report.read_text())
     assert paths_of(data["profile"]) == {"/tmp": "ephemeral", "/data": "persistent"}
-    # The image's user (1000) may not write root's /etc: refused on the scratch layer too, and said.
+    assert data["notes"] == [], "opens are not traced by default: the refused one is not seen"
+    # The image's user (1000) may not write root's /etc: with --trace-opens the refusal is said.
+    result = subprocess.run([ROFS, "trace", "--trace-opens", "--image", f"{oci_image}:latest", "--image-cache", str(cache),
+                             "--format", "json", "--report", str(report)], capture_output=True, text=True, timeout=120)
+    data = json.loads(report.read_text())
     assert ("refused: start.sh (uid 1000)'s openat /etc/x: permission denied (the user it runs as may not write there:"
             " an ownership or permission problem, not a read-only one)") in data["notes"]
+    assert paths_of(data["profile"]) == {"/tmp": "ephemeral", "/data": "persistent"}
     (rootfs,) = [p / "rootfs" for p in cache.iterdir()]
     assert not (rootfs / "etc" / "x").exists() and not (rootfs / "data" / "state").exists(), "the unpacked image is not changed"
 

@@ -463,9 +463,8 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
     if not command and not image:
         fail("nothing to run: give -- CMD [ARGS...] or --image")
     profile = None
-    registry = registry_with(profile_files)
-    if app:
-        profile = profile_by_name(registry, app)
+    if app:  # the built-in inventory is read only when a profile is asked for
+        profile = profile_by_name(registry_with(profile_files), app)
     elif profile_files:
         from rofs.profiles import load_profile_file
 
@@ -553,6 +552,9 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
               show_default=True, help="default: the container seccomp policy; unconfined: no filter (said in the report).")
 @click.option("--keep", type=click.Path(file_okay=False), metavar="DIR",
               help="Copy the files written into the new directory DIR (plain files: no setuid bits, no device nodes).")
+@click.option("--trace-opens", is_flag=True,
+              help="Also trace every open, so writes refused at open (the user lacks permission) are reported;"
+                   " about twice the cost on open-heavy programs (what it wrote is seen either way).")
 @click.option("--max-procs", type=click.IntRange(1), default=4096, show_default=True, metavar="N",
               help="At most N processes in the sandbox (a pids cgroup, where the host offers one).")
 @click.option("--from-strace", "from_strace", type=click.Path(exists=True, dir_okay=False),
@@ -563,8 +565,8 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 @click.option("--report", "report_file", type=click.Path(dir_okay=False),
               help="Write the report to FILE (the program's own output stays on stdout).")
 @click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
-def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, network, seccomp_mode, keep, max_procs,
-              from_strace, image, image_cache, fmt, report_file, command):
+def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, network, seccomp_mode, keep, trace_opens,
+              max_procs, from_strace, image, image_cache, fmt, report_file, command):
     """Run CMD with every write allowed but landing on a throw-away copy-on-write layer (the
     host is not changed), record every write of the program and its children with strace,
     and turn them into an inventory: the directories a mount needs, each persistent,
@@ -608,6 +610,7 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ne
                 ready=["sh", "-c", ready] if ready else None, ready_timeout=ready_timeout,
                 exercise=["sh", "-c", exercise] if exercise else None, keep=keep, image=bundle,
                 max_procs=max_procs, confinement=Confinement(network=network, seccomp=seccomp_mode),
+                trace_opens=trace_opens,
             )
         except SandboxError as exc:
             fail(str(exc))

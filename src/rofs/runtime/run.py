@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rofs.generate.plan import volume_name_for
+from rofs.model import volume_name_for
 from rofs.model import Profile, VolumeKind, path_covers
 from rofs.runtime import confine, hostpath, tracer
 from rofs.runtime.confine import Confinement

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from rofs.generate.plan import volume_name_for
+from rofs.model import volume_name_for
 from rofs.model import VolumeKind, path_covers
 from rofs.runtime import confine, hostpath, tracer
 from rofs.runtime.confine import Confinement
@@ -50,7 +50,8 @@ NOISE_PREFIXES = ("/proc", "/sys", "/dev")
 EPHEMERAL_TOPS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache", "/var/log", "/var/lock")
 EPHEMERAL_WORDS = ("cache", "tmp", "temp", "log", "logs", "run", "lock", "sock")
 MIB = 1 << 20
-SAMPLE_EVERY = 0.5  # seconds between measurements of the scratch layer (peak sizes)
+SAMPLE_EVERY = 0.5  # seconds between measurements of the scratch layer (peak sizes), at least
+SAMPLE_SHARE = 0.1  # ... and at most this share of one core: a big layer is walked less often
 
 
 @dataclass
@@ -227,8 +228,13 @@ def run_traced(
     image: "ImageBundle | None" = None,
     max_procs: int = DEFAULT_MAX_PROCS,
     confinement: Confinement | None = None,
+    trace_opens: bool = False,
 ) -> TraceResult:
     """Run *command* on a scratch layer under strace; stop it after the exercise or *duration*.
+
+    Opens are not traced unless *trace_opens*: they are most of a program's calls (reads too), the
+    scratch layer holds every file opened for writing anyway, and only an open the program's
+    permissions refuse is missed without them.
 
     The sandbox is ``rofs run``'s (container capabilities, seccomp, namespaces, /proc), with every
     path writable on the throw-away layer.  With *image*, the image's unpacked root is the
@@ -280,7 +286,8 @@ def run_traced(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     with tempfile.TemporaryFile(mode="w+b") as log:
-        argv = tracer.strace_argv(strace, f"/proc/{os.getpid()}/fd/{log.fileno()}", tracer.TRACED_NO_DATA)
+        calls = tracer.TRACED_NO_DATA if trace_opens else tracer.TRACED_STRUCTURE
+        argv = tracer.strace_argv(strace, f"/proc/{os.getpid()}/fd/{log.fileno()}", calls)
         argv += bwrap_argv(spec, status_w, seccomp)
         peak: dict[str, int] = {}
         final: dict[str, int] = {}
@@ -422,6 +429,13 @@ def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready
         sup.read_status()
         return bool(stop) or "exit-code" in sup.status or sup.proc.poll() is not None
 
+    pause = [SAMPLE_EVERY]
+
+    def sample() -> None:
+        start = time.monotonic()
+        _sample(layers, peak)
+        pause[0] = max(SAMPLE_EVERY, (time.monotonic() - start) / SAMPLE_SHARE)
+
     def alive_for(seconds: float, until: Callable[[], bool] | None = None) -> bool:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -429,8 +443,8 @@ def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready
                 return False
             if until is not None and until():
                 return True
-            _sample(layers, peak)
-            sup.read_status(SAMPLE_EVERY)
+            sample()
+            sup.read_status(min(pause[0], max(0.0, end - time.monotonic())) if until is None else SAMPLE_EVERY)
         return until is None
 
     if ready:
@@ -441,13 +455,13 @@ def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready
         code = _helper(sup, exercise, confinement, stop, notes=notes)
         if code not in (0, None):
             notes.append(f"the exercise command exited {code}")
-        _sample(layers, peak)
+        sample()
     if duration is not None:
         alive_for(duration)
     elif not (ready or exercise):
         while not ended():  # no stop condition: trace until the program ends
-            _sample(layers, peak)
-            sup.read_status(SAMPLE_EVERY)
+            sample()
+            sup.read_status(pause[0])
     if not ("exit-code" in sup.status or sup.proc.poll() is not None):
         if not stop:
             sup.signal_program(signal.SIGTERM)
