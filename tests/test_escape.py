@@ -481,3 +481,11 @@ def test_odd_devices_are_absent(probe, tmp_path: Path):
     assert entries <= {"null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "fd", "stdin",
                        "stdout", "stderr", "core"}, entries
     assert not any(e.startswith(("sd", "vd", "nvme", "loop", "mem", "kmsg")) for e in entries)
+
+
+def test_the_readme_lists_every_attempt():
+    """The README's security table names every attempt of the table above (it cannot drift)."""
+    readme = (HERE.parent / "README.md").read_text()
+    section = readme[readme.index("## Security"):readme.index("## Where it fits")]
+    missing = [a.name for a in ATTACKS if f"`{a.name}`" not in section]
+    assert missing == []
