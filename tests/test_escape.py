@@ -218,6 +218,8 @@ ATTACKS = [
            outside=lambda m, o, mode: reported_write(lambda m: f"/etc/{m}")(m, o, "trace"), contained=True),
     Attack("tiocsti-high-bits", ("run",), lambda m: ["tiocsti-high"]),
     Attack("vsock", ("run",), lambda m: ["vsock"]),
+    Attack("io-uring", ("run", "image", "trace"), lambda m: ["io-uring"],
+           why="its opens and writes would not pass the tracer"),
     Attack("raw-socket-host-network", ("run",), lambda m: ["raw-socket"], why="CAP_NET_RAW is dropped with --network host"),
     Attack("packet-socket-host-network", ("run", "trace"), lambda m: ["packet-socket"]),
     Attack("personality", ("run",), lambda m: ["personality"]),
