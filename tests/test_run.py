@@ -355,6 +355,11 @@ def test_engine_command_line():
         "--tmpfs", "/var/run/postgresql:rw,mode=1777,size=1m",
         "--user", "999:999", "postgres:16",
     ]
+    from rofs.runtime.confine import Confinement
+
+    isolated = engine_argv("docker", "redis:7.2", [], [], confinement=Confinement(network="none", seccomp="unconfined"))
+    assert isolated == ["docker", "run", "--rm", "--read-only", "--network", "none", "--security-opt",
+                        "seccomp=unconfined", "redis:7.2"]
 
 
 def test_a_root_program_cannot_remount_the_root_read_write():

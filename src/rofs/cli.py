@@ -498,7 +498,10 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
         if not image:
             fail("--engine runs an image: give --image REFERENCE")
         try:
-            argv = engine_argv(engine, image, declared, list(command), user)
+            from rofs.runtime.confine import Confinement
+
+            argv = engine_argv(engine, image, declared, list(command), user,
+                               Confinement(network=network, seccomp=seccomp_mode))
             argv[0] = require_engine(engine)
         except SandboxError as exc:
             fail(str(exc))

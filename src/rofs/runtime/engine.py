@@ -10,17 +10,25 @@ from __future__ import annotations
 import shutil
 
 from rofs.model import VolumeKind
+from rofs.runtime.confine import Confinement
 from rofs.runtime.run import Declared
-from rofs.runtime.sandbox import SandboxError
+from rofs.runtime.errors import SandboxError
 from rofs.units import format_docker_size
 
 ENGINES = ("docker", "podman")
 
 
-def engine_argv(engine: str, image: str, declared: list[Declared], command: list[str], user: str | None = None) -> list[str]:
+def engine_argv(engine: str, image: str, declared: list[Declared], command: list[str], user: str | None = None,
+                confinement: Confinement | None = None) -> list[str]:
+    """The engine's command line; the engine's own defaults hold the container (its seccomp profile,
+    capabilities, namespaces); ``--network none`` and ``--seccomp unconfined`` are passed on."""
     if engine not in ENGINES:
         raise SandboxError(f"unknown engine {engine!r} (docker or podman)")
     args = [engine, "run", "--rm", "--read-only"]
+    if confinement is not None and confinement.network == "none":
+        args += ["--network", "none"]
+    if confinement is not None and confinement.seccomp == "unconfined":
+        args += ["--security-opt", "seccomp=unconfined"]
     if engine == "podman":
         args.append("--read-only-tmpfs=false")  # podman adds writable /tmp, /var/tmp, /run otherwise
     for item in sorted(declared, key=lambda d: d.path):
