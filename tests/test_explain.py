@@ -192,3 +192,16 @@ def test_cli_json_and_follow(tmp_path: Path):
     assert proc.returncode == 1
     printed = [json.loads(l)["mount"] for l in out.splitlines()]
     assert printed == ["/var/lib/nginx", "/var/cache/app"]
+
+
+def test_escape_sequences_in_a_log_never_reach_the_terminal(tmp_path: Path):
+    """A log line can carry ESC/OSC sequences (a title change, colours, a bell): explain's text shows
+    them escaped; JSON keeps the exact path."""
+    log = tmp_path / "evil.log"
+    log.write_bytes(b'open() "/var/cache/nginx/\x1b]0;pwned\x07x\x1b[31mred" failed (30: Read-only file system)\n')
+    text = subprocess.run([ROFS, "explain", str(log)], capture_output=True, text=True)
+    assert text.returncode == 1
+    assert "\x1b" not in text.stdout and "\x07" not in text.stdout
+    assert "/var/cache/nginx/\\x1b]0;pwned\\x07x\\x1b[31mred" in text.stdout
+    data = json.loads(subprocess.run([ROFS, "explain", "--format", "json", str(log)], capture_output=True, text=True).stdout)
+    assert data[0]["path"] == "/var/cache/nginx/\x1b]0;pwned\x07x\x1b[31mred"
