@@ -387,14 +387,20 @@ def test_a_fork_bomb_is_bounded_and_cleaned_up():
     start = time.monotonic()
     # The shell replaces itself with sleep (exec: no fork needed), so the program
     # still runs when the timeout hits however fast the bomb fills the limit.
-    result, report = run("--no-trace", "--max-procs", "64", "--timeout", "3", "--",
-                         "sh", "-c", "f() { f | f & }; f; exec sleep 31.7", timeout=60)
+    report_file = Path(f"/tmp/rofs-bomb-{os.getpid()}-{time.monotonic_ns()}.json")
+    proc = subprocess.Popen([ROFS, "run", "--format", "json", "--report", str(report_file), "--no-trace",
+                             "--max-procs", "64", "--timeout", "3", "--", "sh", "-c", "f() { f | f & }; f; exec sleep 31.7"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.communicate(timeout=60)
+    report = json.loads(report_file.read_text())
+    report_file.unlink()
     assert time.monotonic() - start < 20
     assert report["timed_out"] is True
     assert 1 < report["peak_processes"] <= 64
     time.sleep(0.5)
-    assert subprocess.run(["pgrep", "-f", "sleep 31.7"], capture_output=True).stdout == b""
-    assert not list(Path("/sys/fs/cgroup/pids").glob("rofs-*")) and not list(Path("/sys/fs/cgroup").glob("rofs-*")), "cgroup removed"
+    assert subprocess.run(["pgrep", "-f", "^sleep 31.7$"], capture_output=True).stdout == b""
+    mine = [p for root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")) for p in root.glob(f"rofs-{proc.pid}-*")]
+    assert mine == [], "cgroup removed"
 
 
 # --- users, sizes, ownership, host directories ------------------------------------------------
