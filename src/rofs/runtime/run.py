@@ -25,6 +25,7 @@ from rofs.runtime.sandbox import (
     SandboxMount,
     SandboxSpec,
     bwrap_argv,
+    check_mount_points,
     expected_execs,
     require,
     resolve_in_root,
@@ -61,6 +62,7 @@ class Suggestion:
     refusals: int
     calls: tuple[str, ...]
     processes: tuple[str, ...]
+    hidden: int = 0  # entries the root already has there: an empty mount would hide them
 
 
 @dataclass
@@ -200,7 +202,20 @@ def execute(
 
 def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env, profile, layout, image, max_procs,
              confinement, root) -> RunReport:
+    check_mount_points(root, [d.path for d in declared if d.path != "/dev/shm"])
     mounts, shm = sandbox_mounts(declared, identity, hostdirs)
+    hiding = []  # an empty host directory mounted where the root has files: they are out of sight
+    for item in declared:
+        if item.kind is VolumeKind.PERSISTENT and item.source and item.path != "/dev/shm":
+            entries = _entries(root, item.path)
+            try:
+                empty = not os.listdir(item.source)
+            except OSError:
+                empty = False
+            if entries and empty:
+                hiding.append(f"{item.path}: the empty host directory {item.source} is mounted there and hides the"
+                              f" {entries} entries the root has at {item.path}; --persist {item.path}=HOSTDIR to"
+                              " mount one of yours (or copy them in first)")
     spec = SandboxSpec(command=command, mounts=mounts, root=root, identity=identity, shm_size=shm,
                        confinement=confinement, image=image is not None, sysfs=image is not None)
     spec.env = program_env(env, identity, image)
@@ -229,7 +244,7 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
                                " nothing was run, so there is no report")
         log.seek(0)
         lines = (line.decode("utf-8", "surrogateescape") for line in log)
-        stats: dict[str, int] = {}
+        stats: dict = {"execs": 0, "left": []}
         refusals = list(tracer.parse(lines, spec.cwd or "/", sandboxed=True, stats=stats)) if trace else []
         if trace and stats["execs"] < expected_execs(spec):
             raise SandboxError(f"{command[0]} was not started (the message above says why); nothing ran, so there is"
@@ -244,6 +259,11 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
     report.host_sources = {item.path: host.path for item, host in zip(
         [d for d in declared if d.kind is VolumeKind.PERSISTENT and d.path != "/dev/shm"], hostdirs)}
     analyse(report)
+    report.problems += hiding
+    if trace and stats["left"]:
+        report.problems.append(left_behind(stats["left"]))
+    if result.killed:
+        report.problems.append("the program did not end within 10 s of the stop signal rofs passed on: killed (SIGKILL)")
     if result.refused_forks:
         report.problems.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed"
                                " (EAGAIN); raise --max-procs if it really needs more")
@@ -298,6 +318,12 @@ def analyse(report: RunReport) -> None:
             if msg not in report.problems:
                 report.problems.append(msg)
             continue
+        if _runtime_owned(refusal.path):
+            msg = (f"{refusal.process} could not write {refusal.path} ({refusal.errno}): /proc, /sys and /dev are the"
+                   " runtime's own, as in a container, where the write is refused the same way; no mount to add")
+            if msg not in report.problems:
+                report.problems.append(msg)
+            continue
         point = tracer.mount_point(refusal)
         if point == "/":
             msg = f"{refusal.process} writes {refusal.path} directly in /: no mount can make that writable; move the file"
@@ -325,8 +351,34 @@ def analyse(report: RunReport) -> None:
                 refusals=len(hits),
                 calls=tuple(sorted({r.syscall for r in hits})),
                 processes=tuple(sorted({r.process for r in hits})),
+                hidden=_entries(report.root, point),
             )
         )
+
+
+def _entries(root: str, path: str) -> int:
+    """How many entries the root has at *path* (0: none, or not a directory; temp and runtime
+    directories, empty in images, are not counted)."""
+    if path in ("/tmp", "/var/tmp", "/run", "/var/run"):
+        return 0
+    try:
+        return len(os.listdir(Path(root) / resolve_in_root(root, path).lstrip("/")))
+    except (OSError, SandboxError):
+        return 0
+
+
+def _runtime_owned(path: str) -> bool:
+    return any(path == top or path.startswith(top + "/") for top in ("/proc", "/sys", "/dev")) and not path_covers(
+        "/dev/shm", path)
+
+
+def left_behind(names: list[str]) -> str:
+    """The main process ended while others ran on: the sandbox ended them, as a container's end does."""
+    shown = ", ".join(sorted(set(names))[:5]) + (" ..." if len(set(names)) > 5 else "")
+    return (f"the program's main process ended while {len(names)} of its processes still ran ({shown}): they were"
+            " killed with the sandbox, as a container's are when its main process ends; a program that puts"
+            " itself in the background must run in the foreground here (e.g. redis-server --daemonize no,"
+            " postgres instead of pg_ctlcluster)")
 
 
 def ownership_problem(inside: Declared, refusal: tracer.Refusal) -> str:
@@ -380,6 +432,7 @@ def as_profile_paths(report: RunReport) -> list[dict]:
             "required": True,
             "breaks": f"{s.refusals} refused write(s): {s.reason}",
             "sources": ["rofs-run"],
+            **({"populated": True} if s.hidden else {}),
         })
     return out
 
@@ -457,7 +510,7 @@ def to_dict(report: RunReport) -> dict:
         "image_volumes": report.image_volumes,
         "add": [
             {"path": s.path, "kind": s.kind.value, "size": s.size, "reason": s.reason, "refusals": s.refusals,
-             "calls": list(s.calls), "processes": list(s.processes)}
+             "calls": list(s.calls), "processes": list(s.processes), "hidden_entries": s.hidden}
             for s in report.suggestions
         ],
         "profile_paths": as_profile_paths(report),
@@ -475,7 +528,8 @@ def render_text(report: RunReport) -> str:
     who = report.identity.describe() if report.identity else f"rofs' own user (uid {os.geteuid()})"
     lines.append(f"sandbox: {report.confinement.describe()}; user {who}")
     lines.append("writable: " + (", ".join(
-        f"{d.path} ({d.kind.value}{', ' + format_quantity(d.size) if d.size else ''})" for d in report.declared
+        f"{d.path} ({d.kind.value}{', ' + format_quantity(d.size) if d.size else ''}"
+        f"{', on the host at ' + d.source if d.source else ''})" for d in report.declared
     ) or "nothing") + "; everything else read-only")
     if report.image_volumes:
         lines.append("the image declares VOLUMEs (candidate writable paths): " + ", ".join(report.image_volumes))
@@ -503,6 +557,9 @@ def render_text(report: RunReport) -> str:
         for s in report.suggestions:
             lines.append(f"  {s.path}  {s.kind.value}, {format_quantity(s.size or DEFAULT_WRITABLE)}"
                          f"  ({s.refusals} refused: {s.reason}; {', '.join(s.processes)})")
+            if s.hidden:
+                lines.append(f"    ! the root has {s.hidden} entries at {s.path}: an empty mount there hides them"
+                             " (copy them in with an init step, or mount a narrower path)")
         lines.append("as profile paths (the whole profile, for --profile-file, is in --format json: profile):")
         lines += ["  " + l for l in yaml.safe_dump({"paths": as_profile_paths(report)}, sort_keys=False).splitlines()]
         snip = snippets(report)

@@ -84,14 +84,9 @@ def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: lis
     else:
         argv += ["--perms", "1777", "--size", str(spec.shm_size), "--tmpfs", "/dev/shm"]
     argv += [*confine.namespace_args(spec.confinement), "--die-with-parent", *confine.capability_args(spec.confinement)]
+    check_mount_points(spec.root, [m.path for m in spec.mounts], spec.mounts)
     resolved = [(resolve_in_root(spec.root, m.path), m) for m in spec.mounts]
     for dest, mount in sorted(resolved, key=lambda item: (item[0].count("/"), item[0])):
-        target = Path(spec.root) / dest.lstrip("/")
-        if not target.exists() and not _under_declared(dest, spec.mounts):
-            raise SandboxError(
-                f"cannot mount at {mount.path}: it does not exist in the root filesystem"
-                " (create it at build time, or mount its parent)"
-            )
         if mount.kind == "tmpfs":
             argv += ["--perms", "1777"]
             if mount.size:
@@ -116,6 +111,17 @@ def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: lis
     argv += confine.seccomp_args(seccomp_fds or [])
     argv.append("--")
     return argv + switch_user(spec) + list(spec.command)
+
+
+def check_mount_points(root: str, paths: list[str], mounts: list[SandboxMount] | None = None) -> None:
+    """Every mount point exists in the root (or inside another declared tmpfs, where bubblewrap
+    makes it); checked before anything is created on the host."""
+    declared = mounts if mounts is not None else [SandboxMount(p, "tmpfs") for p in paths]
+    for path in paths:
+        dest = resolve_in_root(root, path)
+        if not (Path(root) / dest.lstrip("/")).exists() and not _under_declared(dest, declared):
+            raise SandboxError(f"cannot mount at {path}: it does not exist in the root filesystem"
+                               " (create it at build time, or mount its parent)")
 
 
 def switch_user(spec: SandboxSpec) -> list[str]:
@@ -203,6 +209,7 @@ class RunResult:
     peak_procs: int | None = None  # most processes at once, where a pids cgroup counted them
     refused_forks: int | None = None  # forks the pids cgroup refused (the limit was reached)
     started: bool = True  # bubblewrap reported that it started the program
+    killed: bool = False  # still running STOP_GRACE s after the stop signal rofs passed on: killed
 
 
 DEFAULT_MAX_PROCS = 4096
@@ -399,9 +406,18 @@ class Supervisor:
                 return pid
         return None
 
-    def signal_program(self, signum: int) -> None:
+    def signal_program(self, signum: int, everyone: bool = False) -> None:
         """Signal the program as a runtime signals a container's main process (bubblewrap and
-        strace would die of it and hide the program's own exit status)."""
+        strace would die of it and hide the program's own exit status); *everyone*: all the
+        program's processes, as a terminal's Ctrl-C reaches its foreground processes."""
+        if everyone and self.program_pid() is not None:
+            for pid, nspid in _namespaced(self.proc.pid):
+                if nspid[-1] != 1:
+                    try:
+                        os.kill(pid, signum)
+                    except OSError:
+                        pass
+            return
         pid = self.program_pid()
         if pid is None:
             if self.proc.poll() is None and "exit-code" not in self.status and not self.seen_program:
@@ -518,41 +534,65 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
+STOP_GRACE = 10.0  # seconds between the stop signal rofs passed on and SIGKILL, as `docker stop` gives
+TIMEOUT_GRACE = 5.0  # after --timeout: SIGTERM, then SIGKILL this much later
+
+
 def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | None = None,
         pass_fds: tuple[int, ...] = (), status_r: int | None = None, stdout=None, stderr=None,
         max_procs: int = DEFAULT_MAX_PROCS) -> RunResult:
     """Run the sandbox; signals are passed on, the timeout stops it, nothing survives it.
 
-    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to rofs go to the program.  After
-    the timeout: SIGTERM, then SIGKILL of the whole sandbox 5 s later.
+    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to rofs go to the program (SIGINT
+    to all its processes, as a terminal's Ctrl-C goes to its foreground processes; the others to
+    its main process, as a runtime signals a container).  A program still running STOP_GRACE s
+    after SIGINT or SIGTERM, or at a second one, is killed.  After the timeout: SIGTERM, then
+    SIGKILL of the whole sandbox TIMEOUT_GRACE s later.
     """
     forwarded: list[int] = []
     holder: list[Supervisor] = []
+    kill_at: list[float] = []  # when the sandbox is killed (a stop signal or the timeout started it)
 
     def forward(signum, frame):  # noqa: ARG001
         forwarded.append(signum)
+        if signum in (signal.SIGINT, signal.SIGTERM):
+            # The first stop signal starts the grace period, a second one ends it.
+            kill_at.append(time.monotonic() if kill_at else time.monotonic() + STOP_GRACE)
         if holder:
-            holder[0].signal_program(signum)
+            holder[0].signal_program(signum, everyone=signum == signal.SIGINT)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
-    timed_out = False
+    timed_out = killed = False
     try:
         sup = Supervisor(argv, max_procs=max_procs, pass_fds=pass_fds, status_r=status_r, env=env,
                          stdout=stdout, stderr=stderr)
         holder.append(sup)
         for signum in forwarded:  # arrived while the sandbox was starting
             sup.pending.append(signum)
+        timeout_at = None if timeout is None else sup.start + timeout
         try:
-            if not sup.wait(timeout):
-                timed_out = True
-                sup.signal_program(signal.SIGTERM)
-                if not sup.wait(5):
+            while True:
+                due = [t for t in (timeout_at if not timed_out else None, min(kill_at) if kill_at else None)
+                       if t is not None]
+                # In slices: a stop signal may set a deadline while we wait.
+                if sup.wait(min(0.5, max(0.0, min(due) - time.monotonic())) if due else 0.5):
+                    break
+                now = time.monotonic()
+                if kill_at and now >= min(kill_at):
+                    killed = True
                     sup.kill()
                     sup.proc.wait()
+                    break
+                if timeout_at is not None and not timed_out and now >= timeout_at:
+                    timed_out = True
+                    sup.signal_program(signal.SIGTERM)
+                    kill_at.append(now + TIMEOUT_GRACE)
         finally:
             code, peak, refused = sup.finish()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     started = status_r is None or "exit-code" in sup.status or sup.seen_program
-    return RunResult(code, timed_out, bool(forwarded), time.monotonic() - sup.start, peak, refused, started)
+    result = RunResult(code, timed_out, bool(forwarded), time.monotonic() - sup.start, peak, refused, started)
+    result.killed = killed and not timed_out
+    return result

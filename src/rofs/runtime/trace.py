@@ -324,7 +324,7 @@ def run_traced(
             notes.append(f"stopped by {signal.Signals(stop[0]).name} to rofs: the program was stopped and this is"
                          " what it wrote until then")
         log.seek(0)
-        stats: dict[str, int] = {}
+        stats: dict = {}
         seen = list(tracer.events((line.decode("utf-8", "surrogateescape") for line in log), sandboxed=True, stats=stats))
         if stats["execs"] < expected_execs(spec):
             raise SandboxError(f"{command[0]} was not started (the message above says why); nothing was traced, so"
@@ -336,6 +336,10 @@ def run_traced(
             notes.append(mount_refused(event))
     seen = [e for e in seen if e.syscall not in tracer.MOUNT_CALLS]
     notes += refused_notes(seen)
+    if stats["left"] and not stop:
+        from rofs.runtime.run import left_behind
+
+        notes.append(left_behind(stats["left"]))
     paths = inventory(seen + written, None, peak, inherited=outputs, dirs=is_dir, final=final, exists=exists,
                       root=lower_root)
     if refused_forks:

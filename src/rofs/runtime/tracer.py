@@ -53,8 +53,9 @@ UNREADABLE = "<path not readable>"
 def strace_argv(strace: str, log_path: str, calls: str = TRACED) -> list[str]:
     """strace in front of a command, logging to *log_path* (``/proc/<rofs>/fd/<n>``: strace opens
     its own descriptor with close-on-exec, so nothing of the log reaches the program)."""
-    return [strace, "-f", "--seccomp-bpf", "--pidns-translation", "-qq", "-y", "-xx", "-s", "0", "-e", f"trace={calls}",
-            "-o", log_path, "--"]
+    # -q, not -qq: the "+++ exited" lines tell which processes outlived the main one.
+    return [strace, "-f", "--seccomp-bpf", "--pidns-translation", "-q", "-e", "signal=none", "-y", "-xx", "-s", "0",
+            "-e", f"trace={calls}", "-o", log_path, "--"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Refusal:
 _LINE = re.compile(r"^(?P<pid>\d+)\s+(?P<call>\w+)\((?P<args>.*)\)\s+=\s+(?P<ret>-?\d+|\?|0x[0-9a-f]+)(?:<[^>]*>)?"
                    r"(?:\s+(?P<errno>E[A-Z0-9]+))?")
 _HOST_PID = re.compile(r"/\* (\d+) in strace's PID NS \*/")
+_EXIT = re.compile(r"^(\d+)\s+\+\+\+ (?:exited with -?\d+|killed by \w+)")
 _UNFINISHED = re.compile(r"^(\d+)\s+(.*) <unfinished \.\.\.>$")
 _RESUMED = re.compile(r"^(\d+)\s+<\.\.\. (\w+) resumed>(.*)$")
 # A quoted string (strace escapes every special byte inside it) or an address strace could not read.
@@ -139,10 +141,14 @@ def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
 
     *sandboxed*: the log is of bubblewrap starting the program (rofs' own logs): bubblewrap's
     calls are left out.  Otherwise (``--from-strace``) every process is the program's.  *stats*
-    gets ``execs``: the programs started after bubblewrap (the user switch, then the program).
+    gets ``execs``: the programs started after bubblewrap (the user switch, then the program), and
+    ``left``: the names of the program's processes still running when its main process ended.
     """
     stats = {} if stats is None else stats
     stats["execs"] = 0
+    stats["left"] = []
+    alive: set[int] = set()  # the program's processes not seen to end
+    main: list[int] = []  # the program's first process
     names: dict[int, str] = {}
     cwds: dict[int, str] = {}  # per process: relative paths resolve against it (mkdir -p chdirs)
     uids: dict[int, int] = {}
@@ -151,6 +157,13 @@ def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
     pending: dict[int, str] = {}
     for raw in lines:
         line = raw.rstrip("\n")
+        ended = _EXIT.match(line)
+        if ended:
+            pid = int(ended.group(1))
+            alive.discard(pid)
+            if main and pid == main[0] and not stats["left"]:
+                stats["left"] = sorted(names.get(p, f"pid {p}") for p in alive)
+            continue
         unfinished = _UNFINISHED.match(line)
         if unfinished:
             pending[int(unfinished.group(1))] = unfinished.group(2)
@@ -174,6 +187,8 @@ def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
                 for table in (names, cwds, uids, program):
                     if pid in table:
                         table[child] = table[pid]  # type: ignore[index]
+                if program.get(child) and "CLONE_THREAD" not in args:
+                    alive.add(child)  # a process (threads end with theirs)
             continue
         if call in ("chdir", "fchdir"):
             if ok:
@@ -189,6 +204,9 @@ def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
                 if not sandboxed or started:
                     program[pid] = True
                     stats["execs"] += 1
+                    alive.add(pid)
+                    if not main:
+                        main.append(pid)
                 started = True
             continue
         if call.startswith("set") and call.endswith("uid"):
