@@ -230,7 +230,18 @@ ATTACKS = [
     Attack("clone-untraced", ("run", "trace"), lambda m: ["clone-untraced", f"/etc/{m}"],
            outside=host_file_absent(lambda m: f"/etc/{m}"), why="a child the tracer could not follow"),
     Attack("cgroup-write", ("run",), lambda m: ["write", "/sys/fs/cgroup/pids/cgroup.procs"]),
+    # The sandbox's device nodes are rofs' own: a chmod there does not reach the host's.
+    Attack("chmod-dev-zero", MODES, lambda m: ["chmod-device", "/dev/zero"], contained=True,
+           outside=lambda m, o, mode: _mode_is("/dev/zero", 0o666)),
+    Attack("chmod-dev-null", MODES, lambda m: ["chmod-device", "/dev/null"], contained=True,
+           outside=lambda m, o, mode: _mode_is("/dev/null", 0o666)),
+    Attack("chmod-masked-proc-keys", ("run", "trace"), lambda m: ["chmod-device", "/proc/keys"],
+           outside=lambda m, o, mode: _mode_is("/dev/null", 0o666)),
 ]
+
+
+def _mode_is(path: str, mode: int) -> None:
+    assert stat.S_IMODE(os.stat(path).st_mode) == mode, f"{path} changed on the host"
 
 
 @pytest.mark.parametrize("attack,mode", [(a, m) for a in ATTACKS for m in a.modes],
@@ -340,6 +351,24 @@ def test_no_descriptor_of_rofs_or_of_its_caller_reaches_the_program(mode: str, p
         os.close(fd)
     assert outcome.probe_says.strip() == "blocked: no descriptor beyond 0, 1, 2", outcome.probe_says
     assert list(host.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stdout_redirected_to_a_host_file_cannot_be_made_setuid(mode: str, probe, image, tmp_path: Path):
+    """rofs' stdout is a file of the host (`rofs run ... > out`): the program only gets a pipe, so
+    fchown/fchmod through its stdout change nothing on the host (before: a setuid-root file)."""
+    need_sandbox()
+    out = tmp_path / "out.bin"
+    report = tmp_path / "r.json"
+    image_args = ["--image", f"{image}:latest", "--image-cache", str(tmp_path / "cache")] if mode == "image" else []
+    sub = "trace" if mode == "trace" else "run"
+    binary = "/probe" if mode == "image" else str(probe)
+    with open(out, "wb") as handle:
+        subprocess.run([ROFS, sub, "--format", "json", "--report", str(report), *image_args, "--", binary, "stdio-suid"],
+                       stdout=handle, stderr=subprocess.PIPE, timeout=60)
+    st = out.stat()
+    assert stat.S_IMODE(st.st_mode) & 0o7000 == 0 and stat.S_IMODE(st.st_mode) == 0o644, oct(st.st_mode)
+    assert "fchown/fchmod of stdout" in out.read_text(), "the program's output still reaches the file"
 
 
 @pytest.mark.parametrize("mode", ("run", "trace"))

@@ -264,6 +264,16 @@ int main(int argc, char **argv) {
         printf("blocked: no descriptor beyond 0, 1, 2\n");
         return 0;
     }
+    if (!strcmp(a, "stdio-suid")) { /* make the file behind stdout a setuid-root program */
+        int rc = fchown(1, 0, 0) | fchmod(1, 04755);
+        printf("%s: fchown/fchmod of stdout\n", rc ? "blocked" : "changed");
+        return 0;
+    }
+    if (!strcmp(a, "chmod-device")) { /* change the mode of a device node (ARG), as root */
+        int rc = chmod(arg, 0667);
+        printf("%s: chmod %s\n", rc ? "blocked" : "changed", arg);
+        return 0;
+    }
     if (!strcmp(a, "kill-all")) { /* kill every process it can see, then write ARG: still reported? */
         kill(-1, SIGKILL);
         return check(write_file(arg, "after kill\n"), "write after kill -1");

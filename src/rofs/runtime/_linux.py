@@ -46,3 +46,19 @@ def mount(source: str, target: str, fstype: str | None, flags: int = 0, options:
     _check(_libc.mount(os.fsencode(source), os.fsencode(target), fstype.encode() if fstype else None, flags,
                        options.encode() if options is not None else None),
            f"mount {fstype or 'bind'} {source} on {target}")
+
+
+# The device nodes a container gets, made by rofs (its own inodes: a chmod or chown inside the
+# sandbox cannot reach the host's /dev/null), with an empty file to mask /proc files with.
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+
+
+def make_devices(directory: str) -> None:
+    """A tmpfs at *directory* (device nodes allowed) holding DEVICES and an empty file ``empty``."""
+    mount("rofs-dev", directory, "tmpfs", MS_NOSUID, "mode=0755,size=64k")
+    for name, major, minor in DEVICES:
+        path = f"{directory}/{name}"
+        os.mknod(path, 0o666 | 0o020000, os.makedev(major, minor))  # S_IFCHR
+        os.chmod(path, 0o666)
+    fd = os.open(f"{directory}/empty", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    os.close(fd)

@@ -54,12 +54,13 @@ def defaults() -> dict[str, Any]:
     return data
 
 
-def proc_sys_args(sys_visible: bool = True) -> list[str]:
+def proc_sys_args(sys_visible: bool = True, empty: str | None = None) -> list[str]:
     """Read-only and masked paths, as runc applies them (only those this kernel has).
 
-    Read-only paths are bind-mounted onto themselves read-only; a masked file gets /dev/null
-    over it, a masked directory an empty read-only tmpfs.  Sources are the host's /proc and
-    /sys: their contents do not depend on the PID namespace of the reader.
+    Read-only paths are bind-mounted onto themselves read-only; a masked file gets the empty
+    file *empty* over it, read-only (or /dev/null, read-only, where rofs made no devices of its
+    own), a masked directory an empty read-only tmpfs.  Sources are the host's /proc and /sys:
+    their contents do not depend on the PID namespace of the reader.
     """
     data = defaults()
     args: list[str] = []
@@ -72,7 +73,7 @@ def proc_sys_args(sys_visible: bool = True) -> list[str]:
         if os.path.isdir(path):
             args += ["--tmpfs", path, "--remount-ro", path]
         else:
-            args += ["--dev-bind", "/dev/null", path]
+            args += ["--ro-bind", empty or "/dev/null", path]
     return args
 
 

@@ -21,6 +21,8 @@ from rofs.runtime.confine import Confinement
 from rofs.runtime.sandbox import (
     DEFAULT_MAX_PROCS,
     DEFAULT_SHM,
+    DEVICES_DIR,
+    ChildSetup,
     SandboxError,
     SandboxMount,
     SandboxSpec,
@@ -231,6 +233,10 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
     if which_in_root(root, command[0], search, spec.cwd or "/") is None:
         where = "in the image" if image is not None else "on this machine"
         raise SandboxError(f"{command[0]}: command not found {where} (PATH={search or ''})")
+    setup = None
+    if os.geteuid() == 0:  # rofs' own device nodes, in a private mount namespace
+        setup = ChildSetup()
+        spec.devices = DEVICES_DIR
     status_r, status_w = os.pipe()
     seccomp = confine.seccomp_fds(confinement)
     with tempfile.TemporaryFile(mode="w+b") as log:
@@ -238,7 +244,7 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
         if trace:
             argv = tracer.strace_argv(require("strace", "strace"), f"/proc/{os.getpid()}/fd/{log.fileno()}") + argv
         result = run(argv, timeout=timeout, pass_fds=(status_w, *seccomp), status_r=status_r, max_procs=max_procs,
-                     env=spec.env if image is None else None)
+                     env=spec.env if image is None else None, setup=setup)
         if not result.started:
             raise SandboxError("the sandbox did not start the program (bubblewrap's or the tracer's message is above);"
                                " nothing was run, so there is no report")

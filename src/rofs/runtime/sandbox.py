@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 # Where an image's sandbox finds the static user-switch helper (bound read-only from the host;
 # Docker puts its init at /sbin/docker-init the same way).  /dev is bubblewrap's own tmpfs.
 IMAGE_SWITCH = "/dev/.rofs/gosu"
+# rofs' own device nodes, in its private mount namespace (see rofs.runtime._linux.make_devices).
+DEVICES_DIR = "/dev/shm/rofs-dev"
 
 
 def require(tool: str, package: str) -> str:
@@ -68,7 +71,41 @@ class SandboxSpec:
     image: bool = False  # root is an unpacked image: the user switch uses IMAGE_SWITCH
     bind_root: bool = False  # root is bound read-write (rofs trace: its scratch overlay)
     shm_source: str | None = None  # bind this directory at /dev/shm instead of a tmpfs
+    devices: str | None = None  # rofs' own device nodes here (a private mount namespace): bound over bubblewrap's
     sysfs: bool = False  # bind the host's /sys read-only (a root other than / has none of its own)
+
+
+class ChildSetup:
+    """Work done in the child between fork and exec (a private mount namespace and what is mounted
+    in it); a failure is written to a pipe, and :meth:`check` raises it in rofs as one line."""
+
+    what = "rofs could not prepare the sandbox"
+
+    def __init__(self) -> None:
+        self.err_r, self.err_w = os.pipe()
+
+    def build(self) -> None:
+        from rofs.runtime import _linux
+
+        _linux.private_mount_namespace()
+        _linux.mount("rofs-private", "/dev/shm", "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, "mode=0700,size=1m")
+        os.mkdir(DEVICES_DIR, 0o755)
+        _linux.make_devices(DEVICES_DIR)
+
+    def setup(self) -> None:
+        try:
+            self.build()
+        except BaseException as exc:  # noqa: BLE001 - reported to rofs, which exits 2 with it
+            os.write(self.err_w, str(exc).encode("utf-8", "replace")[:4000] or b"setup failed")
+            os._exit(125)
+
+    def check(self) -> None:
+        """In rofs, once the child ran: raise its error, if it had one."""
+        os.close(self.err_w)
+        message = os.read(self.err_r, 8192).decode("utf-8", "replace")
+        os.close(self.err_r)
+        if message:
+            raise SandboxError(f"{self.what}: {message}")
 
 
 def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: list[int] | None = None) -> list[str]:
@@ -78,7 +115,15 @@ def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: lis
     sys_dir = spec.root == "/" or spec.sysfs
     if spec.root != "/" and spec.sysfs:
         argv += ["--ro-bind", "/sys", "/sys"]  # as a runtime mounts sysfs read-only (cgroup limits, CPUs)
-    argv += ["--dev", "/dev", "--proc", "/proc", *confine.proc_sys_args(sys_visible=sys_dir)]
+    argv += ["--dev", "/dev"]
+    if spec.devices:
+        # bubblewrap's /dev binds the host's own device inodes: root inside could chmod them.
+        from rofs.runtime._linux import DEVICES
+
+        for name, _, _ in DEVICES:
+            argv += ["--dev-bind", f"{spec.devices}/{name}", f"/dev/{name}"]
+    argv += ["--proc", "/proc", *confine.proc_sys_args(sys_visible=sys_dir,
+                                                        empty=f"{spec.devices}/empty" if spec.devices else None)]
     if spec.shm_source:
         argv += ["--bind", spec.shm_source, "/dev/shm"]
     else:
@@ -359,15 +404,45 @@ class Supervisor:
             if setup is not None:
                 setup()
 
+        self.relays: list[threading.Thread] = []
+        child_ends: list[int] = []
+        stdio: dict[str, int | None] = {}
+        for fd, name, given in ((0, "stdin", None), (1, "stdout", stdout), (2, "stderr", stderr)):
+            stdio[name] = given if given is not None else self._stdio(fd, child_ends)
         try:
-            self.proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=True, stdout=stdout,
-                                         stderr=stderr, preexec_fn=preexec)
+            self.proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=True,
+                                         preexec_fn=preexec, **stdio)  # type: ignore[arg-type]
         except BaseException:
             self.limit.close()
             raise
         finally:
-            for fd in pass_fds:
+            for fd in (*pass_fds, *child_ends):
                 os.close(fd)
+        for relay in self.relays:
+            relay.start()
+
+    def _stdio(self, fd: int, child_ends: list[int]) -> int | None:
+        """What the program gets as *fd*: rofs' own descriptor only when it is an anonymous pipe or
+        socket (nothing on the host to chmod or chown through it); a terminal, a file, a FIFO or
+        /dev/null is reached through a pipe rofs copies (a terminal's input is not passed on at
+        all: the program gets an empty stdin, as a container started without -i does)."""
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return subprocess.DEVNULL
+        if target.startswith(("pipe:", "socket:")):
+            return None  # inherited as it is
+        read, write = os.pipe()
+        if fd == 0:
+            child_ends.append(read)
+            if os.isatty(0):
+                os.close(write)  # end of file at once
+            else:
+                self.relays.append(threading.Thread(target=_copy, args=(0, write, True), daemon=True))
+            return read
+        child_ends.append(write)
+        self.relays.append(threading.Thread(target=_copy, args=(read, fd, False), daemon=True))
+        return write
 
     # -- what bubblewrap says ---------------------------------------------------------------
 
@@ -476,6 +551,8 @@ class Supervisor:
         self.read_status(0.2)
         peak, refused = self.limit.peak(), self.limit.refused()
         self.limit.close()
+        for relay in self.relays:
+            relay.join(timeout=5)  # the last output of the program reaches rofs' own
         if self.status_r is not None:
             os.close(self.status_r)
             self.status_r = None
@@ -485,6 +562,18 @@ class Supervisor:
             code = 128 - code if code < 0 else code
         return int(code), peak, refused
 
+
+
+def _copy(source: int, target: int, close_target: bool) -> None:
+    """Copy *source* to *target* until end of file (a relay of the program's stdio)."""
+    try:
+        while chunk := os.read(source, 1 << 16):
+            while chunk:
+                chunk = chunk[os.write(target, chunk):]
+    except OSError:
+        pass  # the other side went away: what is left is dropped, as a closed pipe would
+    finally:
+        os.close(source if not close_target else target)
 
 
 def _namespaced(root: int) -> list[tuple[int, list[int]]]:
@@ -540,7 +629,7 @@ TIMEOUT_GRACE = 5.0  # after --timeout: SIGTERM, then SIGKILL this much later
 
 def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | None = None,
         pass_fds: tuple[int, ...] = (), status_r: int | None = None, stdout=None, stderr=None,
-        max_procs: int = DEFAULT_MAX_PROCS) -> RunResult:
+        max_procs: int = DEFAULT_MAX_PROCS, setup: ChildSetup | None = None) -> RunResult:
     """Run the sandbox; signals are passed on, the timeout stops it, nothing survives it.
 
     SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to rofs go to the program (SIGINT
@@ -565,8 +654,14 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
     timed_out = killed = False
     try:
         sup = Supervisor(argv, max_procs=max_procs, pass_fds=pass_fds, status_r=status_r, env=env,
-                         stdout=stdout, stderr=stderr)
+                         stdout=stdout, stderr=stderr, setup=setup.setup if setup else None)
         holder.append(sup)
+        if setup is not None:
+            try:
+                setup.check()
+            except SandboxError:
+                sup.finish()
+                raise
         for signum in forwarded:  # arrived while the sandbox was starting
             sup.pending.append(signum)
         timeout_at = None if timeout is None else sup.start + timeout

@@ -31,6 +31,8 @@ from rofs.runtime.confine import Confinement
 from rofs.runtime.sandbox import (
     DEFAULT_MAX_PROCS,
     DEFAULT_SHM,
+    DEVICES_DIR,
+    ChildSetup,
     SandboxError,
     SandboxSpec,
     Supervisor,
@@ -104,7 +106,7 @@ class Layer:
     index: int
 
 
-class Scratch:
+class Scratch(ChildSetup):
     """The copy-on-write root of ``rofs trace``, built between fork and exec in a private mount
     namespace (so nothing of it is on the host's disk or in the host's mount table):
 
@@ -117,12 +119,14 @@ class Scratch:
     options only ever name rofs' own scratch paths: mount points with ',' or ':' are reached
     through their bind."""
 
+    what = "rofs trace could not build its scratch layer"
+
     def __init__(self, lower_root: str, layers: list[Layer], shm_size: int):
+        super().__init__()
         self.lower_root = lower_root
         self.layers = layers
         self.shm_size = shm_size
         self.parent, self.child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.err_r, self.err_w = os.pipe()
         self.fds: list[int] = []
 
     @property
@@ -133,21 +137,16 @@ class Scratch:
     def shm(self) -> str:
         return f"{SCRATCH}/shm"
 
-    def setup(self) -> None:
-        """In the child, before exec (the tracer): build it all, or report why not and exit."""
-        try:
-            self._build()
-        except BaseException as exc:  # noqa: BLE001 - reported to rofs, which exits 2 with it
-            os.write(self.err_w, str(exc).encode("utf-8", "replace")[:4000] or b"scratch setup failed")
-            os._exit(125)
-
-    def _build(self) -> None:
+    def build(self) -> None:
+        """In the child, before exec (the tracer): build it all."""
         from rofs.runtime import _linux
 
         _linux.private_mount_namespace()
         _linux.mount("rofs-scratch", SCRATCH, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, "mode=0700")
         for sub in ("l", "u", "w", "f", "root", "shm"):
             os.mkdir(f"{SCRATCH}/{sub}", 0o700)
+        os.mkdir(DEVICES_DIR, 0o755)
+        _linux.make_devices(DEVICES_DIR)
         _linux.mount("rofs-shm", self.shm, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV,
                      f"mode=1777,size={int(self.shm_size)}")
         handed = []
@@ -172,13 +171,12 @@ class Scratch:
 
     def started(self) -> None:
         """In rofs, once the child ran: its error if the setup failed, else take the descriptors."""
-        os.close(self.err_w)
         self.child.close()
-        message = os.read(self.err_r, 8192).decode("utf-8", "replace")
-        os.close(self.err_r)
-        if message:
+        try:
+            self.check()
+        except SandboxError:
             self.parent.close()
-            raise SandboxError(f"rofs trace could not build its scratch layer: {message}")
+            raise
         _, self.fds, _, _ = socket.recv_fds(self.parent, 64, 64)
         self.parent.close()
 
@@ -267,7 +265,7 @@ def run_traced(
     scratch = Scratch(lower_root, layers, shm_size)
     spec = SandboxSpec(command=list(command), root=scratch.root, bind_root=True, shm_source=scratch.shm,
                        identity=identity, confinement=confinement, image=image is not None, sysfs=True,
-                       env=env, cwd=cwd)
+                       env=env, cwd=cwd, devices=DEVICES_DIR)
     notes: list[str] = []
     outputs = inherited_outputs()
 
