@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import in_ci, require_path, require_tool
+from conftest import REPO, in_ci, require_path, require_tool
 from realserver import free_port, port_open
 from test_cli import ROFS
 from test_profiles_real import NGINX_CONF, _http, _redis_cli, _wait_bgsave, scratch  # noqa: F401
@@ -482,3 +482,34 @@ def test_persist_never_follows_a_planted_link_nor_chowns_what_exists(tmp_path: P
     result, _ = run("--user", "nobody", "--persist", f"/mnt={made}", "--", "sh", "-c", "touch /mnt/x")
     assert result.returncode == 0, result.stderr
     assert made.stat().st_uid == 65534 and made.parent.stat().st_uid == 0, "only the directory rofs made is given"
+
+
+def test_reports_never_follow_a_link_planted_in_a_shared_directory(tmp_path: Path):
+    """Another user plants /tmp/x/report.json -> a file of root's (or a disk): rofs run --report,
+    rofs trace --out and rofs audit -o refuse it before running anything; a device is refused;
+    a missing directory is an error before the run, not after it."""
+    need_sandbox()
+    tmp_path.chmod(0o755)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    victim = tmp_path / "victim"
+    victim.write_text("root's\n")
+    link = shared / "report.json"
+    subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "ln", "-s", str(victim), str(link)],
+                   check=True)
+    for argv in ([ROFS, "run", "--report", str(link), "--", "true"],
+                 [ROFS, "trace", "--out", str(link), "--", "true"],
+                 [ROFS, "audit", "-o", str(link), "--format", "json", str(REPO / "examples" / "k8s")],
+                 [ROFS, "audit", "-o", str(link), str(REPO / "examples" / "k8s")]):
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and "another user made in a shared directory" in result.stderr, (argv, result.stderr)
+        assert victim.read_text() == "root's\n"
+    disk = next((d for d in ("/dev/vda", "/dev/sda", "/dev/nvme0n1", "/dev/loop0") if os.path.exists(d)), None)
+    if disk:
+        result = subprocess.run([ROFS, "run", "--report", disk, "--", "true"], capture_output=True, text=True)
+        assert result.returncode == 2 and "is a device" in result.stderr
+    start = time.monotonic()
+    result = subprocess.run([ROFS, "run", "--report", str(tmp_path / "missing" / "r.json"), "--", "sleep", "5"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "does not exist" in result.stderr and time.monotonic() - start < 4

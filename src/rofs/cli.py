@@ -174,7 +174,11 @@ def audit(
         from rofs.audit import stream_audit
         from rofs.formats import text as text_format
 
+        from rofs.files import check_output
+
         try:
+            if output and not check_output(output) and os.path.islink(output):
+                os.unlink(output)  # a link given as the report is replaced, not followed
             handle = open(output, "w", encoding="utf-8") if output else sys.stdout
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}")
@@ -462,6 +466,7 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 
     if not command and not image:
         fail("nothing to run: give -- CMD [ARGS...] or --image")
+    _check_destination(report_file, "--report")
     profile = None
     if app:  # the built-in inventory is read only when a profile is asked for
         profile = profile_by_name(registry_with(profile_files), app)
@@ -588,6 +593,8 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ne
     from rofs.runtime import trace as trace_mod
     from rofs.runtime.sandbox import SandboxError
 
+    _check_destination(report_file, "--report")
+    _check_destination(out_file, "--out")
     if from_strace:
         with open(from_strace, encoding="utf-8", errors="replace") as handle:
             events = list(trace_mod.tracer.events(handle))
@@ -1023,6 +1030,23 @@ def _dump(data: object, fmt: str) -> None:
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(yaml.safe_dump(data, sort_keys=False, width=100), nl=False)
+
+
+def _check_destination(path: str | None, option: str) -> None:
+    """Before a long run: the report or profile can be written where asked (exit 2 now, not after)."""
+    if not path:
+        return
+    from rofs.files import check_output
+
+    parent = os.path.dirname(os.path.abspath(path)) or "/"
+    if not os.path.isdir(parent):
+        fail(f"{option} {path}: the directory {parent} does not exist")
+    try:
+        special = check_output(path)
+    except OSError as exc:
+        fail(f"{option} {path}: {exc.strerror or exc}")
+    if not special and not os.access(parent, os.W_OK):
+        fail(f"{option} {path}: cannot write in {parent}")
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -1,8 +1,11 @@
 """Writing files safely: one writer for reports, generated files and fixed manifests.
 
 A regular file is replaced atomically (temp file in the same directory, fsync, rename), so a
-crash or a full disk leaves the old file whole. A device or pipe (``-o /dev/null``,
-``-o /dev/stdout``) is written to directly, never replaced.
+crash or a full disk leaves the old file whole; a symbolic link given as the target is replaced,
+not followed. A pipe, a socket, a terminal or /dev/null (``-o /dev/null``, ``-o /dev/stdout``) is
+written to directly, never replaced; any other device is refused. rofs often runs as root: a link
+someone else planted in a shared directory such as /tmp is never followed (the rule of the
+kernel's fs.protected_symlinks, which not every machine turns on).
 """
 
 from __future__ import annotations
@@ -26,6 +29,44 @@ def stamp(path: str) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+def check_output(path: str | Path) -> bool:
+    """Whether *path* is to be written in place (a pipe, socket, terminal or /dev/null) rather than
+    replaced; OSError for a target rofs must not write (a device, a link planted by another user)."""
+    target = str(path)
+    _refuse_planted_link(target)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return False
+    mode = st.st_mode
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return False
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return True
+    if stat.S_ISCHR(mode) and (st.st_rdev == os.makedev(1, 3) or os.major(st.st_rdev) in (4, 5, 136, 137)):
+        return True  # /dev/null, or a terminal
+    raise OSError(f"{target} is a device: rofs writes reports only to files, pipes, terminals and /dev/null")
+
+
+def _refuse_planted_link(target: str) -> None:
+    """A link in a sticky, world-writable directory (/tmp) owned neither by us nor by the
+    directory's owner is refused: following it as root would write wherever its maker chose."""
+    try:
+        st = os.lstat(target)
+    except OSError:
+        return
+    if not stat.S_ISLNK(st.st_mode):
+        return
+    parent = os.path.dirname(os.path.abspath(target)) or "/"
+    try:
+        dst = os.stat(parent)
+    except OSError:
+        return
+    shared = dst.st_mode & stat.S_ISVTX and dst.st_mode & stat.S_IWOTH
+    if shared and st.st_uid not in (os.geteuid(), dst.st_uid):
+        raise OSError(f"{target} is a symbolic link another user made in a shared directory: not followed")
+
+
 def write_atomic(path: str | Path, text: str, expect: tuple[int, int, int] | None = None) -> None:
     """Replace *path* with *text*, keeping its mode (a new file gets 0666 less the umask).
 
@@ -34,7 +75,7 @@ def write_atomic(path: str | Path, text: str, expect: tuple[int, int, int] | Non
     Raises OSError when the file cannot be written; nothing is left behind then.
     """
     target = Path(path)
-    if _is_special(target):
+    if check_output(target):
         with open(target, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         return
@@ -45,13 +86,6 @@ def write_atomic(path: str | Path, text: str, expect: tuple[int, int, int] | Non
         pending.discard()
         raise
     pending.commit(expect)
-
-
-def _is_special(target: Path) -> bool:
-    try:
-        return not stat.S_ISREG(target.stat().st_mode)
-    except FileNotFoundError:
-        return False
 
 
 class Replacement:
