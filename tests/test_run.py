@@ -484,12 +484,12 @@ def test_persist_never_follows_a_planted_link_nor_chowns_what_exists(tmp_path: P
     assert made.stat().st_uid == 65534 and made.parent.stat().st_uid == 0, "only the directory rofs made is given"
 
 
-def test_reports_never_follow_a_link_planted_in_a_shared_directory(tmp_path: Path):
+def test_reports_never_follow_a_link_planted_in_a_shared_directory(scratch):  # noqa: F811
     """Another user plants /tmp/x/report.json -> a file of root's (or a disk): rofs run --report,
     rofs trace --out and rofs audit -o refuse it before running anything; a device is refused;
     a missing directory is an error before the run, not after it."""
     need_sandbox()
-    tmp_path.chmod(0o755)
+    tmp_path = scratch  # reachable by nobody (pytest's own directories are root's alone)
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)
