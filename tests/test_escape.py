@@ -417,6 +417,29 @@ def test_no_network_reaches_nothing_on_this_machine(network: str, mode: str, pro
         abstract.close()
 
 
+@pytest.mark.parametrize("mode", ("run", "trace"))
+@pytest.mark.parametrize("where", ("/run", "/tmp"))
+def test_unix_sockets_of_the_host_are_out_of_reach(mode: str, where: str, probe, image, tmp_path: Path):
+    """A service's socket in /run (as Docker's, systemd's or D-Bus's are) or /tmp (an ssh agent):
+    root inside would connect through the read-only mount; rofs masks them, with either network."""
+    need_sandbox()
+    m = marker()
+    path = f"{where}/{m}.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    server.settimeout(0.5)
+    try:
+        for network in ("host", "none"):
+            outcome = attempt(mode, probe, image, tmp_path, "connect-unix", path, options=("--network", network))
+            blocked(outcome)
+        with pytest.raises(socket.timeout):
+            server.accept()
+    finally:
+        server.close()
+        os.unlink(path)
+
+
 def test_with_the_host_network_a_server_is_reachable_but_raw_sockets_are_not(probe, image, tmp_path: Path):
     """The documented default: --network host reaches 127.0.0.1 (a test client can talk to a server
     in the sandbox), raw and packet sockets are refused."""

@@ -224,6 +224,12 @@ int main(int argc, char **argv) {
         strncpy(sa.sun_path + 1, arg, sizeof sa.sun_path - 2);
         return check(connect(s, (struct sockaddr *)&sa, sizeof sa.sun_family + 1 + strlen(arg)), "connect @abstract");
     }
+    if (!strcmp(a, "connect-unix")) { /* connect to the unix socket file ARG (a service of the host) */
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        strncpy(sa.sun_path, arg, sizeof sa.sun_path - 1);
+        return check(connect(s, (struct sockaddr *)&sa, sizeof sa), "connect to a host socket");
+    }
     if (!strcmp(a, "shmget")) /* a SysV segment with key ARG, left behind */
         return shmget((key_t)strtol(arg, NULL, 0), 4096, IPC_CREAT | 0600) < 0 ? blocked("shmget")
                                                                                  : (printf("made: shm\n"), 0);

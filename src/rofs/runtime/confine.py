@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import platform
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -74,6 +75,49 @@ def proc_sys_args(sys_visible: bool = True, empty: str | None = None) -> list[st
             args += ["--tmpfs", path, "--remount-ro", path]
         else:
             args += ["--ro-bind", empty or "/dev/null", path]
+    return args
+
+
+# Where a machine keeps the unix sockets of its services (the Docker and containerd sockets,
+# systemd's private socket, D-Bus, ssh agents, X11): a container's root has none of them.
+SOCKET_DIRS = ("/run", "/var/run", "/tmp", "/var/tmp")
+SOCKET_SCAN_LIMIT = 50_000  # entries looked at, at most
+
+
+def host_sockets(root: str = "/") -> list[str]:
+    """Unix sockets of this machine under SOCKET_DIRS (links not followed, one file system each):
+    masked in the sandbox, because root inside could connect to them (a read-only mount does not
+    stop connect()), and a service behind one may run anything as root."""
+    found: list[str] = []
+    seen = 0
+    for top in SOCKET_DIRS:
+        start = os.path.join(root, top.lstrip("/"))
+        if os.path.islink(start) or not os.path.isdir(start):
+            continue  # /var/run is a link to /run on most machines
+        device = os.stat(start).st_dev
+        stack = [start]
+        while stack and seen < SOCKET_SCAN_LIMIT:
+            try:
+                with os.scandir(stack.pop()) as entries:
+                    for entry in entries:
+                        seen += 1
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        if stat.S_ISSOCK(st.st_mode):
+                            found.append("/" + os.path.relpath(entry.path, root))
+                        elif stat.S_ISDIR(st.st_mode) and st.st_dev == device:
+                            stack.append(entry.path)
+            except OSError:
+                continue
+    return sorted(found)
+
+
+def socket_mask_args(empty: str, root: str = "/") -> list[str]:
+    args: list[str] = []
+    for path in host_sockets(root):
+        args += ["--ro-bind", empty, path]
     return args
 
 

@@ -72,6 +72,7 @@ class SandboxSpec:
     bind_root: bool = False  # root is bound read-write (rofs trace: its scratch overlay)
     shm_source: str | None = None  # bind this directory at /dev/shm instead of a tmpfs
     devices: str | None = None  # rofs' own device nodes here (a private mount namespace): bound over bubblewrap's
+    lower_root: str = "/"  # where the root's files are on the host (rofs trace: under its overlay)
     sysfs: bool = False  # bind the host's /sys read-only (a root other than / has none of its own)
 
 
@@ -124,6 +125,8 @@ def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: lis
             argv += ["--dev-bind", f"{spec.devices}/{name}", f"/dev/{name}"]
     argv += ["--proc", "/proc", *confine.proc_sys_args(sys_visible=sys_dir,
                                                         empty=f"{spec.devices}/empty" if spec.devices else None)]
+    if spec.devices and not spec.image:
+        argv += confine.socket_mask_args(f"{spec.devices}/empty", spec.lower_root)
     if spec.shm_source:
         argv += ["--bind", spec.shm_source, "/dev/shm"]
     else:
