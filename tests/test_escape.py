@@ -42,7 +42,7 @@ def probe(tmp_path_factory) -> Path:
     gcc = require_tool("gcc", "gcc")
     require_tool("umoci", "umoci")
     out = tmp_path_factory.mktemp("probe") / "probe"
-    subprocess.run([gcc, "-static", "-O1", "-o", str(out), str(HERE / "escape" / "probe.c")], check=True,
+    subprocess.run([gcc, "-static", "-O1", "-pthread", "-o", str(out), str(HERE / "escape" / "probe.c")], check=True,
                    capture_output=True)
     return out
 
@@ -543,3 +543,49 @@ def test_the_readme_lists_every_attempt():
     section = readme[readme.index("## Security"):readme.index("## Where it fits")]
     missing = [a.name for a in ATTACKS if f"`{a.name}`" not in section]
     assert missing == []
+
+
+# --- the report tells the truth ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attempt_args,expected", [
+    (lambda m: ["vfork-fork", f"/etc/{m}"], lambda m: {("openat", f"/etc/{m}", "EROFS")}),
+    (lambda m: ["thread-chdir", m], lambda m: {("mkdir", f"/etc/{m}", "EROFS")}),
+    (lambda m: ["dotdot", m], lambda m: {("mkdir", f"/etc/{m}", "EROFS")}),
+    (lambda m: ["openat2-in-root", m], lambda m: {("openat2", f"/var/log/{m}", "EROFS")}),
+    (lambda m: ["metadata", "/etc/hostname"], lambda m: {("fchmod", "/etc/hostname", "EROFS"),
+                                                         ("fchown", "/etc/hostname", "EROFS"),
+                                                         ("fsetxattr", "/etc/hostname", "EROFS")}),
+], ids=["vfork-then-fork", "a-thread-changed-directory", "dotdot-after-a-link", "openat2-resolve-in-root",
+        "metadata-of-a-file"])
+def test_refusals_are_reported_with_the_path_the_kernel_meant(attempt_args, expected, probe, image, tmp_path: Path):
+    """Refusals a tracer reading the log naively would drop or misplace: a vfork child's child
+    (its lines come before the vfork returns), a relative path after another thread's chdir,
+    '..' after a symbolic link, openat2's RESOLVE_IN_ROOT, fchmod/fchown/xattrs."""
+    need_sandbox()
+    m = marker()
+    outcome = attempt("run", probe, image, tmp_path, *attempt_args(m))
+    got = {(r["syscall"], r["path"], r["errno"]) for r in outcome.report["refused"]}
+    assert expected(m) <= got, (expected(m), got)
+    assert all(not r["path"] or not r["path"].startswith(("/var/etc", "/log/")) for r in outcome.report["refused"])
+
+
+def test_a_full_tmpfs_is_reported_whatever_call_fills_it(probe, image, tmp_path: Path):
+    need_sandbox()
+    outcome = attempt("run", probe, image, tmp_path, "enospc-calls", "/mnt", options=("--writable", "/mnt:1m"))
+    got = {(r["syscall"], r["path"], r["errno"]) for r in outcome.report["refused"]}
+    assert got == {("pwritev2", "/mnt/pwritev2", "ENOSPC"), ("sendfile", "/mnt/sendfile", "ENOSPC"),
+                   ("splice", "/mnt/splice", "ENOSPC")}, got
+
+
+def test_posix_spawn_with_a_file_action_is_reported(tmp_path: Path):
+    """posix_spawn (vfork inside the C library) opening a file for the child: refused, reported."""
+    need_sandbox()
+    program = ("import os\n"
+               "os.posix_spawn('/bin/true', ['true'], {}, file_actions=[(os.POSIX_SPAWN_OPEN, 1,"
+               " '/var/log/rofs-spawn.log', os.O_WRONLY | os.O_CREAT, 0o644)])\n")
+    report = tmp_path / "r.json"
+    subprocess.run([ROFS, "run", "--format", "json", "--report", str(report), "--", "python3", "-c", program],
+                   capture_output=True, timeout=60)
+    data = json.loads(report.read_text())
+    assert ("/var/log/rofs-spawn.log", "EROFS") in {(r["path"], r["errno"]) for r in data["refused"]}

@@ -37,6 +37,11 @@
 #include <arpa/inet.h>
 #include <termios.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
+#include <linux/openat2.h>
 
 #ifndef AF_VSOCK
 #define AF_VSOCK 40
@@ -278,6 +283,82 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "chmod-device")) { /* change the mode of a device node (ARG), as root */
         int rc = chmod(arg, 0667);
         printf("%s: chmod %s\n", rc ? "blocked" : "changed", arg);
+        return 0;
+    }
+    /* --- refusals the report must hold, with the path the kernel meant --- */
+    if (!strcmp(a, "vfork-fork")) { /* a vfork child forks; the grandchild writes ARG */
+        pid_t pid = vfork();
+        if (pid == 0) {
+            if (fork() == 0) { write_file(arg, "x\n"); _exit(0); }
+            _exit(0);
+        }
+        waitpid(pid, NULL, 0);
+        usleep(200000);
+        printf("done\n");
+        return 0;
+    }
+    if (!strcmp(a, "thread-chdir")) { /* a thread moves to /etc; the main thread makes ARG there, relatively */
+        pthread_t t;
+        pthread_create(&t, NULL, (void *(*)(void *))chdir, (void *)"/etc");
+        pthread_join(t, NULL);
+        mkdir(arg, 0755);
+        printf("done\n");
+        return 0;
+    }
+    if (!strcmp(a, "dotdot")) { /* ".." after a symbolic link: /var/run/../etc is /etc */
+        chdir("/var/run");
+        char path[512];
+        snprintf(path, sizeof path, "../etc/%s", arg);
+        mkdir(path, 0755);
+        printf("done\n");
+        return 0;
+    }
+    if (!strcmp(a, "openat2-in-root")) { /* "/log/ARG" inside /var, RESOLVE_IN_ROOT: /var/log/ARG */
+        int dir = open("/var", O_RDONLY | O_DIRECTORY);
+        struct open_how how = {.flags = O_WRONLY | O_CREAT, .mode = 0644, .resolve = RESOLVE_IN_ROOT};
+        char path[512];
+        snprintf(path, sizeof path, "/log/%s", arg);
+        syscall(SYS_openat2, dir, path, &how, sizeof how);
+        printf("done\n");
+        return 0;
+    }
+    if (!strcmp(a, "metadata")) { /* fchmod, fchown and xattrs of a file of the read-only root (ARG) */
+        int fd = open(arg, O_RDONLY);
+        fchmod(fd, 0600);
+        fchown(fd, 0, 0);
+        fsetxattr(fd, "user.rofs", "x", 1, 0);
+        setxattr(arg, "user.rofs", "x", 1, 0);
+        removexattr(arg, "user.rofs");
+        printf("done\n");
+        return 0;
+    }
+    if (!strcmp(a, "enospc-calls")) { /* fill the directory ARG with pwritev2, sendfile and splice */
+        char path[512], buf[65536];
+        memset(buf, 'x', sizeof buf);
+        int src = open("/dev/zero", O_RDONLY);
+        const char *how[] = {"pwritev2", "sendfile", "splice"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(path, sizeof path, "%s/%s", arg, how[i]);
+            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            int pipefd[2];
+            if (i == 2) pipe(pipefd);
+            for (int n = 0; n < 64; n++) {
+                long rc;
+                if (i == 0) {
+                    struct iovec v = {buf, sizeof buf};
+                    rc = pwritev2(fd, &v, 1, -1, 0);
+                } else if (i == 1) {
+                    rc = sendfile(fd, src, NULL, sizeof buf);
+                } else {
+                    write(pipefd[1], buf, sizeof buf);
+                    rc = splice(pipefd[0], NULL, fd, NULL, sizeof buf, 0);
+                }
+                if (rc < 0) break;
+            }
+            close(fd);
+            unlink(path);
+        }
+        printf("done\n");
         return 0;
     }
     if (!strcmp(a, "kill-all")) { /* kill every process it can see, then write ARG: still reported? */

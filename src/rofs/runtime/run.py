@@ -251,7 +251,8 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
         log.seek(0)
         lines = (line.decode("utf-8", "surrogateescape") for line in log)
         stats: dict = {"execs": 0, "left": []}
-        refusals = list(tracer.parse(lines, spec.cwd or "/", sandboxed=True, stats=stats)) if trace else []
+        refusals = list(tracer.parse(lines, spec.cwd or "/", sandboxed=True, stats=stats,
+                                     resolve=lambda path: resolve_in_root(root, path))) if trace else []
         if trace and stats["execs"] < expected_execs(spec):
             raise SandboxError(f"{command[0]} was not started (the message above says why); nothing ran, so there is"
                                " no report")

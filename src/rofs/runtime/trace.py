@@ -39,6 +39,7 @@ from rofs.runtime.sandbox import (
     bwrap_argv,
     expected_execs,
     require,
+    resolve_in_root,
     which_in_root,
 )
 from rofs.runtime.users import Identity
@@ -323,7 +324,8 @@ def run_traced(
                          " what it wrote until then")
         log.seek(0)
         stats: dict = {}
-        seen = list(tracer.events((line.decode("utf-8", "surrogateescape") for line in log), sandboxed=True, stats=stats))
+        seen = list(tracer.events((line.decode("utf-8", "surrogateescape") for line in log), sandboxed=True, stats=stats,
+                                  resolve=lambda path: resolve_in_root(lower_root, path)))
         if stats["execs"] < expected_execs(spec):
             raise SandboxError(f"{command[0]} was not started (the message above says why); nothing was traced, so"
                                " there is no report")

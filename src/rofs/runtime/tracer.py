@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 # Calls that create, change or remove files; execve (to name processes); fork and chdir (to
 # follow processes and their directories); the set*id calls (who a process runs as); and the
@@ -27,10 +27,11 @@ from typing import Iterable, Iterator
 _STRUCTURE = (
     "execve,execveat,clone,clone3,fork,vfork,chdir,fchdir,setuid,setreuid,setresuid,setgid,setregid,setresgid,"
     "mkdir,mkdirat,mknod,mknodat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,unlink,unlinkat,rmdir,"
-    "truncate,ftruncate,chmod,fchmodat,chown,lchown,fchownat,utimensat,bind,fallocate,mount,umount2"
+    "truncate,ftruncate,chmod,fchmod,fchmodat,chown,fchown,lchown,fchownat,utime,utimes,futimesat,utimensat,"
+    "setxattr,lsetxattr,fsetxattr,removexattr,lremovexattr,fremovexattr,bind,fallocate,mount,umount2"
 )
 _OPENS = "open,openat,openat2,creat"
-_WRITES = "write,pwrite64,writev,pwritev"
+_WRITES = "write,pwrite64,writev,pwritev,pwritev2,copy_file_range,sendfile,splice"
 TRACED = ",".join((_STRUCTURE, _OPENS, _WRITES))
 # Without the write family: enough to see every file and directory a program creates or
 # changes; sizes then come from the files themselves (rofs trace's scratch layer).
@@ -47,6 +48,10 @@ REFUSALS = {"EROFS": "read-only file system", "ENOSPC": "no space left", "EDQUOT
             "EACCES": "permission denied", "EPERM": "operation not permitted"}
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND", "O_TMPFILE")
 WRITE_FAMILY = frozenset(_WRITES.split(",")) | {"fallocate", "ftruncate"}
+# Calls about the file behind a descriptor, and which argument holds it.
+FD_CALLS = {**{c: 0 for c in WRITE_FAMILY}, "copy_file_range": 2, "splice": 2, "fchmod": 0, "fchown": 0,
+            "fsetxattr": 0, "fremovexattr": 0}
+BYTES_WRITTEN = frozenset({"write", "pwrite64", "writev", "pwritev", "pwritev2"})
 UNREADABLE = "<path not readable>"
 
 
@@ -97,6 +102,8 @@ class Refusal:
 _LINE = re.compile(r"^(?P<pid>\d+)\s+(?P<call>\w+)\((?P<args>.*)\)\s+=\s+(?P<ret>-?\d+|\?|0x[0-9a-f]+)(?:<[^>]*>)?"
                    r"(?:\s+(?P<errno>E[A-Z0-9]+))?")
 _HOST_PID = re.compile(r"/\* (\d+) in strace's PID NS \*/")
+_PID = re.compile(r"^(\d+)\s")
+_AT_FDCWD = re.compile(r"AT_FDCWD<((?:[^>\\]|\\.)*)>")
 _EXIT = re.compile(r"^(\d+)\s+\+\+\+ (?:exited with -?\d+|killed by \w+)")
 _UNFINISHED = re.compile(r"^(\d+)\s+(.*) <unfinished \.\.\.>$")
 _RESUMED = re.compile(r"^(\d+)\s+<\.\.\. (\w+) resumed>(.*)$")
@@ -135,108 +142,182 @@ def _fd_path(args: str) -> str | None:
     return unescape(m.group(1)) if m else None
 
 
-def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
-           stats: dict[str, int] | None = None) -> Iterator[WriteEvent]:
-    """Every write-intent call of an ``strace -f -y`` log, with processes named and paths absolute.
+class LogReader:
+    """Reads an ``strace -f -y`` log into write events, one line at a time.
 
-    *sandboxed*: the log is of bubblewrap starting the program (rofs' own logs): bubblewrap's
-    calls are left out.  Otherwise (``--from-strace``) every process is the program's.  *stats*
-    gets ``execs``: the programs started after bubblewrap (the user switch, then the program), and
-    ``left``: the names of the program's processes still running when its main process ended.
+    Processes are named by their last execve, follow their parent's name, user and working
+    directory (shared with CLONE_FS, as threads share it), and, in rofs' own logs (*sandboxed*),
+    are bubblewrap's until a program runs: bubblewrap's calls set the sandbox up and are left out.
+    A process whose first line comes before its parent's fork returns (vfork, or a race of two
+    CPUs) waits until it is known; whatever is still unknown at the end is taken for the
+    program's, so that a refusal is never dropped.  *resolve* turns a path with ``..`` into the
+    one the kernel meant (``..`` after a symbolic link).
     """
-    stats = {} if stats is None else stats
-    stats["execs"] = 0
-    stats["left"] = []
-    alive: set[int] = set()  # the program's processes not seen to end
-    main: list[int] = []  # the program's first process
-    names: dict[int, str] = {}
-    cwds: dict[int, str] = {}  # per process: relative paths resolve against it (mkdir -p chdirs)
-    uids: dict[int, int] = {}
-    program: dict[int, bool] = {}  # pid -> runs the program (not bubblewrap setting up)
-    started = False  # the first execve (bubblewrap's own) was seen
-    pending: dict[int, str] = {}
-    for raw in lines:
-        line = raw.rstrip("\n")
+
+    def __init__(self, cwd: str = "/", sandboxed: bool = False, resolve: Callable[[str], str] | None = None):
+        self.cwd = cwd
+        self.sandboxed = sandboxed
+        self.resolve = resolve
+        self.stats: dict = {"execs": 0, "left": []}
+        self.names: dict[int, str] = {}
+        self.cwds: dict[int, list[str]] = {}  # a cell per file-system context (threads share one)
+        self.uids: dict[int, int] = {}
+        self.program: dict[int, bool] = {}
+        self.known: set[int] = set()
+        self.waiting: dict[int, list[str]] = {}  # lines of processes not known yet, oldest first
+        self.unclaimed: list[tuple[int, str]] = []  # births inside the sandbox whose PID was not translated
+        self.pending: dict[int, str] = {}
+        self.alive: set[int] = set()  # the program's processes not seen to end
+        self.main: int | None = None  # the program's first process
+        self.started = False  # the first execve (bubblewrap's own, in rofs' logs) was seen
+
+    def read(self, lines: Iterable[str]) -> Iterator[WriteEvent]:
+        for raw in lines:
+            yield from self.feed(raw.rstrip("\n"))
+        yield from self.finish()
+
+    def finish(self) -> Iterator[WriteEvent]:
+        for pid in sorted(self.waiting):
+            self.known.add(pid)
+            self.program.setdefault(pid, self.main is not None or not self.sandboxed)
+            for line in self.waiting.pop(pid):
+                yield from self.feed(line)
+
+    def feed(self, line: str) -> Iterator[WriteEvent]:
+        head = _PID.match(line)
+        if head is None:
+            return
+        pid = int(head.group(1))
+        if not self.known:
+            self.known.add(pid)  # strace's own child: bubblewrap (rofs' logs) or the program
+            self.program[pid] = not self.sandboxed
+            self.cwds[pid] = [self.cwd]
+        elif pid not in self.known:
+            if self.sandboxed and self.unclaimed and pid not in self.waiting:
+                parent, args = self.unclaimed.pop(0)  # a birth whose PID strace could not translate
+                yield from self._born(parent, pid, args)
+            elif self.sandboxed:
+                self.waiting.setdefault(pid, []).append(line)
+                return
+            else:
+                self.known.add(pid)
+                self.program[pid] = True
         ended = _EXIT.match(line)
         if ended:
-            pid = int(ended.group(1))
-            alive.discard(pid)
-            if main and pid == main[0] and not stats["left"]:
-                stats["left"] = sorted(names.get(p, f"pid {p}") for p in alive)
-            continue
+            self.alive.discard(pid)
+            if pid == self.main and not self.stats["left"]:
+                self.stats["left"] = sorted(self.names.get(p, f"pid {p}") for p in self.alive)
+            return
         unfinished = _UNFINISHED.match(line)
         if unfinished:
-            pending[int(unfinished.group(1))] = unfinished.group(2)
-            continue
+            self.pending[pid] = unfinished.group(2)
+            return
         resumed = _RESUMED.match(line)
         if resumed:
-            pid = int(resumed.group(1))
-            line = f"{pid} {pending.pop(pid, resumed.group(2) + '(')}{resumed.group(3)}"
+            line = f"{pid} {self.pending.pop(pid, resumed.group(2) + '(')}{resumed.group(3)}"
         m = _LINE.match(line)
         if not m:
-            continue
-        pid, call, args = int(m.group("pid")), m.group("call"), m.group("args")
-        ret = m.group("ret")
+            return
+        call, args, ret = m.group("call"), m.group("args"), m.group("ret")
         ok = ret == "0"
         if call in ("clone", "clone3", "fork", "vfork"):
             if ret.isdigit() and ret != "0":
                 # Inside the sandbox's PID namespace the call returns the namespace's PID; strace
                 # adds the one its log uses (--pidns-translation).
                 host = _HOST_PID.search(line)
-                child = int(host.group(1)) if host else int(ret)
-                for table in (names, cwds, uids, program):
-                    if pid in table:
-                        table[child] = table[pid]  # type: ignore[index]
-                if program.get(child) and "CLONE_THREAD" not in args:
-                    alive.add(child)  # a process (threads end with theirs)
-            continue
+                if host or not self.sandboxed or int(ret) in self.known or self.main is None:
+                    yield from self._born(pid, int(host.group(1)) if host else int(ret), args)
+                elif self.waiting:  # the child ended before strace could translate its PID: it waits
+                    yield from self._born(pid, next(iter(self.waiting)), args)
+                else:
+                    self.unclaimed.append((pid, args))  # the next unknown process is that child
+            return
         if call in ("chdir", "fchdir"):
             if ok:
                 target = _fd_path(args) if call == "fchdir" else next(iter(_strings(args)), None)
                 if target is not None:
-                    cwds[pid] = _normalise(target if target.startswith("/") else cwds.get(pid, cwd) + "/" + target)
-            continue
+                    cell = self._cwd(pid)
+                    cell[0] = self._clean(target if target.startswith("/") else cell[0] + "/" + target)
+            return
         if call in ("execve", "execveat"):
             if ok:
                 strings = _strings(args)
                 if strings:
-                    names[pid] = os.path.basename(strings[0]) or strings[0]
-                if not sandboxed or started:
-                    program[pid] = True
-                    stats["execs"] += 1
-                    alive.add(pid)
-                    if not main:
-                        main.append(pid)
-                started = True
-            continue
-        if call.startswith("set") and call.endswith("uid"):
-            if ok:
+                    self.names[pid] = os.path.basename(strings[0]) or strings[0]
+                if not self.sandboxed or self.started:
+                    self.stats["execs"] += 1
+                    self.program[pid] = True
+                    self.alive.add(pid)
+                    if self.main is None:
+                        self.main = pid
+                self.started = True
+            return
+        if call.startswith("set"):
+            if ok and call.endswith("uid"):
                 values = [int(v) for v in re.findall(r"-?\d+", args)]
                 effective = {"setuid": 0, "setreuid": 1, "setresuid": 1}.get(call, 0)
                 if len(values) > effective and values[effective] != -1:
-                    uids[pid] = values[effective]
-            continue
-        if call.startswith("set"):
-            continue
-        if sandboxed and not program.get(pid):
-            continue  # bubblewrap making the sandbox
+                    self.uids[pid] = values[effective]
+            return
+        if self.sandboxed and not self.program.get(pid) and self.main is None:
+            return  # bubblewrap making the sandbox (once the program runs, every process counts)
         if call in ("open", "openat", "openat2") and not any(flag in args for flag in WRITE_FLAGS):
-            continue  # a read
-        path = _path_of(call, args, cwds.get(pid, cwd))
+            return  # a read
+        cwd_seen = _AT_FDCWD.search(args)
+        if cwd_seen:
+            self._cwd(pid)[0] = unescape(cwd_seen.group(1))  # the kernel's view, exact
+        path = _path_of(call, args, self._cwd(pid)[0])
         if path is None:
-            continue
+            return
+        if "/../" in path + "/" and self.resolve is not None and path != UNREADABLE:
+            path = self.resolve(path)
+        elif path != UNREADABLE:
+            path = _normalise(path)
         errno = m.group("errno")
         result = int(ret) if ret.lstrip("-").isdigit() else None
         if errno is None and result is not None and result < 0:
             errno = "E?"
         flags = "O_TMPFILE" if "O_TMPFILE" in args else ""
-        yield WriteEvent(pid, names.get(pid, f"pid {pid}"), call, path, errno, result, line, uids.get(pid), flags)
+        yield WriteEvent(pid, self.names.get(pid, f"pid {pid}"), call, path, errno, result, line, self.uids.get(pid),
+                         flags)
+
+    def _born(self, parent: int, child: int, args: str) -> Iterator[WriteEvent]:
+        if parent in self.names:
+            self.names[child] = self.names[parent]
+        if parent in self.uids:
+            self.uids[child] = self.uids[parent]
+        self.program[child] = self.program.get(parent, False)
+        self.cwds[child] = self._cwd(parent) if "CLONE_FS" in args else [self._cwd(parent)[0]]
+        self.known.add(child)
+        if self.program[child] and "CLONE_THREAD" not in args:
+            self.alive.add(child)  # a process (threads end with theirs)
+        for line in self.waiting.pop(child, []):
+            yield from self.feed(line)
+
+    def _cwd(self, pid: int) -> list[str]:
+        return self.cwds.setdefault(pid, [self.cwd])
+
+    def _clean(self, path: str) -> str:
+        if "/../" in path + "/" and self.resolve is not None:
+            return self.resolve(path)
+        return _normalise(path)
+
+
+def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
+           stats: dict | None = None, resolve: Callable[[str], str] | None = None) -> Iterator[WriteEvent]:
+    """Every write-intent call of an ``strace -f -y`` log, with processes named and paths absolute
+    (see LogReader).  *stats* gets ``execs`` (programs run after bubblewrap: the user switch, then
+    the program) and ``left`` (the program's processes still running when its main one ended)."""
+    reader = LogReader(cwd, sandboxed, resolve)
+    yield from reader.read(lines)
+    if stats is not None:
+        stats.update(reader.stats)
 
 
 def parse(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
-          stats: dict[str, int] | None = None) -> Iterator[Refusal]:
+          stats: dict | None = None, resolve: Callable[[str], str] | None = None) -> Iterator[Refusal]:
     """Refused writes from an ``strace -f -y`` log (``PID call(args) = -1 ERRNO ...`` lines)."""
-    for event in events(lines, cwd, sandboxed, stats):
+    for event in events(lines, cwd, sandboxed, stats, resolve):
         if event.errno in REFUSALS:
             yield Refusal(event.pid, event.process, event.syscall, event.path, event.errno, event.line, event.uid)
 
@@ -248,17 +329,24 @@ _WHERE = {
     "rmdir": (None, 0), "truncate": (None, 0), "chmod": (None, 0), "chown": (None, 0), "lchown": (None, 0),
     "umount2": (None, 0), "rename": (None, 1), "link": (None, 1), "symlink": (None, 1), "mount": (None, 1),
     "openat": (0, 1), "openat2": (0, 1), "mkdirat": (0, 1), "mknodat": (0, 1), "unlinkat": (0, 1),
-    "fchmodat": (0, 1), "fchownat": (0, 1), "utimensat": (0, 1),
+    "fchmodat": (0, 1), "fchownat": (0, 1), "utimensat": (0, 1), "futimesat": (0, 1),
+    "utime": (None, 0), "utimes": (None, 0), "setxattr": (None, 0), "lsetxattr": (None, 0),
+    "removexattr": (None, 0), "lremovexattr": (None, 0),
     "renameat": (2, 3), "renameat2": (2, 3), "linkat": (2, 3), "symlinkat": (1, 2),
 }
 
 
 def _path_of(call: str, args: str, cwd: str) -> str | None:
-    """The absolute path a call is about; UNREADABLE when strace printed an address instead."""
+    """The absolute path a call is about; UNREADABLE when strace printed an address (or a
+    descriptor it could not name) instead."""
     parts = _split_args(args)
-    if call in WRITE_FAMILY:
-        path = _fd_path(parts[0]) if parts else None
-        return path if path and path.startswith("/") else None
+    if call in FD_CALLS:
+        index = FD_CALLS[call]
+        arg = parts[index] if index < len(parts) else ""
+        path = _fd_path(arg)
+        if path is None:
+            return UNREADABLE if re.fullmatch(r"-?\d+", arg.strip()) else None  # a descriptor without a name
+        return path if path.startswith("/") else None  # pipe:[...], socket:[...]
     if call == "bind":
         m = re.search(r'sun_path=(@?)"((?:[^"\\]|\\.)*)"', args)
         if not m or m.group(1):  # not a unix socket, or an abstract one (no file)
@@ -277,9 +365,11 @@ def _path_of(call: str, args: str, cwd: str) -> str | None:
                 return _normalise(base)  # utimensat(fd, NULL, ...): the file behind the descriptor
             return UNREADABLE if re.match(r"^0x[0-9a-f]+$", arg) else None
         path = strings[0]
+        if call == "openat2" and "RESOLVE_IN_ROOT" in args and path.startswith("/"):
+            path = base.rstrip("/") + path  # an absolute path inside the directory given
     if not path.startswith("/"):
         path = base.rstrip("/") + "/" + path
-    return _normalise(path)
+    return path
 
 
 def _split_args(args: str) -> list[str]:
