@@ -267,3 +267,49 @@ def test_file_mounts_and_odd_mount_points_of_the_host_are_layered(tmp_path: Path
     covered = [p for p in paths if str(odd).startswith(p) and str(target).startswith(p)]
     assert covered, paths  # both written (siblings, so one mount of their parent is proposed)
     assert source.read_text() == "127.0.0.1 localhost\n" and not (odd / "new").exists()
+
+
+def test_deep_directories_sparse_files_and_a_full_scratch_layer(tmp_path: Path):
+    """Directories 1,100 deep (os.walk of Python 3.11 recursed into a crash), a 50 GB sparse file
+    (copied by --keep as a sparse file, not 50 GB of zeros), a scratch layer filled to its size."""
+    need_sandbox()
+    keep = tmp_path / "keep"
+    script = ("truncate -s 50G /var/tmp/rofs-sparse; echo hello > /var/tmp/rofs-small; cd /var/tmp; i=0;"
+              " while [ $i -lt 1100 ]; do mkdir d; cd d; i=$((i+1)); done")
+    result = subprocess.run([ROFS, "trace", "--keep", str(keep), "--format", "json", "--", "sh", "-c", script],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    sparse = keep / "upper" / "var" / "tmp" / "rofs-sparse"
+    assert sparse.stat().st_size == 50 << 30 and sparse.stat().st_blocks * 512 < 1 << 20
+    assert (keep / "upper" / "var" / "tmp" / "rofs-small").read_text() == "hello\n"
+    notes = json.loads(result.stdout)["notes"]
+    assert any("deeper than 200 directories, not copied" in n for n in notes)
+    _, data = trace("--scratch-size", "8m", "--", "sh", "-c", "dd if=/dev/zero of=/var/tmp/rofs-big bs=1M count=20 2>/dev/null")
+    assert "the scratch layer is full (8.0 MiB): writes failed with ENOSPC" in data["notes"]
+
+
+def test_keep_refuses_a_directory_others_could_change(scratch):  # noqa: F811
+    need_sandbox()
+    theirs = scratch / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    result = subprocess.run([ROFS, "trace", "--keep", str(theirs), "--", "true"], capture_output=True, text=True)
+    assert result.returncode == 2 and "others could change what is copied into it" in result.stderr
+
+
+def test_a_log_that_would_fill_its_disk_stops_the_run(tmp_path: Path):
+    """The tracer's log (in TMPDIR) is not allowed to fill its file system: the program is stopped
+    and the run is an error (exit 2), never a report with its end missing."""
+    need_sandbox()
+    unshare = require_tool("unshare", "util-linux")
+    small = tmp_path / "small"
+    small.mkdir()
+    flood = "import os\nwhile True:\n    try:\n        os.mkdir('/etc/rofs-flood-' + 'a' * 200)\n    except OSError:\n        pass\n"
+    script = f'mount -t tmpfs -o size=300m rofs-test "{small}" && TMPDIR="{small}" "$@"'
+    for mode in ("run", "trace"):
+        result = subprocess.run([unshare, "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+                                 ROFS, mode, "--report", str(tmp_path / "r.json"), "--", "python3", "-c", flood],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert "the tracer's log reached" in result.stderr and "so there is none" in result.stderr
+        assert not (tmp_path / "r.json").exists()

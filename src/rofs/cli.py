@@ -387,6 +387,16 @@ def _grouped_notes(notes: list[str], shown: int = 3) -> list[str]:
 # --- run -------------------------------------------------------------------------------
 
 
+def _positive_size(value: str, option: str) -> int:
+    try:
+        size = parse_size(value)
+    except SizeError as exc:
+        fail(f"{option} {value!r}: {exc}")
+    if size < 1:
+        fail(f"{option} {value!r}: the size must be positive (at least 1 byte; e.g. 64Mi)")
+    return size
+
+
 def _path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | None]]:
     out = []
     for value in values:
@@ -560,6 +570,9 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
               show_default=True, help="default: the container seccomp policy; unconfined: no filter (said in the report).")
 @click.option("--keep", type=click.Path(file_okay=False), metavar="DIR",
               help="Copy the files written into the new directory DIR (plain files: no setuid bits, no device nodes).")
+@click.option("--scratch-size", metavar="SIZE", default="4Gi", show_default=True,
+              help="At most this much is written on the scratch layer (it is held in memory); beyond, writes fail with"
+                   " ENOSPC and the report says so.")
 @click.option("--trace-opens", is_flag=True,
               help="Also trace every open, so writes refused at open (the user lacks permission) are reported;"
                    " about twice the cost on open-heavy programs (what it wrote is seen either way).")
@@ -573,8 +586,8 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 @click.option("--report", "report_file", type=click.Path(dir_okay=False),
               help="Write the report to FILE (the program's own output stays on stdout).")
 @click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
-def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, network, seccomp_mode, keep, trace_opens,
-              max_procs, from_strace, image, image_cache, fmt, report_file, command):
+def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, network, seccomp_mode, keep, scratch_size,
+              trace_opens, max_procs, from_strace, image, image_cache, fmt, report_file, command):
     """Run CMD with every write allowed but landing on a throw-away copy-on-write layer (the
     host is not changed), record every write of the program and its children with strace,
     and turn them into an inventory: the directories a mount needs, each persistent,
@@ -620,7 +633,7 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ne
                 ready=["sh", "-c", ready] if ready else None, ready_timeout=ready_timeout,
                 exercise=["sh", "-c", exercise] if exercise else None, keep=keep, image=bundle,
                 max_procs=max_procs, confinement=Confinement(network=network, seccomp=seccomp_mode),
-                trace_opens=trace_opens,
+                trace_opens=trace_opens, scratch_size=_positive_size(scratch_size, "--scratch-size"),
             )
         except SandboxError as exc:
             fail(str(exc))

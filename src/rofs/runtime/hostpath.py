@@ -127,11 +127,14 @@ class CopyReport:
     deleted: list[str] = field(default_factory=list)  # overlay whiteouts: paths the program removed
 
 
+MAX_DEPTH = 200  # directories deeper than this are not copied (and said)
+
+
 def copy_out(source_fd: int, dest: str, prefix: str = "") -> CopyReport:
     """Copy the tree under *source_fd* into the new directory *dest*, as plain data: regular files
-    (setuid, setgid and sticky bits dropped), directories and symbolic links (kept as links,
-    never followed); device nodes, FIFOs and sockets are left out and listed.  Nothing outside
-    *dest* is written, whatever the tree holds."""
+    (setuid, setgid and sticky bits dropped; holes kept as holes), directories and symbolic links
+    (kept as links, never followed); device nodes, FIFOs and sockets are left out and listed.
+    Nothing outside *dest* is written, whatever the tree holds."""
     report = CopyReport()
     parent, name = os.path.split(os.path.normpath(os.path.join(os.getcwd(), dest)))
     base = open_dir(parent, what="--keep")
@@ -144,50 +147,82 @@ def copy_out(source_fd: int, dest: str, prefix: str = "") -> CopyReport:
     finally:
         base.close()
     try:
-        _copy_tree(source_fd, top, prefix, report)
-    finally:
-        os.close(top)
+        _copy_tree(os.dup(source_fd), top, prefix, report)
+    except OSError as exc:
+        raise SandboxError(f"--keep {dest}: copying stopped ({exc.strerror or exc}); what was copied is there") from None
     return report
 
 
 def _copy_tree(src: int, dst: int, rel: str, report: CopyReport) -> None:
-    for entry in sorted(os.listdir(src)):
-        path = f"{rel}/{entry}"
-        st = os.stat(entry, dir_fd=src, follow_symlinks=False)
-        mode = st.st_mode
-        if stat.S_ISDIR(mode):
-            os.mkdir(entry, 0o700, dir_fd=dst)
-            child_src = os.open(entry, _DIR_FLAGS, dir_fd=src)
-            child_dst = os.open(entry, _DIR_FLAGS, dir_fd=dst)
-            try:
-                _copy_tree(child_src, child_dst, path, report)
-                os.fchmod(child_dst, stat.S_IMODE(mode) & 0o777 | 0o700)
-            finally:
-                os.close(child_src)
-                os.close(child_dst)
-            report.dirs += 1
-        elif stat.S_ISREG(mode):
-            fin = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
-            try:
-                fout = os.open(entry, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                               stat.S_IMODE(mode) & 0o777, dir_fd=dst)
+    """Depth first, one directory's descriptors per level (closed when the level is done)."""
+    stack: list[tuple[int, int, str, int]] = [(src, dst, rel, 0)]
+    while stack:
+        src, dst, rel, depth = stack.pop()
+        try:
+            for entry in sorted(os.listdir(src)):
+                path = f"{rel}/{entry}"
+                st = os.stat(entry, dir_fd=src, follow_symlinks=False)
+                mode = st.st_mode
+                if stat.S_ISDIR(mode):
+                    if depth >= MAX_DEPTH:
+                        report.dropped.append(f"{path}: deeper than {MAX_DEPTH} directories, not copied")
+                        continue
+                    os.mkdir(entry, stat.S_IMODE(mode) & 0o777 | 0o700, dir_fd=dst)
+                    stack.append((os.open(entry, _DIR_FLAGS, dir_fd=src), os.open(entry, _DIR_FLAGS, dir_fd=dst),
+                                  path, depth + 1))
+                    report.dirs += 1
+                elif stat.S_ISREG(mode):
+                    _copy_file(entry, src, dst, st)
+                    if stat.S_IMODE(mode) & 0o7000:
+                        report.dropped.append(f"{path}: setuid/setgid/sticky bits dropped")
+                    report.files += 1
+                elif stat.S_ISLNK(mode):
+                    os.symlink(os.readlink(entry, dir_fd=src), entry, dir_fd=dst)
+                    report.links += 1
+                elif stat.S_ISCHR(mode) and st.st_rdev == 0:
+                    report.deleted.append(path)  # an overlayfs whiteout: the program removed this path
+                else:
+                    kind = ("device node" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                            else "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "special file")
+                    report.dropped.append(f"{path}: {kind} not copied")
+        except BaseException:
+            for s_fd, d_fd, _, _ in stack:
+                os.close(s_fd)
+                os.close(d_fd)
+            raise
+        finally:
+            os.close(src)
+            os.close(dst)
+
+
+def _copy_file(name: str, src: int, dst: int, st: os.stat_result) -> None:
+    """The file's bytes, its holes left as holes (a sparse 50 GB file stays small)."""
+    fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+    try:
+        fout = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                       stat.S_IMODE(st.st_mode) & 0o777, dir_fd=dst)
+        try:
+            offset = 0
+            while offset < st.st_size:
                 try:
-                    while chunk := os.read(fin, 1 << 20):
-                        os.write(fout, chunk)
-                    os.fchmod(fout, stat.S_IMODE(mode) & 0o777)
-                finally:
-                    os.close(fout)
-            finally:
-                os.close(fin)
-            if stat.S_IMODE(mode) & 0o7000:
-                report.dropped.append(f"{path}: setuid/setgid/sticky bits dropped")
-            report.files += 1
-        elif stat.S_ISLNK(mode):
-            os.symlink(os.readlink(entry, dir_fd=src), entry, dir_fd=dst)
-            report.links += 1
-        elif stat.S_ISCHR(mode) and st.st_rdev == 0:
-            report.deleted.append(path)  # an overlayfs whiteout: the program removed this path
-        else:
-            kind = ("device node" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                    else "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "special file")
-            report.dropped.append(f"{path}: {kind} not copied")
+                    start = os.lseek(fin, offset, os.SEEK_DATA)
+                    end = os.lseek(fin, start, os.SEEK_HOLE)
+                except OSError as exc:
+                    if exc.errno == errno.ENXIO:
+                        break  # nothing but a hole up to the end
+                    start, end = offset, st.st_size  # no SEEK_DATA on this file system: copy it all
+                os.lseek(fin, start, os.SEEK_SET)
+                os.lseek(fout, start, os.SEEK_SET)
+                left = end - start
+                while left > 0 and (chunk := os.read(fin, min(left, 1 << 20))):
+                    while chunk:
+                        written = os.write(fout, chunk)
+                        left -= written
+                        chunk = chunk[written:]
+                offset = max(end, offset + 1) if end > start else st.st_size
+            os.ftruncate(fout, st.st_size)
+            os.fchmod(fout, stat.S_IMODE(st.st_mode) & 0o777)
+        finally:
+            os.close(fout)
+    finally:
+        os.close(fin)

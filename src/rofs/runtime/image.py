@@ -93,7 +93,8 @@ def _from_layout(ref: str, layout: Path, tag: str | None, cache: Path) -> ImageB
     if not (target / "rootfs").is_dir():
         umoci = require("umoci", "umoci")
         cache.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
+        _remove_stale(cache)
+        work = Path(tempfile.mkdtemp(prefix=f".unpack-{os.getpid()}-", dir=cache))
         bundle = work / "bundle"
         name = tag or desc.get("annotations", {}).get("org.opencontainers.image.ref.name")
         if name is None:  # umoci needs a tag: give the manifest one in a private copy of the index
@@ -105,7 +106,7 @@ def _from_layout(ref: str, layout: Path, tag: str | None, cache: Path) -> ImageB
             (tagged / "index.json").write_text(json.dumps(index))
             layout = tagged
         done = subprocess.run([umoci, "unpack", "--image", f"{layout}:{name}", str(bundle)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, preexec_fn=_die_with_rofs)
         if done.returncode != 0:
             shutil.rmtree(work, ignore_errors=True)
             raise SandboxError(f"{ref}: cannot unpack: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'umoci failed'}")
@@ -137,11 +138,28 @@ def _from_archive(ref: str, archive: Path, cache: Path) -> ImageBundle:
         raise SandboxError(f"{ref}: not a docker save archive (not a tar file)")
     skopeo = require("skopeo", "skopeo")
     cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".archive-", dir=cache) as tmp:
+    _remove_stale(cache)
+    with tempfile.TemporaryDirectory(prefix=f".archive-{os.getpid()}-", dir=cache) as tmp:
         layout = Path(tmp) / "layout"
         done = subprocess.run([skopeo, "--insecure-policy", "copy", f"docker-archive:{archive}", f"oci:{layout}:image"],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, preexec_fn=_die_with_rofs)
         if done.returncode != 0:
             message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "skopeo failed"
             raise SandboxError(f"{ref}: cannot read the archive: {message}")
         return _from_layout(ref, layout, "image", cache)
+
+
+def _die_with_rofs() -> None:
+    """umoci and skopeo end with rofs (SIGKILL of rofs included): nothing keeps unpacking."""
+    from rofs.runtime import _linux
+
+    _linux.die_with_parent()
+
+
+def _remove_stale(cache: Path) -> None:
+    """Half-unpacked images of rofs runs that were killed (their pid is in the name, and gone)."""
+    for entry in cache.glob(".*-*-*"):
+        parts = entry.name.split("-")
+        if entry.name.startswith((".unpack-", ".archive-")) and len(parts) > 2 and parts[1].isdigit():
+            if not Path(f"/proc/{parts[1]}").exists():
+                shutil.rmtree(entry, ignore_errors=True)

@@ -244,15 +244,15 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
         if trace:
             argv = tracer.strace_argv(require("strace", "strace"), f"/proc/{os.getpid()}/fd/{log.fileno()}") + argv
         result = run(argv, timeout=timeout, pass_fds=(status_w, *seccomp), status_r=status_r, max_procs=max_procs,
-                     env=spec.env if image is None else None, setup=setup)
+                     env=spec.env if image is None else None, setup=setup, log=log.fileno() if trace else None)
         if not result.started:
             raise SandboxError("the sandbox did not start the program (bubblewrap's or the tracer's message is above);"
                                " nothing was run, so there is no report")
         log.seek(0)
         lines = (line.decode("utf-8", "surrogateescape") for line in log)
         stats: dict = {"execs": 0, "left": []}
-        refusals = list(tracer.parse(lines, spec.cwd or "/", sandboxed=True, stats=stats,
-                                     resolve=lambda path: resolve_in_root(root, path))) if trace else []
+        refusals = tracer.parse(lines, spec.cwd or "/", sandboxed=True, stats=stats,
+                                resolve=lambda path: resolve_in_root(root, path)) if trace else []
         if trace and stats["execs"] < expected_execs(spec):
             raise SandboxError(f"{command[0]} was not started (the message above says why); nothing ran, so there is"
                                " no report")
@@ -269,6 +269,8 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
     report.problems += hiding
     if trace and stats["left"]:
         report.problems.append(left_behind(stats["left"]))
+    if trace and stats.get("more"):
+        report.problems.append(f"{stats['more']} more refused writes of {tracer.MAX_DISTINCT}+ other kinds are not listed")
     if result.killed:
         report.problems.append("the program did not end within 10 s of the stop signal rofs passed on: killed (SIGKILL)")
     if result.refused_forks:
@@ -355,7 +357,7 @@ def analyse(report: RunReport) -> None:
                 kind=spec.kind if spec else (VolumeKind.PERSISTENT if volume else VolumeKind.EPHEMERAL),
                 size=spec.size if spec else DEFAULT_WRITABLE,
                 reason="; ".join(sorted({r.reason for r in hits})),
-                refusals=len(hits),
+                refusals=sum(r.count for r in hits),
                 calls=tuple(sorted({r.syscall for r in hits})),
                 processes=tuple(sorted({r.process for r in hits})),
                 hidden=_entries(report.root, point),
@@ -510,7 +512,7 @@ def to_dict(report: RunReport) -> dict:
         },
         "refused": [
             {"pid": r.pid, "process": r.process, "uid": r.uid, "syscall": r.syscall,
-             "path": r.path if r.readable else None, "errno": r.errno, "line": r.line}
+             "path": r.path if r.readable else None, "errno": r.errno, "count": r.count, "line": r.line}
             for r in report.refusals
         ],
         "problems": report.problems,
@@ -548,15 +550,11 @@ def render_text(report: RunReport) -> str:
         lines.append("no write was refused")
         lines += [f"problem: {problem}" for problem in report.problems]  # the process limit
         return "\n".join(printable(line) for line in lines) + "\n"
-    lines.append(f"refused writes: {len(report.refusals)}")
-    seen = set()
+    lines.append(f"refused writes: {sum(r.count for r in report.refusals)}")
     for r in report.refusals:
-        key = (r.errno, r.syscall, r.path, r.process)
-        if key in seen:
-            continue
-        seen.add(key)
         uid = f", uid {r.uid}" if r.uid is not None else ""
-        lines.append(f"  {r.errno:<6} {r.syscall} {r.path}  ({r.process}, pid {r.pid}{uid})")
+        times = f", {r.count} times" if r.count > 1 else ""
+        lines.append(f"  {r.errno:<6} {r.syscall} {r.path}  ({r.process}, pid {r.pid}{uid}{times})")
     for problem in report.problems:
         lines.append(f"problem: {problem}")
     if report.suggestions:

@@ -261,6 +261,8 @@ class RunResult:
 
 
 DEFAULT_MAX_PROCS = 4096
+MAX_LOG = 4 << 30  # the tracer's log, at most
+MIN_FREE = 256 << 20  # ... and never filling its file system past this
 PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 
@@ -390,13 +392,17 @@ class Supervisor:
     """
 
     def __init__(self, argv: list[str], *, max_procs: int, pass_fds: tuple[int, ...] = (), status_r: int | None = None,
-                 env: dict[str, str] | None = None, setup: Callable[[], None] | None = None, stdout=None, stderr=None):
+                 env: dict[str, str] | None = None, setup: Callable[[], None] | None = None, stdout=None, stderr=None,
+                 log: int | None = None):
         self.limit = ProcessLimit(max_procs)
         self.status_r = status_r
         self.status: dict = {}
         self._status_buf = b""
         self.pending: list[int] = []
         self.seen_program = False
+        self.log = log  # the tracer's log: bounded (see _guard)
+        self.aborted: str | None = None  # why rofs stopped the sandbox itself
+        self._checked = 0.0
         self.start = time.monotonic()
 
         def preexec() -> None:
@@ -449,10 +455,28 @@ class Supervisor:
 
     # -- what bubblewrap says ---------------------------------------------------------------
 
+    def _guard(self) -> None:
+        """The tracer's log may not fill its file system nor grow past MAX_LOG: rather than a report
+        with its end missing, the sandbox is stopped and the run is an error."""
+        if self.log is None or self.aborted or time.monotonic() - self._checked < 0.5:
+            return
+        self._checked = time.monotonic()
+        try:
+            size = os.fstat(self.log).st_size
+            fs = os.fstatvfs(self.log)
+        except OSError:
+            return
+        free = fs.f_bavail * fs.f_frsize
+        if size > MAX_LOG or free < MIN_FREE:
+            self.aborted = (f"the tracer's log reached {size >> 20} MiB with {free >> 20} MiB left on its file system"
+                            f" (TMPDIR); rofs stopped the program")
+            self.kill()
+
     def read_status(self, timeout: float = 0.0) -> dict:
         """Take in what bubblewrap wrote on its status descriptor (``child-pid``, ``exit-code``)."""
         import select
 
+        self._guard()
         if self.status_r is None:
             return self.status
         end = time.monotonic() + timeout
@@ -537,6 +561,8 @@ class Supervisor:
         while True:
             step = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
             self.read_status()
+            if self.aborted:
+                return True
             self._deliver()
             try:
                 self.proc.wait(timeout=step)
@@ -632,7 +658,7 @@ TIMEOUT_GRACE = 5.0  # after --timeout: SIGTERM, then SIGKILL this much later
 
 def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | None = None,
         pass_fds: tuple[int, ...] = (), status_r: int | None = None, stdout=None, stderr=None,
-        max_procs: int = DEFAULT_MAX_PROCS, setup: ChildSetup | None = None) -> RunResult:
+        max_procs: int = DEFAULT_MAX_PROCS, setup: ChildSetup | None = None, log: int | None = None) -> RunResult:
     """Run the sandbox; signals are passed on, the timeout stops it, nothing survives it.
 
     SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to rofs go to the program (SIGINT
@@ -657,7 +683,7 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
     timed_out = killed = False
     try:
         sup = Supervisor(argv, max_procs=max_procs, pass_fds=pass_fds, status_r=status_r, env=env,
-                         stdout=stdout, stderr=stderr, setup=setup.setup if setup else None)
+                         stdout=stdout, stderr=stderr, setup=setup.setup if setup else None, log=log)
         holder.append(sup)
         if setup is not None:
             try:
@@ -693,4 +719,6 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
     started = status_r is None or "exit-code" in sup.status or sup.seen_program
     result = RunResult(code, timed_out, bool(forwarded), time.monotonic() - sup.start, peak, refused, started)
     result.killed = killed and not timed_out
+    if sup.aborted:
+        raise SandboxError(f"{sup.aborted}: a report missing what came after would not be the truth, so there is none")
     return result

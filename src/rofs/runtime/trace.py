@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import stat
 import signal
 import socket
 import subprocess
@@ -22,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from rofs.model import volume_name_for
 from rofs.model import VolumeKind, path_covers
@@ -95,6 +96,7 @@ class TraceResult:
 
 # --- running ---------------------------------------------------------------------------
 
+DEFAULT_SCRATCH = 4 << 30  # the scratch layer holds at most this much (--scratch-size): it lives in memory
 SCRATCH = "/dev/shm"  # a tmpfs of rofs trace's own is mounted over it, in its private mount namespace
 
 
@@ -122,8 +124,9 @@ class Scratch(ChildSetup):
 
     what = "rofs trace could not build its scratch layer"
 
-    def __init__(self, lower_root: str, layers: list[Layer], shm_size: int):
+    def __init__(self, lower_root: str, layers: list[Layer], shm_size: int, size: int = DEFAULT_SCRATCH):
         super().__init__()
+        self.size = size
         self.lower_root = lower_root
         self.layers = layers
         self.shm_size = shm_size
@@ -143,7 +146,7 @@ class Scratch(ChildSetup):
         from rofs.runtime import _linux
 
         _linux.private_mount_namespace()
-        _linux.mount("rofs-scratch", SCRATCH, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, "mode=0700")
+        _linux.mount("rofs-scratch", SCRATCH, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, f"mode=0700,size={self.size}")
         for sub in ("l", "u", "w", "f", "root", "shm"):
             os.mkdir(f"{SCRATCH}/{sub}", 0o700)
         os.mkdir(DEVICES_DIR, 0o755)
@@ -228,6 +231,7 @@ def run_traced(
     max_procs: int = DEFAULT_MAX_PROCS,
     confinement: Confinement | None = None,
     trace_opens: bool = False,
+    scratch_size: int = DEFAULT_SCRATCH,
 ) -> TraceResult:
     """Run *command* on a scratch layer under strace; stop it after the exercise or *duration*.
 
@@ -251,8 +255,13 @@ def run_traced(
     confinement = confinement or Confinement()
     identity = resolve_identity(user, image)
     keep_dir = os.path.normpath(os.path.join(os.getcwd(), keep)) if keep else None
-    if keep_dir and os.path.lexists(keep_dir) and (not os.path.isdir(keep_dir) or os.listdir(keep_dir)):
-        raise SandboxError(f"--keep {keep}: give a new (or empty) directory")
+    if keep_dir and os.path.lexists(keep_dir):
+        st = os.lstat(keep_dir)
+        if not stat.S_ISDIR(st.st_mode) or os.listdir(keep_dir):
+            raise SandboxError(f"--keep {keep}: give a new (or empty) directory")
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            raise SandboxError(f"--keep {keep}: the directory exists and others could change what is copied into it"
+                               " (it is not yours, or group/world writable): give a new directory")
     lower_root = str(image.rootfs) if image is not None else "/"
     if image is not None:
         _make_mount_points(image.rootfs, [])
@@ -263,7 +272,7 @@ def run_traced(
         where = "in the image" if image is not None else "on this machine"
         raise SandboxError(f"{command[0]}: command not found {where} (PATH={search or ''})")
     layers = [Layer("/", "dir", 0)] + ([] if image is not None else _submounts())
-    scratch = Scratch(lower_root, layers, shm_size)
+    scratch = Scratch(lower_root, layers, shm_size, scratch_size)
     spec = SandboxSpec(command=list(command), root=scratch.root, bind_root=True, shm_source=scratch.shm,
                        identity=identity, confinement=confinement, image=image is not None, sysfs=True,
                        env=env, cwd=cwd, devices=DEVICES_DIR)
@@ -294,13 +303,16 @@ def run_traced(
         is_dir: set[str] = set()
         try:
             sup = Supervisor(argv, max_procs=max_procs, pass_fds=(status_w, *seccomp), status_r=status_r,
-                             env=spec.env if image is None else None, setup=scratch.setup)
+                             env=spec.env if image is None else None, setup=scratch.setup, log=log.fileno())
             holder.append(sup)
             try:
                 scratch.started()
                 views = scratch.views()
                 _drive(sup, views, peak, duration, ready, ready_timeout, exercise, notes, stop, confinement)
                 returncode, peak_procs, refused_forks = sup.finish()
+                if sup.aborted:
+                    raise SandboxError(f"{sup.aborted}: a trace missing what came after would not be the truth, so"
+                                       " there is none")
                 if not ("exit-code" in sup.status or sup.seen_program):
                     raise SandboxError("the sandbox did not start the program (bubblewrap's or the tracer's message is"
                                        " above); nothing was traced, so there is no report")
@@ -379,6 +391,8 @@ def _keep(scratch: Scratch, keep_dir: str) -> list[str]:
             hostpath.open_dir(keep_dir, what="--keep").close()
         fd = os.open(view, os.O_RDONLY | os.O_DIRECTORY)
         try:
+            if point not in names and not os.listdir(fd):
+                continue  # a file system the program did not write
             copied = hostpath.copy_out(fd, os.path.join(keep_dir, name), prefix=point.rstrip("/"))
         finally:
             os.close(fd)
@@ -527,7 +541,7 @@ def _sample(layers: list[tuple[str, Path]], peak: dict[str, int]) -> None:
     """Bytes now held under every directory of the scratch layers (for the peak sizes)."""
     sizes: dict[str, int] = {}
     for point, upper in layers:
-        for dirpath, _, files in os.walk(upper):
+        for dirpath, _, files in walk(upper):
             total = 0
             for name in files:
                 try:
@@ -544,6 +558,26 @@ def _sample(layers: list[tuple[str, Path]], peak: dict[str, int]) -> None:
     for key, value in sizes.items():
         if value > peak.get(key, 0):
             peak[key] = value
+
+
+def walk(top: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """os.walk without recursion (Python 3.11's recurses: a program that makes directories 1,000
+    deep would crash it) and without following links; unreadable directories are skipped."""
+    stack = [str(top)]
+    while stack:
+        path = stack.pop()
+        dirs, files = [], []
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    try:
+                        (dirs if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
+                    except OSError:
+                        files.append(entry.name)
+        except OSError:
+            continue
+        yield path, dirs, files
+        stack.extend(os.path.join(path, d) for d in reversed(dirs))
 
 
 def _normalise_join(point: str, rel: str) -> str:
@@ -660,7 +694,7 @@ def written_files(layers: list[tuple[str, Path]], process: str,
     (overlayfs whiteouts), and directories the program created."""
     out = []
     for point, upper in layers:
-        for dirpath, dirnames, files in os.walk(upper):
+        for dirpath, dirnames, files in walk(upper):
             rel = os.path.relpath(dirpath, upper)
             base = _normalise_join(point, "" if rel == "." else rel)
             for name in files:

@@ -80,15 +80,16 @@ class WriteEvent:
 
 @dataclass(frozen=True)
 class Refusal:
-    """One write the kernel refused."""
+    """A write the kernel refused (the first of *count* alike: same call, path, error, process, user)."""
 
     pid: int
     process: str
     syscall: str
     path: str
     errno: str  # EROFS, ENOSPC, EACCES ...
-    line: str
+    line: str  # the first such line of the log, as strace wrote it
     uid: int | None = None
+    count: int = 1
 
     @property
     def reason(self) -> str:
@@ -314,12 +315,33 @@ def events(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
         stats.update(reader.stats)
 
 
+MAX_DISTINCT = 10_000  # distinct refusals kept (each with its count); beyond, only counted
+
+
 def parse(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
-          stats: dict | None = None, resolve: Callable[[str], str] | None = None) -> Iterator[Refusal]:
-    """Refused writes from an ``strace -f -y`` log (``PID call(args) = -1 ERRNO ...`` lines)."""
+          stats: dict | None = None, resolve: Callable[[str], str] | None = None) -> list[Refusal]:
+    """Refused writes from an ``strace -f -y`` log (``PID call(args) = -1 ERRNO ...`` lines), alike
+    ones counted together, in the order of their first occurrence; at most MAX_DISTINCT kinds
+    (*stats* ``more``: how many refusals beyond those), so memory stays bounded however many
+    refusals a program makes."""
+    seen: dict[tuple, Refusal] = {}
+    more = 0
     for event in events(lines, cwd, sandboxed, stats, resolve):
-        if event.errno in REFUSALS:
-            yield Refusal(event.pid, event.process, event.syscall, event.path, event.errno, event.line, event.uid)
+        if event.errno not in REFUSALS:
+            continue
+        key = (event.syscall, event.path, event.errno, event.process, event.uid)
+        first = seen.get(key)
+        if first is not None:
+            seen[key] = Refusal(first.pid, first.process, first.syscall, first.path, first.errno, first.line,
+                                first.uid, first.count + 1)
+        elif len(seen) < MAX_DISTINCT:
+            seen[key] = Refusal(event.pid, event.process, event.syscall, event.path, event.errno, event.line,
+                                event.uid)
+        else:
+            more += 1
+    if stats is not None:
+        stats["more"] = more
+    return list(seen.values())
 
 
 # Where the path is among a call's arguments: (index of the directory descriptor or None, index
