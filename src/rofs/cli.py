@@ -429,7 +429,8 @@ def _path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | No
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where persistent profile paths live (default: ~/.local/state/rofs/run).")
 @click.option("--user", metavar="USER[:GROUP]", help="Run as this user (name or uid; root needed to switch). With --image:"
               " a user of the image (default: its USER).")
-@click.option("--timeout", type=float, metavar="S", help="Stop the program after S seconds (SIGTERM, then SIGKILL).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Stop the program after S seconds (SIGTERM, then SIGKILL 5 s later).")
 @click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True,
               help="host: the program shares this machine's network (reach it on 127.0.0.1; no raw sockets);"
                    " none: its own network namespace with loopback only.")
@@ -558,9 +559,11 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 )
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Write the profile (YAML) to FILE.")
 @click.option("--name", help="Profile name (default: the command's name).")
-@click.option("--duration", type=float, metavar="S", help="Stop the program after S seconds (after --exercise).")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Stop the program after S seconds (after --exercise): SIGTERM, then SIGKILL 10 s later.")
 @click.option("--ready", metavar="CMD", help="Shell command that succeeds once the program is ready (polled).")
-@click.option("--ready-timeout", type=float, default=60.0, show_default=True, metavar="S")
+@click.option("--ready-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True, metavar="S",
+              help="Give up waiting for --ready after S seconds (a note says so; --exercise then does not run).")
 @click.option("--exercise", metavar="CMD", help="Shell command run against the program once it is ready.")
 @click.option("--user", metavar="USER[:GROUP]", help="Run the program as this user (with --image: a user of the image).")
 @click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True,
@@ -652,6 +655,8 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ne
         _write_atomic(Path(report_file), report)
     else:
         click.echo(report, nl=False)
+    if not from_strace and not result.stopped and result.returncode:
+        raise SystemExit(result.returncode)  # the program failed by itself: so does the trace
 
 
 # --- explain ---------------------------------------------------------------------------

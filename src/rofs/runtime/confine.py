@@ -39,6 +39,10 @@ class Confinement:
             caps = tuple(c for c in caps if c != "CAP_NET_RAW")
         return caps
 
+    def effective(self, uid: int | None) -> tuple[str, ...]:
+        """What the program really holds: the container set as root, nothing as another user."""
+        return self.capabilities if not uid else ()
+
     def describe(self) -> str:
         net = ("host (the program shares this machine's network; --network none isolates it)"
                if self.network == "host" else "none (its own namespace, loopback only)")

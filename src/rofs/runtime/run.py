@@ -8,6 +8,7 @@ directory) and from ``--writable``/``--tmpfs``/``--persist``.  Everything else i
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from rofs.runtime.sandbox import (
     require,
     resolve_in_root,
     run,
-    which_in_root,
+    check_command,
 )
 from rofs.runtime.users import Identity, host_identity, image_identity
 from rofs.terminal import printable
@@ -230,9 +231,7 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
         if not Path(spec.cwd).is_dir() or (hidden and cwd is None):
             spec.cwd = "/"  # the working directory is hidden by a declared tmpfs: start in /
     search = (spec.env if spec.env is not None else os.environ).get("PATH")
-    if which_in_root(root, command[0], search, spec.cwd or "/") is None:
-        where = "in the image" if image is not None else "on this machine"
-        raise SandboxError(f"{command[0]}: command not found {where} (PATH={search or ''})")
+    check_command(root, command[0], search, spec.cwd or "/", "in the image" if image is not None else "on this machine")
     setup = None
     if os.geteuid() == 0:  # rofs' own device nodes, in a private mount namespace
         setup = ChildSetup()
@@ -397,8 +396,12 @@ def ownership_problem(inside: Declared, refusal: tracer.Refusal) -> str:
     if inside.kind is VolumeKind.PERSISTENT and inside.source:
         note = hostpath.owner_note(inside.source)
         owner = f", {note} on the host ({inside.source})" if note else ""
-    fix = (f"give it to the user the program writes as (rofs run: --user, or chown {refusal.uid if refusal.uid is not None else 'UID'}"
-           f" {inside.source or 'the directory'}; Kubernetes: runAsUser/fsGroup; Compose: user:)")
+    uid = refusal.uid if refusal.uid is not None else "UID"
+    if inside.source:
+        fix = (f"give it to the user the program writes as: chown {uid} {inside.source} (a directory rofs makes is"
+               f" given to --user; an existing one never is); Kubernetes: runAsUser/fsGroup; Compose: user:")
+    else:
+        fix = "the program's user may not write there: Kubernetes: runAsUser/fsGroup; Compose: user:"
     return (f"{inside.path} is writable but not for {who}: its {refusal.syscall} {refusal.path} failed with"
             f" {refusal.errno}{owner}: an ownership problem; {fix}")
 
@@ -504,7 +507,8 @@ def to_dict(report: RunReport) -> dict:
         "sandbox": {
             "network": report.confinement.network,
             "seccomp": report.confinement.seccomp,
-            "capabilities": list(report.confinement.capabilities),
+            "capabilities": list(report.confinement.effective(report.identity.uid if report.identity else os.geteuid())),
+            "bounding": list(report.confinement.capabilities),
             "user": None if report.identity is None else {
                 "spec": report.identity.spec, "uid": report.identity.uid, "gid": report.identity.gid,
                 "groups": list(report.identity.groups), "name": report.identity.name, "home": report.identity.home},
@@ -533,7 +537,7 @@ def render_text(report: RunReport) -> str:
 
     lines = []
     state = "timed out, stopped" if report.timed_out else f"exit {report.returncode}"
-    lines.append(f"rofs run: {' '.join(report.command)}: {state} after {report.duration:.1f} s")
+    lines.append(f"rofs run: {shlex.join(report.command)}: {state} after {report.duration:.1f} s")
     who = report.identity.describe() if report.identity else f"rofs' own user (uid {os.geteuid()})"
     lines.append(f"sandbox: {report.confinement.describe()}; user {who}")
     lines.append("writable: " + (", ".join(

@@ -231,6 +231,21 @@ def _under_declared(path: str, mounts: list[SandboxMount]) -> bool:
     return any(m.kind == "tmpfs" and path.startswith(m.path.rstrip("/") + "/") for m in mounts)
 
 
+def check_command(root: str, command: str, env_path: str | None, cwd: str, where: str) -> None:
+    """The command the sandbox is to run exists and can be run: else one line, before anything starts."""
+    if which_in_root(root, command, env_path, cwd) is not None:
+        return
+    if "/" in command:
+        path = command if command.startswith("/") else os.path.join(cwd, command)
+        real = Path(root) / resolve_in_root(root, path).lstrip("/")
+        if real.is_dir():
+            raise SandboxError(f"{command}: is a directory, not a program")
+        if real.exists():
+            raise SandboxError(f"{command}: is not executable")
+        raise SandboxError(f"{command}: no such file {where}")
+    raise SandboxError(f"{command}: command not found {where} (PATH={env_path or ''})")
+
+
 def which_in_root(root: str, command: str, env_path: str | None, cwd: str) -> str | None:
     """Where the sandbox would find *command* (None: it would not)."""
     def runnable(path: str) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import shlex
 import re
 import stat
 import signal
@@ -41,7 +42,7 @@ from rofs.runtime.sandbox import (
     expected_execs,
     require,
     resolve_in_root,
-    which_in_root,
+    check_command,
 )
 from rofs.runtime.users import Identity
 from rofs.terminal import printable
@@ -92,6 +93,7 @@ class TraceResult:
     refused_forks: int | None = None  # forks refused at the process limit
     identity: Identity | None = None
     confinement: Confinement = field(default_factory=Confinement)
+    stopped: bool = False  # rofs stopped the program (end of --duration or --exercise, a signal to rofs)
 
 
 # --- running ---------------------------------------------------------------------------
@@ -268,9 +270,7 @@ def run_traced(
     env = program_env(None, identity, image)
     cwd = image.cwd if image is not None else "/"
     search = (env if env is not None else os.environ).get("PATH")
-    if which_in_root(lower_root, command[0], search, cwd) is None:
-        where = "in the image" if image is not None else "on this machine"
-        raise SandboxError(f"{command[0]}: command not found {where} (PATH={search or ''})")
+    check_command(lower_root, command[0], search, cwd, "in the image" if image is not None else "on this machine")
     layers = [Layer("/", "dir", 0)] + ([] if image is not None else _submounts())
     scratch = Scratch(lower_root, layers, shm_size, scratch_size)
     spec = SandboxSpec(command=list(command), root=scratch.root, bind_root=True, shm_source=scratch.shm,
@@ -308,7 +308,7 @@ def run_traced(
             try:
                 scratch.started()
                 views = scratch.views()
-                _drive(sup, views, peak, duration, ready, ready_timeout, exercise, notes, stop, confinement)
+                stopped = _drive(sup, views, peak, duration, ready, ready_timeout, exercise, notes, stop, confinement)
                 returncode, peak_procs, refused_forks = sup.finish()
                 if sup.aborted:
                     raise SandboxError(f"{sup.aborted}: a trace missing what came after would not be the truth, so"
@@ -357,7 +357,7 @@ def run_traced(
     if refused_forks:
         notes.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed (EAGAIN)")
     return TraceResult(list(command), returncode, time.monotonic() - sup.start, paths, len(seen),
-                       keep_dir, notes, peak_procs, refused_forks, identity, confinement)
+                       keep_dir, notes, peak_procs, refused_forks, identity, confinement, stopped or bool(stop))
 
 
 def refused_notes(events: list[tracer.WriteEvent]) -> list[str]:
@@ -441,8 +441,9 @@ def _octal(field: str) -> str:
 
 
 def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes, stop,
-           confinement: Confinement) -> None:
-    """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile."""
+           confinement: Confinement) -> bool:
+    """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile.
+    True when rofs stopped it (False: it ended by itself)."""
     def ended() -> bool:
         sup.read_status()
         return bool(stop) or "exit-code" in sup.status or sup.proc.poll() is not None
@@ -465,11 +466,14 @@ def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready
             sup.read_status(min(pause[0], max(0.0, end - time.monotonic())) if until is None else SAMPLE_EVERY)
         return until is None
 
+    ok = True
     if ready:
         ok = alive_for(ready_timeout, lambda: _helper(sup, ready, confinement, stop) == 0)
         if not ok and not stop:
-            notes.append("the program exited before it was ready" if ended() else "the program never became ready")
-    if exercise and not ended():
+            notes.append("the program exited before it was ready" if ended() else
+                         f"the program never became ready (--ready did not succeed within {ready_timeout:g} s):"
+                         " --exercise was not run")
+    if exercise and ok and not ended():
         code = _helper(sup, exercise, confinement, stop, notes=notes)
         if code not in (0, None):
             notes.append(f"the exercise command exited {code}")
@@ -480,17 +484,19 @@ def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready
         while not ended():  # no stop condition: trace until the program ends
             sample()
             sup.read_status(pause[0])
-    if not ("exit-code" in sup.status or sup.proc.poll() is not None):
-        if not stop:
-            sup.signal_program(signal.SIGTERM)
-        end = time.monotonic() + 10
-        while sup.read_status(0.2).get("exit-code") is None and sup.proc.poll() is None and time.monotonic() < end:
-            pass
-        if sup.status.get("exit-code") is None and sup.proc.poll() is None:
-            notes.append("the program did not stop on SIGTERM within 10 s: killed")
-            # Everything in the sandbox's PID namespace at once: a shell, a daemon in its own
-            # session or a fork bomb is not missed by a list of processes taken a moment before.
-            sup.kill()
+    if "exit-code" in sup.status or sup.proc.poll() is not None:
+        return bool(stop)
+    if not stop:
+        sup.signal_program(signal.SIGTERM)
+    end = time.monotonic() + 10
+    while sup.read_status(0.2).get("exit-code") is None and sup.proc.poll() is None and time.monotonic() < end:
+        pass
+    if sup.status.get("exit-code") is None and sup.proc.poll() is None:
+        notes.append("the program did not stop on SIGTERM within 10 s: killed")
+        # Everything in the sandbox's PID namespace at once: a shell, a daemon in its own
+        # session or a fork bomb is not missed by a list of processes taken a moment before.
+        sup.kill()
+    return True
 
 
 def _helper(sup: Supervisor, argv: list[str], confinement: Confinement, stop: list[int],
@@ -755,19 +761,26 @@ def sandbox_dict(result: TraceResult) -> dict:
     return {
         "network": result.confinement.network,
         "seccomp": result.confinement.seccomp,
-        "capabilities": list(result.confinement.capabilities),
+        "capabilities": list(result.confinement.effective(ident.uid if ident else os.geteuid())),
+        "bounding": list(result.confinement.capabilities),
         "user": None if ident is None else {"spec": ident.spec, "uid": ident.uid, "gid": ident.gid,
                                             "groups": list(ident.groups), "name": ident.name, "home": ident.home},
     }
 
 
 def render_text(result: TraceResult) -> str:
-    lines = [f"rofs trace: {' '.join(result.command)}: {result.events} write calls in {result.duration:.1f} s"]
+    how = ("stopped by rofs" if result.stopped else "ended by itself") if result.returncode is not None else "not run"
+    state = f"exit {result.returncode} ({how})" if result.returncode is not None else how
+    lines = [f"rofs trace: {shlex.join(result.command)}: {state} after {result.duration:.1f} s;"
+             f" {len(result.paths)} path(s) written, {result.events} traced write calls"]
     who = result.identity.describe() if result.identity else f"rofs' own user (uid {os.geteuid()})"
     if result.duration or result.returncode is not None:
         lines.append(f"sandbox: {result.confinement.describe()}; user {who}")
     if not result.paths and any(n.startswith("refused: ") for n in result.notes):
         lines.append("it wrote nothing it was allowed to write: see the refused writes below")
+    elif not result.paths and result.returncode not in (0, None) and not result.stopped:
+        lines.append(f"it wrote nothing outside /proc, /sys and /dev, and it failed (exit {result.returncode}):"
+                     " see its own output above")
     elif not result.paths:
         lines.append("it wrote nothing outside /proc, /sys and /dev: it runs with a read-only root as it is")
     else:
