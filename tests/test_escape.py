@@ -589,3 +589,37 @@ def test_posix_spawn_with_a_file_action_is_reported(tmp_path: Path):
                    capture_output=True, timeout=60)
     data = json.loads(report.read_text())
     assert ("/var/log/rofs-spawn.log", "EROFS") in {(r["path"], r["errno"]) for r in data["refused"]}
+
+
+def test_many_sockets_cannot_exhaust_bubblewrap(tmp_path: Path, probe):
+    """Thousands of sockets made by someone (bubblewrap takes 9,000 arguments): a directory full of
+    them is masked whole, and the run goes on; past the limit in /tmp itself, /tmp is masked whole."""
+    need_sandbox()
+    from rofs.runtime import confine
+
+    crowd = Path(f"/tmp/rofs-crowd-{uuid.uuid4().hex[:8]}")
+    crowd.mkdir()
+    held = []
+    try:
+        for i in range(3100):
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(str(crowd / f"s{i}"))
+            held.append(s)
+        outcome = attempt("run", probe, None, tmp_path, "list", str(crowd))
+        assert "blocked:" in outcome.probe_says and "empty" in outcome.probe_says, outcome.probe_says
+    finally:
+        for s in held:
+            s.close()
+        shutil.rmtree(crowd)
+    fake = tmp_path / "root"
+    (fake / "tmp").mkdir(parents=True)
+    for i in range(confine.MAX_MASKS + 5):
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(fake / "tmp" / f"s{i}"))
+        held.append(s)
+    try:
+        files, dirs = confine.socket_masks(str(fake))
+        assert files == [] and dirs == ["/tmp"]
+    finally:
+        for s in held:
+            s.close()

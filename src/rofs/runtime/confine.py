@@ -118,9 +118,40 @@ def host_sockets(root: str = "/") -> list[str]:
     return sorted(found)
 
 
+MAX_MASKS = 2000  # bubblewrap takes at most 9,000 arguments: beyond this, whole directories are masked
+GROUP = 8  # a directory (not one of SOCKET_DIRS itself) with more sockets than this is masked whole
+
+
+def socket_masks(root: str = "/") -> tuple[list[str], list[str]]:
+    """(sockets to mask one by one, directories to mask whole): a directory full of sockets (an
+    X11 or tmux directory, thousands made by someone to exhaust bubblewrap's arguments) is hidden
+    as a whole; past MAX_MASKS, so is the top directory that holds the most."""
+    sockets = host_sockets(root)
+    by_parent: dict[str, list[str]] = {}
+    for path in sockets:
+        by_parent.setdefault(os.path.dirname(path), []).append(path)
+    files: list[str] = []
+    dirs: list[str] = []
+    for parent, found in sorted(by_parent.items()):
+        if len(found) > GROUP and parent not in SOCKET_DIRS:
+            dirs.append(parent)
+        else:
+            files += found
+    dirs = [d for d in dirs if not any(d.startswith(o + "/") for o in dirs)]
+    files = [f for f in files if not any(f.startswith(d + "/") for d in dirs)]
+    while len(files) + len(dirs) > MAX_MASKS:
+        top = max(SOCKET_DIRS, key=lambda t: sum(f.startswith(t + "/") for f in files))
+        dirs = [d for d in dirs if not d.startswith(top + "/")] + [top]
+        files = [f for f in files if not f.startswith(top + "/")]
+    return files, dirs
+
+
 def socket_mask_args(empty: str, root: str = "/") -> list[str]:
+    files, dirs = socket_masks(root)
     args: list[str] = []
-    for path in host_sockets(root):
+    for path in dirs:
+        args += ["--tmpfs", path, "--remount-ro", path]
+    for path in files:
         args += ["--ro-bind", empty, path]
     return args
 
