@@ -513,3 +513,24 @@ def test_reports_never_follow_a_link_planted_in_a_shared_directory(scratch):  # 
     result = subprocess.run([ROFS, "run", "--report", str(tmp_path / "missing" / "r.json"), "--", "sleep", "5"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "does not exist" in result.stderr and time.monotonic() - start < 4
+
+
+def test_an_image_cache_others_can_write_is_refused(oci_image, scratch):  # noqa: F811
+    """Another user plants an "unpacked image" (its rootfs a link to /, its config running what
+    they like) in a shared --image-cache: rofs refuses the cache rather than run it as root."""
+    need_sandbox()
+    shared = scratch / "cache"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    result = subprocess.run([ROFS, "run", "--image", f"{oci_image}:latest", "--image-cache", str(shared)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "others may write in it" in result.stderr, result.stderr
+    mine = scratch / "mine"
+    ok = subprocess.run([ROFS, "run", "--image", f"{oci_image}:latest", "--image-cache", str(mine), "--writable", "/tmp:1m"],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 3, ok.stderr  # the image's own exit status
+    (entry,) = list(mine.iterdir())
+    os.chown(entry / "config.json", 65534, 65534)  # as if someone else had put it there
+    again = subprocess.run([ROFS, "run", "--image", f"{oci_image}:latest", "--image-cache", str(mine)],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "not an image rofs unpacked" in again.stderr

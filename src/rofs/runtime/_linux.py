@@ -14,8 +14,10 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
 _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 _libc.unshare.argtypes = (ctypes.c_int,)
+_libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long)
 
 PR_SET_PDEATHSIG = 1
+FALLOC_FL_KEEP_SIZE = 1
 CLONE_NEWNS = 0x00020000
 MS_RDONLY = 1
 MS_NOSUID = 2
@@ -62,3 +64,9 @@ def make_devices(directory: str) -> None:
         os.chmod(path, 0o666)
     fd = os.open(f"{directory}/empty", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     os.close(fd)
+
+
+def reserve(fd: int, offset: int, length: int) -> None:
+    """Allocate disk space for *fd* from *offset* on, without changing its size: writes appended
+    there cannot fail for lack of space (OSError ENOSPC when the space is not there now)."""
+    _check(_libc.fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, length), "fallocate")

@@ -235,7 +235,8 @@ def compile_policy() -> list[Any]:
     extra = sc.SyscallFilter(sc.ALLOW)
     _with_arches(sc, extra)
     for name, *spec in policy.get("deny_if", []):
-        _add(extra, eperm, name, _arg(sc, *spec))
+        conditions = spec if isinstance(spec[0], list) else [spec]  # several: all must hold
+        _add(extra, eperm, name, *(_arg(sc, *c) for c in conditions))
     return [main, extra]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -43,7 +44,7 @@ def default_cache() -> Path:
 
 def open_image(ref: str, cache: Path | None = None) -> ImageBundle:
     """Unpack (or reuse) *ref*: ``DIR[:TAG]`` of an OCI layout, or a ``docker save`` tar."""
-    cache = cache or default_cache()
+    cache = _trusted_cache(cache or default_cache())
     path, tag = _split(ref)
     if Path(path).is_file():
         return _from_archive(ref, Path(path), cache)
@@ -90,6 +91,8 @@ def _from_layout(ref: str, layout: Path, tag: str | None, cache: Path) -> ImageB
     manifest = _blob(layout, digest)
     config = _blob(layout, manifest["config"]["digest"]).get("config", {}) or {}
     target = cache / digest.replace(":", "-")
+    if os.path.lexists(target):
+        _trusted_entry(target)
     if not (target / "rootfs").is_dir():
         umoci = require("umoci", "umoci")
         cache.mkdir(parents=True, exist_ok=True)
@@ -147,6 +150,34 @@ def _from_archive(ref: str, archive: Path, cache: Path) -> ImageBundle:
             message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "skopeo failed"
             raise SandboxError(f"{ref}: cannot read the archive: {message}")
         return _from_layout(ref, layout, "image", cache)
+
+
+def _trusted_cache(cache: Path) -> Path:
+    """The image cache is where rofs runs images from as root: it must be rofs' user's and no one
+    else may write in it (a planted entry would be run as the image).  Made 0700 when missing."""
+    from rofs.runtime import hostpath
+
+    hostpath.open_dir(str(cache), what="--image-cache").close()
+    st = os.lstat(cache)
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise SandboxError(f"--image-cache {cache}: it is not yours, or others may write in it: an entry planted there"
+                           " would be run as the image; give a directory of your own")
+    if os.geteuid() == 0 and st.st_mode & 0o077:
+        os.chmod(cache, 0o700)
+    return cache
+
+
+def _trusted_entry(target: Path) -> None:
+    """An unpacked image in the cache: rofs' own (a directory and its rootfs, not links)."""
+    for path in (target, target / "rootfs", target / "config.json"):
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue  # half there: unpacked again
+        # the rootfs' mode is the image's own "/" (left as it is); the rest is rofs' own
+        loose = st.st_mode & 0o022 and path.name != "rootfs"
+        if stat.S_ISLNK(st.st_mode) or st.st_uid != os.geteuid() or loose:
+            raise SandboxError(f"{path}: not an image rofs unpacked (a link, or not its own): remove {target}")
 
 
 def _die_with_rofs() -> None:

@@ -277,7 +277,13 @@ class RunResult:
 
 DEFAULT_MAX_PROCS = 4096
 MAX_LOG = 4 << 30  # the tracer's log, at most
-MIN_FREE = 256 << 20  # ... and never filling its file system past this
+LOG_AHEAD = 256 << 20  # disk space kept allocated beyond the end of the tracer's log
+
+
+def reserve_log(fd: int, offset: int) -> None:
+    from rofs.runtime import _linux
+
+    _linux.reserve(fd, offset, LOG_AHEAD)
 PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 
@@ -415,9 +421,17 @@ class Supervisor:
         self._status_buf = b""
         self.pending: list[int] = []
         self.seen_program = False
-        self.log = log  # the tracer's log: bounded (see _guard)
+        self.log = log  # the tracer's log: bounded, and always with room ahead (see _guard)
         self.aborted: str | None = None  # why rofs stopped the sandbox itself
         self._checked = 0.0
+        self.reserved = 0
+        if log is not None:
+            try:
+                reserve_log(log, 0)
+            except OSError as exc:
+                self.limit.close()
+                raise SandboxError(f"no room for the tracer's log in TMPDIR ({exc.strerror or exc})") from None
+            self.reserved = LOG_AHEAD
         self.start = time.monotonic()
 
         def preexec() -> None:
@@ -446,16 +460,15 @@ class Supervisor:
             relay.start()
 
     def _stdio(self, fd: int, child_ends: list[int]) -> int | None:
-        """What the program gets as *fd*: rofs' own descriptor only when it is an anonymous pipe or
-        socket (nothing on the host to chmod or chown through it); a terminal, a file, a FIFO or
-        /dev/null is reached through a pipe rofs copies (a terminal's input is not passed on at
-        all: the program gets an empty stdin, as a container started without -i does)."""
+        """What the program gets as *fd*: always a pipe of its own that rofs copies, never rofs' own
+        descriptor (behind it may be a host file or terminal, which root inside could chmod or
+        chown, and its flags are shared: O_NONBLOCK set by the program would break rofs' own
+        output).  A terminal's input is not passed on at all: the program gets an empty stdin, as a
+        container started without -i does."""
         try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
+            os.fstat(fd)
         except OSError:
-            return subprocess.DEVNULL
-        if target.startswith(("pipe:", "socket:")):
-            return None  # inherited as it is
+            return subprocess.DEVNULL  # rofs was started without it
         read, write = os.pipe()
         if fd == 0:
             child_ends.append(read)
@@ -471,20 +484,28 @@ class Supervisor:
     # -- what bubblewrap says ---------------------------------------------------------------
 
     def _guard(self) -> None:
-        """The tracer's log may not fill its file system nor grow past MAX_LOG: rather than a report
-        with its end missing, the sandbox is stopped and the run is an error."""
-        if self.log is None or self.aborted or time.monotonic() - self._checked < 0.5:
+        """The tracer's log always has room: rofs keeps LOG_AHEAD of disk space allocated beyond its
+        end (strace appends into it, so a program that fills the file system cannot make the tracer
+        lose lines); when the next reservation fails, or the log passes MAX_LOG, the sandbox is
+        stopped and the run is an error, while the reserve still holds what was traced."""
+        if self.log is None or self.aborted or time.monotonic() - self._checked < 0.2:
             return
         self._checked = time.monotonic()
         try:
             size = os.fstat(self.log).st_size
-            fs = os.fstatvfs(self.log)
         except OSError:
             return
-        free = fs.f_bavail * fs.f_frsize
-        if size > MAX_LOG or free < MIN_FREE:
-            self.aborted = (f"the tracer's log reached {size >> 20} MiB with {free >> 20} MiB left on its file system"
-                            f" (TMPDIR); rofs stopped the program")
+        reason = None
+        if size > MAX_LOG:
+            reason = f"the tracer's log passed {MAX_LOG >> 30} GiB"
+        elif self.reserved - size < LOG_AHEAD // 2:
+            try:
+                reserve_log(self.log, self.reserved)
+                self.reserved += LOG_AHEAD
+            except OSError as exc:
+                reason = f"no room is left for the tracer's log ({exc.strerror or exc}, in TMPDIR)"
+        if reason:
+            self.aborted = f"{reason}; rofs stopped the program"
             self.kill()
 
     def read_status(self, timeout: float = 0.0) -> dict:

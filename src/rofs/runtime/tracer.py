@@ -28,10 +28,12 @@ _STRUCTURE = (
     "execve,execveat,clone,clone3,fork,vfork,chdir,fchdir,setuid,setreuid,setresuid,setgid,setregid,setresgid,"
     "mkdir,mkdirat,mknod,mknodat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,unlink,unlinkat,rmdir,"
     "truncate,ftruncate,chmod,fchmod,fchmodat,chown,fchown,lchown,fchownat,utime,utimes,futimesat,utimensat,"
-    "setxattr,lsetxattr,fsetxattr,removexattr,lremovexattr,fremovexattr,bind,fallocate,mount,umount2"
+    "setxattr,lsetxattr,fsetxattr,removexattr,lremovexattr,fremovexattr,bind,fallocate,mount,umount2,chroot,"
+    # the names of 32-bit calls a 64-bit program can make too (int 0x80)
+    "chown32,lchown32,fchown32,truncate64,ftruncate64"
 )
 _OPENS = "open,openat,openat2,creat"
-_WRITES = "write,pwrite64,writev,pwritev,pwritev2,copy_file_range,sendfile,splice"
+_WRITES = "write,pwrite64,writev,pwritev,pwritev2,copy_file_range,sendfile,sendfile64,splice"
 TRACED = ",".join((_STRUCTURE, _OPENS, _WRITES))
 # Without the write family: enough to see every file and directory a program creates or
 # changes; sizes then come from the files themselves (rofs trace's scratch layer).
@@ -47,10 +49,10 @@ MOUNT_CALLS = frozenset({"mount", "umount2"})
 REFUSALS = {"EROFS": "read-only file system", "ENOSPC": "no space left", "EDQUOT": "quota exceeded",
             "EACCES": "permission denied", "EPERM": "operation not permitted"}
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND", "O_TMPFILE")
-WRITE_FAMILY = frozenset(_WRITES.split(",")) | {"fallocate", "ftruncate"}
+WRITE_FAMILY = frozenset(_WRITES.split(",")) | {"fallocate", "ftruncate", "ftruncate64"}
 # Calls about the file behind a descriptor, and which argument holds it.
 FD_CALLS = {**{c: 0 for c in WRITE_FAMILY}, "copy_file_range": 2, "splice": 2, "fchmod": 0, "fchown": 0,
-            "fsetxattr": 0, "fremovexattr": 0}
+            "fchown32": 0, "ftruncate64": 0, "fsetxattr": 0, "fremovexattr": 0}
 BYTES_WRITTEN = frozenset({"write", "pwrite64", "writev", "pwritev", "pwritev2"})
 UNREADABLE = "<path not readable>"
 
@@ -58,9 +60,10 @@ UNREADABLE = "<path not readable>"
 def strace_argv(strace: str, log_path: str, calls: str = TRACED) -> list[str]:
     """strace in front of a command, logging to *log_path* (``/proc/<rofs>/fd/<n>``: strace opens
     its own descriptor with close-on-exec, so nothing of the log reaches the program)."""
-    # -q, not -qq: the "+++ exited" lines tell which processes outlived the main one.
+    # -q, not -qq: the "+++ exited" lines tell which processes outlived the main one.  -A: the log
+    # is appended to, so the space rofs reserved ahead of it is kept (see Supervisor._guard).
     return [strace, "-f", "--seccomp-bpf", "--pidns-translation", "-q", "-e", "signal=none", "-y", "-xx", "-s", "0",
-            "-e", f"trace={calls}", "-o", log_path, "--"]
+            "-A", "-e", f"trace={calls}", "-o", log_path, "--"]
 
 
 @dataclass(frozen=True)
@@ -349,6 +352,7 @@ def parse(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
 _WHERE = {
     "open": (None, 0), "creat": (None, 0), "mkdir": (None, 0), "mknod": (None, 0), "unlink": (None, 0),
     "rmdir": (None, 0), "truncate": (None, 0), "chmod": (None, 0), "chown": (None, 0), "lchown": (None, 0),
+    "truncate64": (None, 0), "chown32": (None, 0), "lchown32": (None, 0),
     "umount2": (None, 0), "rename": (None, 1), "link": (None, 1), "symlink": (None, 1), "mount": (None, 1),
     "openat": (0, 1), "openat2": (0, 1), "mkdirat": (0, 1), "mknodat": (0, 1), "unlinkat": (0, 1),
     "fchmodat": (0, 1), "fchownat": (0, 1), "utimensat": (0, 1), "futimesat": (0, 1),
