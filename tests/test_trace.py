@@ -230,7 +230,7 @@ def test_keep_takes_any_name_and_brings_back_plain_files_only(tmp_path: Path):
             "--keep: /var/tmp/rofs-null: device node not copied",
             "--keep: /var/tmp/rofs-fifo: FIFO not copied"} <= set(data["notes"])
     again = subprocess.run([ROFS, "trace", "--keep", str(keep), "--", "true"], capture_output=True, text=True)
-    assert again.returncode == 2 and "give a new (or empty) directory" in again.stderr
+    assert again.returncode == 2 and "give a new directory (this one is not empty" in again.stderr
 
 
 def test_a_failure_of_the_scratch_layer_is_an_error_not_a_clean_run(tmp_path: Path):
@@ -296,7 +296,7 @@ def test_keep_refuses_a_directory_others_could_change(scratch):  # noqa: F811
     theirs.mkdir()
     os.chown(theirs, 65534, 65534)
     result = subprocess.run([ROFS, "trace", "--keep", str(theirs), "--", "true"], capture_output=True, text=True)
-    assert result.returncode == 2 and "others could change what is copied into it" in result.stderr
+    assert result.returncode == 2 and "not yours, or others may write in it" in result.stderr
 
 
 def test_a_log_that_would_fill_its_disk_stops_the_run(tmp_path: Path):
@@ -313,5 +313,46 @@ def test_a_log_that_would_fill_its_disk_stops_the_run(tmp_path: Path):
                                  ROFS, mode, "--report", str(tmp_path / "r.json"), "--", "python3", "-c", flood],
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 2, result.stderr[-2000:]
-        assert "the tracer's log reached" in result.stderr and "so there is none" in result.stderr
+        assert "no room is left for the tracer's log" in result.stderr and "so there is none" in result.stderr
         assert not (tmp_path / "r.json").exists()
+
+
+FILL_THEN_FREE = """
+import os
+fd = os.open("/srv/filler", os.O_WRONLY | os.O_CREAT)
+size = 1 << 30
+while size >= 4096:
+    try:
+        os.posix_fallocate(fd, os.fstat(fd).st_size, size)
+    except OSError:
+        size //= 2
+for i in range(200):
+    try:
+        open(f"/etc/rofs-hidden-{i}", "w")
+    except OSError:
+        pass
+os.unlink("/srv/filler")
+"""
+
+
+def test_filling_the_logs_disk_and_freeing_it_hides_nothing(tmp_path: Path):
+    """The program fills the file system of the tracer's log (a --persist directory on it), is
+    refused 200 writes, then frees the room: every refusal is in the report (the log writes into
+    space reserved ahead of it), or the run is an error; never a short report."""
+    need_sandbox()
+    unshare = require_tool("unshare", "util-linux")
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    program = tmp_path / "fill.py"
+    program.write_text(FILL_THEN_FREE)
+    report = tmp_path / "r.json"
+    script = (f'mount -t tmpfs -o size=400m rofs-test "{fs}" && mkdir "{fs}/tmp" "{fs}/data" && TMPDIR="{fs}/tmp" "$@"')
+    result = subprocess.run([unshare, "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+                             ROFS, "run", "--format", "json", "--report", str(report), "--persist", f"/srv={fs}/data",
+                             "--", "python3", str(program)], capture_output=True, text=True, timeout=120)
+    if result.returncode == 2:
+        assert "no room is left for the tracer's log" in result.stderr
+        return
+    data = json.loads(report.read_text())
+    hidden = {r["path"] for r in data["refused"] if "rofs-hidden" in r["path"]}
+    assert hidden == {f"/etc/rofs-hidden-{i}" for i in range(200)}

@@ -130,27 +130,44 @@ class CopyReport:
 MAX_DEPTH = 200  # directories deeper than this are not copied (and said)
 
 
-def copy_out(source_fd: int, dest: str, prefix: str = "") -> CopyReport:
-    """Copy the tree under *source_fd* into the new directory *dest*, as plain data: regular files
-    (setuid, setgid and sticky bits dropped; holes kept as holes), directories and symbolic links
-    (kept as links, never followed); device nodes, FIFOs and sockets are left out and listed.
-    Nothing outside *dest* is written, whatever the tree holds."""
+def copy_out(source_fd: int, parent_fd: int, name: str, shown: str, prefix: str = "") -> CopyReport:
+    """Copy the tree under *source_fd* into the new directory *name* of the directory *parent_fd*
+    (rofs' own, held open since before the run: no one can swap it meanwhile), as plain data:
+    regular files (setuid, setgid and sticky bits dropped; holes kept as holes), directories and
+    symbolic links (kept as links, never followed); device nodes, FIFOs and sockets are left out
+    and listed.  Nothing outside it is written, whatever the tree holds."""
     report = CopyReport()
-    parent, name = os.path.split(os.path.normpath(os.path.join(os.getcwd(), dest)))
-    base = open_dir(parent, what="--keep")
+    try:
+        os.mkdir(name, 0o700, dir_fd=parent_fd)
+    except FileExistsError:
+        raise SandboxError(f"--keep: {shown} exists already; give a new directory") from None
+    top = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    try:
+        _copy_tree(os.dup(source_fd), top, prefix, report)
+    except OSError as exc:
+        raise SandboxError(f"--keep: copying into {shown} stopped ({exc.strerror or exc}); what was copied is there") from None
+    return report
+
+
+def new_private_dir(path: str, what: str) -> HostDir:
+    """*path* as a directory of rofs' own, open: made 0700 now if missing, else it must be empty,
+    rofs' user's and writable by no one else."""
+    parent, name = os.path.split(os.path.normpath(os.path.join(os.getcwd(), path)))
+    base = open_dir(parent, what=what)
     try:
         try:
             os.mkdir(name, 0o700, dir_fd=base.fd)
         except FileExistsError:
-            raise SandboxError(f"--keep {dest}: it exists already; give a new directory") from None
-        top = os.open(name, _DIR_FLAGS, dir_fd=base.fd)
+            pass
+        fd = _open_checked(name, base.fd, path, path, what)
     finally:
         base.close()
-    try:
-        _copy_tree(os.dup(source_fd), top, prefix, report)
-    except OSError as exc:
-        raise SandboxError(f"--keep {dest}: copying stopped ({exc.strerror or exc}); what was copied is there") from None
-    return report
+    st = os.fstat(fd)
+    if os.listdir(fd) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        os.close(fd)
+        raise SandboxError(f"{what} {path}: give a new directory (this one is not empty, not yours, or others may"
+                           " write in it)")
+    return HostDir(path, fd)
 
 
 def _copy_tree(src: int, dst: int, rel: str, report: CopyReport) -> None:

@@ -257,13 +257,6 @@ def run_traced(
     confinement = confinement or Confinement()
     identity = resolve_identity(user, image)
     keep_dir = os.path.normpath(os.path.join(os.getcwd(), keep)) if keep else None
-    if keep_dir and os.path.lexists(keep_dir):
-        st = os.lstat(keep_dir)
-        if not stat.S_ISDIR(st.st_mode) or os.listdir(keep_dir):
-            raise SandboxError(f"--keep {keep}: give a new (or empty) directory")
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-            raise SandboxError(f"--keep {keep}: the directory exists and others could change what is copied into it"
-                               " (it is not yours, or group/world writable): give a new directory")
     lower_root = str(image.rootfs) if image is not None else "/"
     if image is not None:
         _make_mount_points(image.rootfs, [])
@@ -271,6 +264,8 @@ def run_traced(
     cwd = image.cwd if image is not None else "/"
     search = (env if env is not None else os.environ).get("PATH")
     check_command(lower_root, command[0], search, cwd, "in the image" if image is not None else "on this machine")
+    # --keep's directory is made (and held open) now, so no one can put theirs in its place.
+    keep_host = hostpath.new_private_dir(keep_dir, "--keep") if keep_dir else None
     layers = [Layer("/", "dir", 0)] + ([] if image is not None else _submounts())
     scratch = Scratch(lower_root, layers, shm_size, scratch_size)
     spec = SandboxSpec(command=list(command), root=scratch.root, bind_root=True, shm_source=scratch.shm,
@@ -308,7 +303,9 @@ def run_traced(
             try:
                 scratch.started()
                 views = scratch.views()
-                stopped = _drive(sup, views, peak, duration, ready, ready_timeout, exercise, notes, stop, confinement)
+                full: set[str] = set()  # layers seen full while the program ran
+                stopped = _drive(sup, views, peak, duration, ready, ready_timeout, exercise, notes, stop, confinement,
+                                 full)
                 returncode, peak_procs, refused_forks = sup.finish()
                 if sup.aborted:
                     raise SandboxError(f"{sup.aborted}: a trace missing what came after would not be the truth, so"
@@ -319,15 +316,18 @@ def run_traced(
                 _sample(views, final)
                 for key, value in final.items():
                     peak[key] = max(peak.get(key, 0), value)
-                notes += _full_notes(views, shm_size)
+                _fullness(views, full)
+                notes += _full_notes(views, shm_size, full)
                 written = written_files(views, os.path.basename(command[0]), exists) + scratch.changed_files(
                     os.path.basename(command[0]))
                 is_dir = {e.path for e in written if _is_dir_in_layers(e.path, views)}
-                if keep_dir:
-                    notes += _keep(scratch, keep_dir)
+                if keep_host is not None:
+                    notes += _keep(scratch, keep_host)
             finally:
                 sup.finish()
                 scratch.close()
+                if keep_host is not None:
+                    keep_host.close()
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -379,29 +379,35 @@ def refused_notes(events: list[tracer.WriteEvent]) -> list[str]:
     return out
 
 
-def _keep(scratch: Scratch, keep_dir: str) -> list[str]:
+def _keep(scratch: Scratch, keep: hostpath.HostDir) -> list[str]:
     """Copy the scratch layers out (plain files only; nothing special reaches the host)."""
     notes = []
     names = {"/": "upper", "/dev/shm": "shm"}
-    for i, (point, view) in enumerate(scratch.views()):
-        name = names.get(point, f"layers/{i}")
-        if name.startswith("layers/"):
-            hostpath.open_dir(os.path.join(keep_dir, "layers"), what="--keep").close()
-        else:
-            hostpath.open_dir(keep_dir, what="--keep").close()
-        fd = os.open(view, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            if point not in names and not os.listdir(fd):
-                continue  # a file system the program did not write
-            copied = hostpath.copy_out(fd, os.path.join(keep_dir, name), prefix=point.rstrip("/"))
-        finally:
-            os.close(fd)
-        if name.startswith("layers/"):
-            notes.append(f"kept {point} as {keep_dir}/{name}")
-        notes += [f"--keep: {d}" for d in copied.dropped]
-        if copied.deleted:
-            notes.append(f"--keep: the program removed {len(copied.deleted)} path(s) (overlay whiteouts, not copied):"
-                         f" {', '.join(copied.deleted[:5])}{' ...' if len(copied.deleted) > 5 else ''}")
+    layers_fd = None
+    try:
+        for i, (point, view) in enumerate(scratch.views()):
+            fd = os.open(view, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                if point not in names and not os.listdir(fd):
+                    continue  # a file system the program did not write
+                if point in names:
+                    parent, name = keep.fd, names[point]
+                else:
+                    if layers_fd is None:
+                        os.mkdir("layers", 0o700, dir_fd=keep.fd)
+                        layers_fd = os.open("layers", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=keep.fd)
+                    parent, name = layers_fd, str(i)
+                    notes.append(f"kept {point} as {keep.path}/layers/{i}")
+                copied = hostpath.copy_out(fd, parent, name, f"{keep.path}/{name}", prefix=point.rstrip("/"))
+            finally:
+                os.close(fd)
+            notes += [f"--keep: {d}" for d in copied.dropped]
+            if copied.deleted:
+                notes.append(f"--keep: the program removed {len(copied.deleted)} path(s) (overlay whiteouts, not copied):"
+                             f" {', '.join(copied.deleted[:5])}{' ...' if len(copied.deleted) > 5 else ''}")
+    finally:
+        if layers_fd is not None:
+            os.close(layers_fd)
     return notes
 
 
@@ -426,10 +432,15 @@ def _submounts() -> list[Layer]:
         if point == "/" or fstype in PSEUDO_FS or any(point == p or point.startswith(p + "/") for p in NOISE_PREFIXES):
             continue  # /proc, /sys and /dev (with /dev/shm, where the scratch layer lives) are the sandbox's own
         try:
-            kind = "dir" if os.path.isdir(point) else "file"
+            st = os.lstat(point)
         except OSError:
             continue
-        points[point] = kind
+        if stat.S_ISDIR(st.st_mode):
+            points[point] = "dir"
+        elif stat.S_ISREG(st.st_mode):
+            points[point] = "file"
+        # a socket, FIFO or device mounted over a file (Docker's socket in a CI container): left as
+        # it is under the overlay (the socket masks cover sockets)
     ordered = sorted(points, key=lambda p: (p.count("/"), p))
     # A file system mounted over another at the same place: only the top one is seen.
     return [Layer(point, points[point], i + 1) for i, point in enumerate(ordered)]
@@ -441,7 +452,7 @@ def _octal(field: str) -> str:
 
 
 def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes, stop,
-           confinement: Confinement) -> bool:
+           confinement: Confinement, full: set[str]) -> bool:
     """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile.
     True when rofs stopped it (False: it ended by itself)."""
     def ended() -> bool:
@@ -453,6 +464,7 @@ def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready
     def sample() -> None:
         start = time.monotonic()
         _sample(layers, peak)
+        _fullness(layers, full)
         pause[0] = max(SAMPLE_EVERY, (time.monotonic() - start) / SAMPLE_SHARE)
 
     def alive_for(seconds: float, until: Callable[[], bool] | None = None) -> bool:
@@ -523,23 +535,28 @@ def _helper(sup: Supervisor, argv: list[str], confinement: Confinement, stop: li
     return proc.returncode
 
 
-def _full_notes(layers: list[tuple[str, Path]], shm_size: int) -> list[str]:
-    """A note for each scratch file system the program filled (its writes then failed with ENOSPC)."""
-    notes, seen = [], set()
+def _fullness(layers: list[tuple[str, Path]], full: set[str]) -> None:
+    """Note the scratch file systems that have (next to) no room left now."""
     for point, upper in layers:
         try:
-            stat = os.statvfs(upper)
-            device = os.stat(upper).st_dev
+            stat_ = os.statvfs(upper)
         except OSError:
             continue
-        if device in seen or stat.f_bavail > 0:
-            continue
-        seen.add(device)
-        if point == "/dev/shm":
-            notes.append(f"/dev/shm is full ({format_quantity(shm_size)}): writes there beyond its size failed"
-                         " with ENOSPC; give it more room")
-        else:
-            notes.append(f"the scratch layer is full ({_human(stat.f_blocks * stat.f_frsize)}): writes failed with ENOSPC")
+        if stat_.f_bavail * stat_.f_frsize < 64 << 10:
+            full.add("/dev/shm" if point == "/dev/shm" else "scratch")
+
+
+def _full_notes(layers: list[tuple[str, Path]], shm_size: int, full: set[str]) -> list[str]:
+    """A note for each scratch file system the program filled, now or at a moment it was sampled
+    (its writes then failed with ENOSPC, even if it freed the room later)."""
+    notes = []
+    if "/dev/shm" in full:
+        notes.append(f"/dev/shm is full ({format_quantity(shm_size)}): writes there beyond its size failed"
+                     " with ENOSPC; give it more room")
+    if "scratch" in full:
+        sizes = [os.statvfs(upper) for point, upper in layers if point == "/"]
+        total = _human(sizes[0].f_blocks * sizes[0].f_frsize) if sizes else "its size"
+        notes.append(f"the scratch layer is full ({total}): writes failed with ENOSPC")
     return notes
 
 
