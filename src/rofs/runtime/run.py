@@ -272,6 +272,10 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
         report.problems.append(f"{stats['more']} more refused writes of {tracer.MAX_DISTINCT}+ other kinds are not listed")
     if result.killed:
         report.problems.append("the program did not end within 10 s of the stop signal rofs passed on: killed (SIGKILL)")
+    if result.returncode == 128 + 7:
+        report.problems.append("the program was killed by SIGBUS: a write through mmap into a full file system (a"
+                               " tmpfs of too small a size) ends so, and it is no system call the tracer sees;"
+                               " give the declared paths more room if they were full")
     if result.refused_forks:
         report.problems.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed"
                                " (EAGAIN); raise --max-procs if it really needs more")

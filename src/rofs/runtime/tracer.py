@@ -93,6 +93,7 @@ class Refusal:
     line: str  # the first such line of the log, as strace wrote it
     uid: int | None = None
     count: int = 1
+    flags: str = ""  # O_TMPFILE: the path is the directory the unnamed file was to be made in
 
     @property
     def reason(self) -> str:
@@ -165,6 +166,7 @@ class LogReader:
         self.stats: dict = {"execs": 0, "left": []}
         self.names: dict[int, str] = {}
         self.cwds: dict[int, list[str]] = {}  # a cell per file-system context (threads share one)
+        self.roots: dict[int, str] = {}  # after chroot: where the process' "/" is
         self.uids: dict[int, int] = {}
         self.program: dict[int, bool] = {}
         self.known: set[int] = set()
@@ -256,6 +258,14 @@ class LogReader:
                         self.main = pid
                 self.started = True
             return
+        if call == "chroot":
+            if ok:
+                target = next(iter(_strings(args)), None)
+                if target is not None:
+                    base = self.roots.get(pid, "")
+                    self.roots[pid] = self._clean(base + (target if target.startswith("/") else
+                                                          self._cwd(pid)[0] + "/" + target)).rstrip("/")
+            return
         if call.startswith("set"):
             if ok and call.endswith("uid"):
                 values = [int(v) for v in re.findall(r"-?\d+", args)]
@@ -270,14 +280,23 @@ class LogReader:
         cwd_seen = _AT_FDCWD.search(args)
         if cwd_seen:
             self._cwd(pid)[0] = unescape(cwd_seen.group(1))  # the kernel's view, exact
-        path = _path_of(call, args, self._cwd(pid)[0])
+        root = self.roots.get(pid, "")
+        paths = [_path_of(call, args, self._cwd(pid)[0], root)]
+        if call in ("rename", "renameat", "renameat2") and (m.group("errno") or "RENAME_EXCHANGE" in args):
+            paths.append(_source_of(call, args, self._cwd(pid)[0], root))  # both directories change
+        for path in paths:
+            yield from self._event(pid, call, args, ret, m.group("errno"), path, line)
+
+    def _event(self, pid: int, call: str, args: str, ret: str, errno: str | None, path: str | None,
+               line: str) -> Iterator[WriteEvent]:
         if path is None:
             return
+        if path != UNREADABLE:
+            path = _proc_self(path, pid, self._cwd(pid)[0])
         if "/../" in path + "/" and self.resolve is not None and path != UNREADABLE:
             path = self.resolve(path)
         elif path != UNREADABLE:
             path = _normalise(path)
-        errno = m.group("errno")
         result = int(ret) if ret.lstrip("-").isdigit() else None
         if errno is None and result is not None and result < 0:
             errno = "E?"
@@ -292,6 +311,8 @@ class LogReader:
             self.uids[child] = self.uids[parent]
         self.program[child] = self.program.get(parent, False)
         self.cwds[child] = self._cwd(parent) if "CLONE_FS" in args else [self._cwd(parent)[0]]
+        if parent in self.roots:
+            self.roots[child] = self.roots[parent]
         self.known.add(child)
         if self.program[child] and "CLONE_THREAD" not in args:
             self.alive.add(child)  # a process (threads end with theirs)
@@ -336,10 +357,10 @@ def parse(lines: Iterable[str], cwd: str = "/", sandboxed: bool = False,
         first = seen.get(key)
         if first is not None:
             seen[key] = Refusal(first.pid, first.process, first.syscall, first.path, first.errno, first.line,
-                                first.uid, first.count + 1)
+                                first.uid, first.count + 1, first.flags)
         elif len(seen) < MAX_DISTINCT:
             seen[key] = Refusal(event.pid, event.process, event.syscall, event.path, event.errno, event.line,
-                                event.uid)
+                                event.uid, flags=event.flags)
         else:
             more += 1
     if stats is not None:
@@ -362,9 +383,10 @@ _WHERE = {
 }
 
 
-def _path_of(call: str, args: str, cwd: str) -> str | None:
+def _path_of(call: str, args: str, cwd: str, root: str = "") -> str | None:
     """The absolute path a call is about; UNREADABLE when strace printed an address (or a
-    descriptor it could not name) instead."""
+    descriptor it could not name) instead.  *root*: where the process' "/" is after chroot (an
+    absolute name it gives is under it; strace names descriptors from the host's "/")."""
     parts = _split_args(args)
     if call in FD_CALLS:
         index = FD_CALLS[call]
@@ -393,9 +415,35 @@ def _path_of(call: str, args: str, cwd: str) -> str | None:
         path = strings[0]
         if call == "openat2" and "RESOLVE_IN_ROOT" in args and path.startswith("/"):
             path = base.rstrip("/") + path  # an absolute path inside the directory given
+        elif path.startswith("/") and root:
+            path = root + path
     if not path.startswith("/"):
         path = base.rstrip("/") + "/" + path
     return path
+
+
+def _source_of(call: str, args: str, cwd: str, root: str = "") -> str | None:
+    """The old name of a rename (its directory changes too)."""
+    parts = _split_args(args)
+    if call == "rename":
+        arg, base = (parts[0] if parts else ""), cwd
+    else:
+        dirfd = _fd_path(parts[0]) if parts else None
+        base = dirfd if dirfd and dirfd.startswith("/") else cwd
+        arg = parts[1] if len(parts) > 1 else ""
+    strings = _strings(arg) if arg.startswith('"') else []
+    if not strings:
+        return None
+    path = strings[0]
+    return root + path if path.startswith("/") else base.rstrip("/") + "/" + path
+
+
+_PROC_CWD = re.compile(r"^/proc/(?:self|thread-self|\d+)/cwd(?=/|$)")
+
+
+def _proc_self(path: str, pid: int, cwd: str) -> str:
+    """/proc/self/cwd/x is x in the working directory (a process' own, in the log's terms)."""
+    return _PROC_CWD.sub(cwd.rstrip("/"), path, count=1) if path.startswith("/proc/") else path
 
 
 def _split_args(args: str) -> list[str]:
@@ -448,7 +496,7 @@ def _normalise(path: str) -> str:
 
 def mount_point(refusal: Refusal) -> str:
     """Where a writable mount would let this call succeed: the directory being written in."""
-    if refusal.syscall in ("mkdir", "mkdirat", "rmdir"):
+    if refusal.syscall in ("mkdir", "mkdirat", "rmdir") or "O_TMPFILE" in refusal.flags:
         return refusal.path
     return refusal.path.rsplit("/", 1)[0] or "/"
 
