@@ -278,7 +278,7 @@ def test_interrupted_write_leaves_the_old_file(tmp_path: Path, monkeypatch):
     before = f.read_bytes()
     result = fix_text(f.read_text(), str(f), builtin_registry(), SELECTED)
 
-    def broken_replace(src, dst):
+    def broken_replace(src, dst, **dir_fds):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fix_mod.os, "replace", broken_replace)

@@ -503,12 +503,26 @@ def test_reports_never_follow_a_link_planted_in_a_shared_directory(scratch):  # 
                  [ROFS, "audit", "-o", str(link), "--format", "json", str(REPO / "examples" / "k8s")],
                  [ROFS, "audit", "-o", str(link), str(REPO / "examples" / "k8s")]):
         result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 2 and "another user made in a shared directory" in result.stderr, (argv, result.stderr)
+        assert result.returncode == 2 and "another user could have made: not followed" in result.stderr, (argv, result.stderr)
         assert victim.read_text() == "root's\n"
+    # A link as a directory on the way (in a shared place, or in a directory of theirs): the same.
+    rootonly = tmp_path / "rootonly"
+    rootonly.mkdir(mode=0o700)
+    (rootonly / "victim.txt").write_text("root's\n")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    for link in (shared / "reports", theirs / "out"):
+        subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "ln", "-s", str(rootonly), str(link)],
+                       check=True)
+        result = subprocess.run([ROFS, "run", "--report", str(link / "victim.txt"), "--", "true"],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and "not followed" in result.stderr, result.stderr
+        assert (rootonly / "victim.txt").read_text() == "root's\n"
     disk = next((d for d in ("/dev/vda", "/dev/sda", "/dev/nvme0n1", "/dev/loop0") if os.path.exists(d)), None)
     if disk:
         result = subprocess.run([ROFS, "run", "--report", disk, "--", "true"], capture_output=True, text=True)
-        assert result.returncode == 2 and "is a device" in result.stderr
+        assert result.returncode == 2 and "is a device or file rofs does not write reports to" in result.stderr
     start = time.monotonic()
     result = subprocess.run([ROFS, "run", "--report", str(tmp_path / "missing" / "r.json"), "--", "sleep", "5"],
                             capture_output=True, text=True)

@@ -174,20 +174,39 @@ def audit(
         from rofs.audit import stream_audit
         from rofs.formats import text as text_format
 
-        from rofs.files import check_output
+        from rofs.files import Replacement, open_parent, _special
 
+        replacement = None
         try:
-            if output and not check_output(output) and os.path.islink(output):
-                os.unlink(output)  # a link given as the report is replaced, not followed
-            handle = open(output, "w", encoding="utf-8") if output else sys.stdout
+            if output:
+                dirfd, name = open_parent(output)
+                try:
+                    fd = _special(dirfd, name, output)
+                    if fd is None:
+                        replacement = Replacement(output, (dirfd, name))
+                        handle = replacement.handle
+                    else:
+                        handle = open(fd, "w", encoding="utf-8")
+                finally:
+                    os.close(dirfd)
+            else:
+                handle = sys.stdout
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}")
         color = not output and sys.stdout.isatty() and "NO_COLOR" not in os.environ
         try:
             result = text_format.render(stream_audit(paths, registry, options, progress), handle, color, show_suppressed)
-        finally:
-            if output:
-                handle.close()
+        except BaseException:
+            if replacement is not None:
+                replacement.discard()
+            raise
+        if replacement is not None:
+            try:
+                replacement.commit()
+            except OSError as exc:
+                fail(f"cannot write {output}: {exc.strerror or exc}")
+        elif output:
+            handle.close()
     else:
         from rofs.formats import FORMATS
 

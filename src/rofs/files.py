@@ -31,61 +31,121 @@ def stamp(path: str) -> tuple[int, int, int] | None:
 
 def check_output(path: str | Path) -> bool:
     """Whether *path* is to be written in place (a pipe, socket, terminal or /dev/null) rather than
-    replaced; OSError for a target rofs must not write (a device, a link planted by another user)."""
-    target = str(path)
-    _refuse_planted_link(target)
+    replaced; OSError for a target rofs must not write (a device, a link another user could have
+    planted, on the way or at the end)."""
+    dirfd, name = open_parent(path)
     try:
-        st = os.stat(target)
+        return _special(dirfd, name, str(path)) is not None
+    finally:
+        os.close(dirfd)
+
+
+def _trusted_link(st: os.stat_result, dir_st: os.stat_result) -> bool:
+    """A symbolic link only root or we could have made, and no one else could have put there: owned
+    by root or us, in a directory of root's or ours that others may not write (or, sticky, may not
+    replace others' entries in)."""
+    mine = (0, os.geteuid())
+    others_write = dir_st.st_mode & 0o022 and not dir_st.st_mode & stat.S_ISVTX
+    return st.st_uid in mine and dir_st.st_uid in mine and not others_write
+
+
+def open_parent(path: str | Path, _depth: int = 0) -> tuple[int, str]:
+    """(descriptor of the directory that holds *path*, its last name), resolved one component at a
+    time from "/": a symbolic link is followed only when it is trusted (see _trusted_link), so a
+    link another user planted, anywhere on the way, is refused rather than followed as root."""
+    absolute = os.path.normpath(os.path.join(os.getcwd(), str(path)))
+    parts = [p for p in absolute.split("/") if p]
+    if not parts:
+        raise OSError(f"{path}: not a file")
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for i, part in enumerate(parts[:-1]):
+            st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                if not _trusted_link(st, os.fstat(fd)) or _depth > 40:
+                    raise OSError(f"{path}: /{'/'.join(parts[:i + 1])} is a symbolic link another user could have"
+                                  " made: not followed")
+                target = os.readlink(part, dir_fd=fd)
+                here = "/" + "/".join(parts[:i])
+                rest = "/".join(parts[i + 1:])
+                os.close(fd)
+                fd = -1
+                return open_parent(os.path.join(here, target, rest), _depth + 1)
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        return fd, parts[-1]
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        raise
+
+
+def _special(dirfd: int, name: str, shown: str) -> int | None:
+    """An open descriptor to write to when the target is a pipe, socket, terminal or /dev/null
+    (None: a file to replace, or none yet); OSError for anything else."""
+    try:
+        st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
     except FileNotFoundError:
-        return False
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        if not _trusted_link(st, os.fstat(dirfd)):
+            raise OSError(f"{shown} is a symbolic link another user could have made: not followed")
+        try:
+            target = os.stat(name, dir_fd=dirfd)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISREG(target.st_mode):
+            return None  # replaced (the link with it), not written through
+        if not _writable_special(target):
+            raise OSError(_REFUSED.format(shown))
+        fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=dirfd)  # a trusted link: /dev/stdout
+    elif stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+        return None
+    elif not _writable_special(st):
+        raise OSError(_REFUSED.format(shown))
+    else:
+        fd = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dirfd)
+    if not _writable_special(os.fstat(fd)):  # what was opened, not what was looked at a moment before
+        os.close(fd)
+        raise OSError(_REFUSED.format(shown))
+    os.set_blocking(fd, True)
+    return fd
+
+
+_REFUSED = "{} is a device or file rofs does not write reports to (only files it replaces, pipes, terminals, /dev/null)"
+
+
+def _writable_special(st: os.stat_result) -> bool:
     mode = st.st_mode
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return False
-    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        return True
-    if stat.S_ISCHR(mode) and (st.st_rdev == os.makedev(1, 3) or os.major(st.st_rdev) in (4, 5, 136, 137)):
-        return True  # /dev/null, or a terminal
-    raise OSError(f"{target} is a device: rofs writes reports only to files, pipes, terminals and /dev/null")
-
-
-def _refuse_planted_link(target: str) -> None:
-    """A link in a sticky, world-writable directory (/tmp) owned neither by us nor by the
-    directory's owner is refused: following it as root would write wherever its maker chose."""
-    try:
-        st = os.lstat(target)
-    except OSError:
-        return
-    if not stat.S_ISLNK(st.st_mode):
-        return
-    parent = os.path.dirname(os.path.abspath(target)) or "/"
-    try:
-        dst = os.stat(parent)
-    except OSError:
-        return
-    shared = dst.st_mode & stat.S_ISVTX and dst.st_mode & stat.S_IWOTH
-    if shared and st.st_uid not in (os.geteuid(), dst.st_uid):
-        raise OSError(f"{target} is a symbolic link another user made in a shared directory: not followed")
+    return bool(stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) and (
+        st.st_rdev == os.makedev(1, 3) or os.major(st.st_rdev) in (4, 5, 136, 137)))
 
 
 def write_atomic(path: str | Path, text: str, expect: tuple[int, int, int] | None = None) -> None:
-    """Replace *path* with *text*, keeping its mode (a new file gets 0666 less the umask).
+    """Replace *path* with *text*, keeping its mode (a new file gets 0666 less the umask); a pipe,
+    terminal or /dev/null is written to instead.
 
     With *expect* (the file's stamp when it was read), a file that changed meanwhile (another
     `rofs fix`, an editor) is not overwritten: ConcurrentChange is raised and nothing is written.
     Raises OSError when the file cannot be written; nothing is left behind then.
     """
-    target = Path(path)
-    if check_output(target):
-        with open(target, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        return
-    pending = Replacement(target)
+    dirfd, name = open_parent(path)
     try:
-        pending.handle.write(text)
-    except BaseException:
-        pending.discard()
-        raise
-    pending.commit(expect)
+        fd = _special(dirfd, name, str(path))
+        if fd is not None:
+            with open(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            return
+        pending = Replacement(path, (dirfd, name))
+        try:
+            pending.handle.write(text)
+        except BaseException:
+            pending.discard()
+            raise
+        pending.commit(expect)
+    finally:
+        os.close(dirfd)
 
 
 class Replacement:
@@ -95,16 +155,24 @@ class Replacement:
     process killed while writing leaves nothing behind.  ``commit`` syncs it, gives it the old
     file's mode, checks that nobody changed the target meanwhile, names it and renames it over
     the target (one atomic step for readers), then syncs the directory.  Where the file system
-    has no O_TMPFILE, a named temp file beside the target is used instead.
+    has no O_TMPFILE, a named temp file beside the target is used instead.  The directory is
+    the one open_parent found (links someone else planted are not followed), held open.
     """
 
-    def __init__(self, target: str | Path):
+    def __init__(self, target: str | Path, parent: tuple[int, str] | None = None):
         self.target = Path(target)
+        if parent is None:
+            dirfd, self.leaf = open_parent(target)
+        else:
+            dirfd, self.leaf = os.dup(parent[0]), parent[1]
+        self.dirfd = dirfd
         self.name: str | None = None
         try:
-            fd = os.open(self.target.parent, os.O_TMPFILE | os.O_WRONLY, 0o600)
+            fd = os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
         except (AttributeError, OSError):
-            fd, self.name = tempfile.mkstemp(prefix=f".{self.target.name}.rofs-", dir=self.target.parent)
+            self.name = f".{self.leaf}.rofs-{os.getpid()}-{id(self):x}"
+            fd = os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                         dir_fd=dirfd)
         self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
 
     def commit(self, expect: tuple[int, int, int] | None = None) -> None:
@@ -113,7 +181,7 @@ class Replacement:
             fd = self.handle.fileno()
             os.fsync(fd)
             try:
-                perms = stat.S_IMODE(self.target.stat().st_mode)
+                perms = stat.S_IMODE(os.stat(self.leaf, dir_fd=self.dirfd).st_mode)
             except FileNotFoundError:
                 umask = os.umask(0)
                 os.umask(umask)
@@ -122,30 +190,33 @@ class Replacement:
             if expect is not None and stamp(str(self.target)) != expect:
                 raise ConcurrentChange(f"{self.target} changed while rofs was fixing it; nothing written, run rofs fix again")
             if self.name is None:
-                base = f".{self.target.name}.rofs-{os.getpid()}-{id(self):x}"
-                dirfd = os.open(self.target.parent, os.O_RDONLY | os.O_DIRECTORY)
-                try:  # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N: the way to name an O_TMPFILE file
-                    os.link(f"/proc/self/fd/{fd}", base, dst_dir_fd=dirfd, follow_symlinks=True)
-                finally:
-                    os.close(dirfd)
-                self.name = os.path.join(self.target.parent, base)
-            os.replace(self.name, self.target)
+                base = f".{self.leaf}.rofs-{os.getpid()}-{id(self):x}"
+                # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N: the way to name an O_TMPFILE file
+                os.link(f"/proc/self/fd/{fd}", base, dst_dir_fd=self.dirfd, follow_symlinks=True)
+                self.name = base
+            os.replace(self.name, self.leaf, src_dir_fd=self.dirfd, dst_dir_fd=self.dirfd)
             self.name = None
         except BaseException:
             self.discard()
             raise
         self.handle.close()
         try:
-            dirfd = os.open(self.target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dirfd)
-            finally:
-                os.close(dirfd)
+            os.fsync(self.dirfd)
         except OSError:
             pass
+        self._close_dir()
 
     def discard(self) -> None:
         self.handle.close()
         if self.name is not None:
-            Path(self.name).unlink(missing_ok=True)
+            try:
+                os.unlink(self.name, dir_fd=self.dirfd)
+            except FileNotFoundError:
+                pass
             self.name = None
+        self._close_dir()
+
+    def _close_dir(self) -> None:
+        if self.dirfd >= 0:
+            os.close(self.dirfd)
+            self.dirfd = -1
