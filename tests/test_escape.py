@@ -623,3 +623,34 @@ def test_many_sockets_cannot_exhaust_bubblewrap(tmp_path: Path, probe):
     finally:
         for s in held:
             s.close()
+
+
+@pytest.mark.parametrize("case", ["other-fs-under-run", "var-lib", "link-under-run", "behind-a-crowd"])
+def test_sockets_where_a_first_scan_missed_them(case: str, probe, tmp_path: Path):
+    """A service socket on another file system under /run (as /run/user/UID is), in /var/lib (LXD,
+    the kubelet), behind a link under /run, and one in /tmp after someone filled /run/lock with
+    thousands of files: all masked."""
+    need_sandbox()
+    unshare = require_tool("unshare", "util-linux")
+    m = marker()
+    base = {"other-fs-under-run": f"/run/{m}", "var-lib": f"/var/lib/{m}", "link-under-run": f"/var/lib/{m}",
+            "behind-a-crowd": f"/tmp/{m}"}[case]
+    setup = f'mkdir -p "{base}"'
+    target = f"{base}/svc.sock"
+    connect_to = target
+    if case == "other-fs-under-run":
+        setup += f' && mount -t tmpfs rofs-test "{base}"'
+    if case == "link-under-run":
+        setup += f' && ln -s "{base}" "/run/{m}-link"'
+        connect_to = f"/run/{m}-link/svc.sock"
+    if case == "behind-a-crowd":
+        setup += f' && mkdir -p /run/lock/{m} && cd /run/lock/{m} && python3 -c "[open(str(i), \'w\') for i in range(5000)]"'
+    listen = (f'python3 -c "import socket,time; s=socket.socket(socket.AF_UNIX); s.bind(\'{target}\'); s.listen(1);'
+              f' time.sleep(30)" >/dev/null 2>&1 & listener=$!;')
+    report = tmp_path / "r.json"
+    script = (f'{setup} && {listen} sleep 0.5; "$@"; rc=$?; kill $listener; rm -rf "{base}" "/run/{m}-link" "/run/lock/{m}";'
+              ' exit $rc')
+    result = subprocess.run([unshare, "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+                             ROFS, "run", "--format", "json", "--report", str(report), "--", str(probe), "connect-unix",
+                             connect_to], capture_output=True, text=True, timeout=90)
+    assert "blocked: connect to a host socket" in result.stdout, result.stdout + result.stderr

@@ -83,39 +83,71 @@ def proc_sys_args(sys_visible: bool = True, empty: str | None = None) -> list[st
 
 
 # Where a machine keeps the unix sockets of its services (the Docker and containerd sockets,
-# systemd's private socket, D-Bus, ssh agents, X11): a container's root has none of them.
+# systemd's private socket, D-Bus, ssh and gpg agents, tmux and X11, LXD, the kubelet), and how deep
+# to look: a container's root has none of them.
 SOCKET_DIRS = ("/run", "/var/run", "/tmp", "/var/tmp")
-SOCKET_SCAN_LIMIT = 50_000  # entries looked at, at most
+SOCKET_PLACES = (("/run", 12), ("/var/run", 12), ("/tmp", 12), ("/var/tmp", 12), ("/root", 2), ("/home", 3),
+                 ("/var/lib", 2))
+CROWD = 4096  # a directory with more entries than this is not looked into one by one
+SOCKET_SCAN_LIMIT = 300_000  # entries looked at, at most
 
 
 def host_sockets(root: str = "/") -> list[str]:
-    """Unix sockets of this machine under SOCKET_DIRS (links not followed, one file system each):
-    masked in the sandbox, because root inside could connect to them (a read-only mount does not
-    stop connect()), and a service behind one may run anything as root."""
+    """Unix sockets of this machine in SOCKET_PLACES (links to directories followed, each
+    directory once): masked in the sandbox, because root inside could connect to them (a
+    read-only mount does not stop connect()), and a service behind one may run anything as
+    root.  A crowded directory anyone may write in (someone's 50,000 files in /run/lock) is
+    returned as a directory, to be masked whole."""
     found: list[str] = []
+    crowds: list[str] = []
     seen = 0
-    for top in SOCKET_DIRS:
+    visited: set[tuple[int, int]] = set()
+    for top, depth in SOCKET_PLACES:
         start = os.path.join(root, top.lstrip("/"))
-        if os.path.islink(start) or not os.path.isdir(start):
-            continue  # /var/run is a link to /run on most machines
-        device = os.stat(start).st_dev
-        stack = [start]
+        stack = [(start, 0, False)]
         while stack and seen < SOCKET_SCAN_LIMIT:
+            path, level, shared = stack.pop()
             try:
-                with os.scandir(stack.pop()) as entries:
-                    for entry in entries:
-                        seen += 1
-                        try:
-                            st = entry.stat(follow_symlinks=False)
-                        except OSError:
-                            continue
-                        if stat.S_ISSOCK(st.st_mode):
-                            found.append("/" + os.path.relpath(entry.path, root))
-                        elif stat.S_ISDIR(st.st_mode) and st.st_dev == device:
-                            stack.append(entry.path)
+                st = os.stat(path)  # links to directories are followed, once each
             except OSError:
                 continue
-    return sorted(found)
+            if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) in visited:
+                continue
+            visited.add((st.st_dev, st.st_ino))
+            shared = shared or bool(st.st_mode & stat.S_IWOTH)
+            try:
+                with os.scandir(path) as entries:
+                    names = []
+                    for count, entry in enumerate(entries):
+                        if count > CROWD:
+                            break
+                        names.append(entry)
+            except OSError:
+                continue
+            seen += len(names)
+            if len(names) > CROWD:
+                if shared:
+                    crowds.append(_rel(path, root))
+                continue
+            for entry in names:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        continue  # most entries, known from the directory itself (no stat)
+                    est = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISSOCK(est.st_mode):
+                    found.append(_rel(os.path.realpath(entry.path), root))
+                elif (stat.S_ISDIR(est.st_mode) or stat.S_ISLNK(est.st_mode)) and level < depth:
+                    stack.append((entry.path, level + 1, shared))
+    return sorted(set(found)) + [CROWD_MARK + c for c in sorted(set(crowds))]
+
+
+CROWD_MARK = "crowd:"
+
+
+def _rel(path: str, root: str) -> str:
+    return "/" + os.path.relpath(path, root) if root != "/" else path
 
 
 MAX_MASKS = 2000  # bubblewrap takes at most 9,000 arguments: beyond this, whole directories are masked
@@ -127,11 +159,12 @@ def socket_masks(root: str = "/") -> tuple[list[str], list[str]]:
     X11 or tmux directory, thousands made by someone to exhaust bubblewrap's arguments) is hidden
     as a whole; past MAX_MASKS, so is the top directory that holds the most."""
     sockets = host_sockets(root)
+    dirs = [p[len(CROWD_MARK):] for p in sockets if p.startswith(CROWD_MARK)]
+    sockets = [p for p in sockets if not p.startswith(CROWD_MARK)]
     by_parent: dict[str, list[str]] = {}
     for path in sockets:
         by_parent.setdefault(os.path.dirname(path), []).append(path)
     files: list[str] = []
-    dirs: list[str] = []
     for parent, found in sorted(by_parent.items()):
         if len(found) > GROUP and parent not in SOCKET_DIRS:
             dirs.append(parent)
