@@ -8,15 +8,18 @@ packages.  The image's ``VOLUME``s are read from its config, as candidate writab
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from rofs.runtime.errors import SandboxError
 from rofs.runtime.sandbox import require
@@ -98,26 +101,10 @@ def _from_layout(ref: str, layout: Path, tag: str | None, cache: Path) -> ImageB
         cache.mkdir(parents=True, exist_ok=True)
         _remove_stale(cache)
         work = Path(tempfile.mkdtemp(prefix=f".unpack-{os.getpid()}-", dir=cache))
-        bundle = work / "bundle"
-        name = tag or desc.get("annotations", {}).get("org.opencontainers.image.ref.name")
-        if name is None:  # umoci needs a tag: give the manifest one in a private copy of the index
-            name = "rofs"
-            tagged = work / "layout"
-            shutil.copytree(layout, tagged, symlinks=True)
-            index = json.loads((tagged / "index.json").read_text())
-            index["manifests"] = [dict(desc, annotations={"org.opencontainers.image.ref.name": name})]
-            (tagged / "index.json").write_text(json.dumps(index))
-            layout = tagged
-        done = subprocess.run([umoci, "unpack", "--image", f"{layout}:{name}", str(bundle)],
-                              capture_output=True, text=True, preexec_fn=_die_with_rofs)
-        if done.returncode != 0:
-            shutil.rmtree(work, ignore_errors=True)
-            raise SandboxError(f"{ref}: cannot unpack: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'umoci failed'}")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(bundle, target)
-        shutil.rmtree(work, ignore_errors=True)
+        with _removed_when_stopped(work):
+            _unpack(ref, umoci, layout, tag, desc, work, target)
     runtime = json.loads((target / "config.json").read_text())
+
     process = runtime.get("process", {})
     env = dict(item.split("=", 1) for item in process.get("env", []) if "=" in item)
     user = process.get("user", {})
@@ -142,7 +129,9 @@ def _from_archive(ref: str, archive: Path, cache: Path) -> ImageBundle:
     skopeo = require("skopeo", "skopeo")
     cache.mkdir(parents=True, exist_ok=True)
     _remove_stale(cache)
-    with tempfile.TemporaryDirectory(prefix=f".archive-{os.getpid()}-", dir=cache) as tmp:
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".archive-{os.getpid()}-", dir=cache))
+    with _removed_when_stopped(tmp_dir):
+        tmp = str(tmp_dir)
         layout = Path(tmp) / "layout"
         done = subprocess.run([skopeo, "--insecure-policy", "copy", f"docker-archive:{archive}", f"oci:{layout}:image"],
                               capture_output=True, text=True, preexec_fn=_die_with_rofs)
@@ -150,6 +139,43 @@ def _from_archive(ref: str, archive: Path, cache: Path) -> ImageBundle:
             message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "skopeo failed"
             raise SandboxError(f"{ref}: cannot read the archive: {message}")
         return _from_layout(ref, layout, "image", cache)
+
+
+def _unpack(ref: str, umoci: str, layout: Path, tag: str | None, desc: dict, work: Path, target: Path) -> None:
+    bundle = work / "bundle"
+    name = tag or desc.get("annotations", {}).get("org.opencontainers.image.ref.name")
+    if name is None:  # umoci needs a tag: give the manifest one in a private copy of the index
+        name = "rofs"
+        tagged = work / "layout"
+        shutil.copytree(layout, tagged, symlinks=True)
+        index = json.loads((tagged / "index.json").read_text())
+        index["manifests"] = [dict(desc, annotations={"org.opencontainers.image.ref.name": name})]
+        (tagged / "index.json").write_text(json.dumps(index))
+        layout = tagged
+    done = subprocess.run([umoci, "unpack", "--image", f"{layout}:{name}", str(bundle)],
+                          capture_output=True, text=True, preexec_fn=_die_with_rofs)
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "umoci failed"
+        raise SandboxError(f"{ref}: cannot unpack: {message}")
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(bundle, target)
+
+
+@contextlib.contextmanager
+def _removed_when_stopped(work: Path) -> Iterator[None]:
+    """*work* is removed however the unpacking ends: done, failed, or SIGINT/SIGTERM/SIGHUP to rofs
+    (after SIGKILL, the next run with this cache removes it)."""
+    def stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _trusted_cache(cache: Path) -> Path:
