@@ -12,7 +12,6 @@ runs left on the machine.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import pty
@@ -21,9 +20,8 @@ import shutil
 import socket
 import stat
 import subprocess
-import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 

@@ -17,12 +17,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 
 from conftest import require_path, require_tool
 from realserver import free_port
 from rofs.runtime.sandbox import resolve_in_root
-from test_cli import ROFS
 from test_profiles_real import NGINX_CONF, _http, _redis_cli, scratch  # noqa: F401
 from test_run import _start, _wait_port, need_sandbox, run
 
