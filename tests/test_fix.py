@@ -19,14 +19,14 @@ import yaml
 
 from conftest import CORPUS, SCHEMAS, require_path
 from rofs.audit import AuditOptions, audit
-from rofs.fix import FIXABLE, MANIFEST_FIXABLE, fix_paths, fix_text
+from rofs.fix import ALL_RULES, FIXABLE, fix_paths, fix_text
 from rofs.profiles import builtin_registry
 from test_cli import rofs
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 FIXTURES = Path(__file__).parent / "fixtures" / "fix"
 K8S_VERSION = kubernetes_validate.latest_version()
-SELECTED = set(FIXABLE)
+SELECTED = set(ALL_RULES)
 # What a fix may remove or rewrite in place: the settings it corrects, never anything else.
 REMOVABLE = re.compile(
     r"readOnlyRootFilesystem|securityContext:|emptyDir|sizeLimit|medium:|tmpfs|^\s*- /|volumes:|^\s*- name:|\{|\["
@@ -54,7 +54,7 @@ def test_fixture_is_fixed_exactly_as_expected(name):
     else:
         for doc in docs:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
-    result = audit([str(expected)], builtin_registry(), AuditOptions(select=set(MANIFEST_FIXABLE)))
+    result = audit([str(expected)], builtin_registry(), AuditOptions(select=set(FIXABLE)))
     assert [(f.rule, str(f.location)) for f in result.active] == []
 
 
@@ -79,8 +79,10 @@ def test_corpus_every_file_fixes_or_says_why(corpus_fix):
     assert outcome == {
         ("kubernetes", True, False): 501, ("kubernetes", False, False): 598,
         ("compose", True, False): 55, ("compose", False, False): 1,  # the empty override file
-        # Dockerfiles: 4 plain-word commands rewritten; 99 have suggestions to review; 13 are fine
-        ("dockerfile", True, True): 4, ("dockerfile", False, True): 95, ("dockerfile", False, False): 13,
+        # Dockerfiles: 4 plain-word commands rewritten; 96 have suggestions to review; 16 are fine (the
+        # directories-owned-by-the-user suggestion comes with RO302 only: three images that end as
+        # their own non-root user no longer get it)
+        ("dockerfile", True, True): 4, ("dockerfile", False, True): 92, ("dockerfile", False, False): 16,
     }
     for r in results:
         if r.changed:
@@ -94,8 +96,9 @@ def test_corpus_fix_is_idempotent_and_reaudits_clean(corpus_fix):
             Path(r.path).write_text(r.fixed)
     again = fix_paths([str(copy)], builtin_registry(), SELECTED)
     assert [r.path for r in again if r.changed or r.error] == []
-    result = audit([str(copy)], builtin_registry(), AuditOptions(select=set(MANIFEST_FIXABLE)))
-    assert [(f.rule, str(f.location)) for f in result.active] == []
+    result = audit([str(copy)], builtin_registry(), AuditOptions(select=set(FIXABLE)))
+    # what is left is what fix only suggests (RO301 for a command that needs a shell)
+    assert [(f.rule, str(f.location)) for f in result.active if f.applicability != "suggestion"] == []
     assert result.errors == []
 
 
@@ -164,9 +167,8 @@ def test_fix_in_place_keeps_mode_and_leaves_no_temp_files(tmp_path: Path):
     assert stat.S_IMODE(f.stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.yaml"]
     assert "fixed " + str(f) in result.stderr
-    assert "A Deployment with persistent data" not in result.stderr or True
     assert rofs("fix", str(f)).returncode == 0, "second run: nothing left to fix"
-    audit_after = rofs("audit", str(f), "--select", ",".join(sorted(SELECTED)))
+    audit_after = rofs("audit", str(f), "--select", ",".join(sorted(FIXABLE)))
     assert audit_after.returncode == 0, audit_after.stdout
 
 
@@ -411,14 +413,14 @@ def test_compose_merged_tmpfs_and_volumes_are_copied_not_lost():
 
 
 def audit_text(text: str) -> list:
-    from rofs.audit import check_workload
+    from rofs.checks import check_workload
     from rofs.rules import Context
     from rofs.sources.compose import ComposeSource
 
     source = ComposeSource().read(text, "compose.yaml")
     assert source.errors == []
     ctx = Context(builtin_registry())
-    return [(w.name, f.rule, f.path) for w in source.workloads for f in check_workload(w, ctx, set(MANIFEST_FIXABLE))]
+    return [(w.name, f.rule, f.path) for w in source.workloads for f in check_workload(w, ctx, set(FIXABLE))]
 
 
 def test_compose_named_volume_declared_as_tmpfs_holding_data_becomes_a_named_volume():
@@ -442,7 +444,8 @@ def test_compose_no_second_mount_at_or_beneath_a_read_only_mount():
     cache = yaml.safe_load(result.fixed)["services"]["cache"]
     assert _mount_targets(cache) == ["/data"]  # was: a second /data mount, and /data/tmp beneath the read-only one
     assert any("writes /data, but /data is mounted there" in n for n in result.notes)
-    assert any("writes /data/tmp, but /data is mounted there" in n for n in result.notes)
+    # /data/tmp lies in /data, which serves it once writable: one note, not two
+    assert not any("/data/tmp" in n for n in result.notes)
 
 
 def test_compose_refuses_to_change_mounts_other_services_share():

@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCHEMAS
-from rofs.audit import AuditOptions, check_workload, iter_audit
-from rofs.fix import MANIFEST_FIXABLE, fix_text
+from rofs.audit import AuditOptions, iter_audit
+from rofs.checks import check_workload
+from rofs.fix import FIXABLE, fix_text
 from rofs.generate.plan import volume_name_for
 from rofs.model import SourceFormat
 from rofs.profiles import builtin_registry
@@ -142,16 +143,16 @@ def document(draw):
 @given(document())
 def test_fix_output_parses_reaudits_clean_and_is_idempotent(text):
     COUNTS["kubernetes fix"] += 1
-    result = fix_text(text, "gen.yaml", REGISTRY, set(MANIFEST_FIXABLE))
+    result = fix_text(text, "gen.yaml", REGISTRY, set(FIXABLE))
     assert result.error is None, result.error
     list(yaml.safe_load_all(result.fixed))  # parses
     fixed = KubernetesSource().read(result.fixed, "gen.yaml")
     assert not fixed.errors
-    again = fix_text(result.fixed, "gen.yaml", REGISTRY, set(MANIFEST_FIXABLE))
+    again = fix_text(result.fixed, "gen.yaml", REGISTRY, set(FIXABLE))
     assert again.fixed == result.fixed, "a second fix changes nothing"
     ctx = Context(REGISTRY)
     for w in fixed.workloads:
-        left = [f for f in check_workload(w, ctx, set(MANIFEST_FIXABLE))]
+        left = [f for f in check_workload(w, ctx, set(FIXABLE))]
         assert left == [], [(f.rule, f.message) for f in left]
 
 
@@ -442,7 +443,7 @@ def test_compose_fix_output_validates_reaudits_clean_keeps_the_rest_and_is_idemp
     _, text = case
     before = _load(text)
     assert list(COMPOSE_SCHEMA.iter_errors(before)) == [], "the generator writes valid Compose"
-    result = fix_text(text, "compose.yaml", REGISTRY, set(MANIFEST_FIXABLE))
+    result = fix_text(text, "compose.yaml", REGISTRY, set(FIXABLE))
     if result.error is not None and REFUSED in result.error:
         # Intended: a tmpfs of a service that others merge (`<<: *db`) is not moved in place, since
         # that would change those services too; the file is left as it was, with the reason.
@@ -459,10 +460,10 @@ def test_compose_fix_output_validates_reaudits_clean_keeps_the_rest_and_is_idemp
     for w in fixed.workloads:
         # Not fixable: a path the app writes at or beneath a mount the user made read-only (Compose
         # allows one mount per path, and none beneath a read-only one): the fix says so in a note.
-        left = [f for f in check_workload(w, ctx, set(MANIFEST_FIXABLE))
+        left = [f for f in check_workload(w, ctx, set(FIXABLE))
                 if not (f.rule in ("RO201", "RO204") and any(f"writes {f.path}, but " in n for n in result.notes))]
         assert left == [], [(w.name, f.rule, f.message) for f in left]
-    again = fix_text(result.fixed, "compose.yaml", REGISTRY, set(MANIFEST_FIXABLE))
+    again = fix_text(result.fixed, "compose.yaml", REGISTRY, set(FIXABLE))
     assert again.fixed == result.fixed, "a second fix changes nothing"
     # comments, the BOM and the line endings survive
     assert COMMENT.findall(result.fixed) == COMMENT.findall(text)

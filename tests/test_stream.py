@@ -13,12 +13,12 @@ import yaml
 
 import rofs.stream as stream_mod
 from conftest import in_ci
-from rofs.fix import FIXABLE, fix_stream, fix_text
+from rofs.fix import ALL_RULES, fix_stream, fix_text
 from rofs.profiles import builtin_registry
 from rofs.sources.kubernetes import KubernetesSource, _Loader
 from rofs.stream import chunks, documents
 
-SELECTED = set(FIXABLE)
+SELECTED = set(ALL_RULES)
 
 DEPLOY = """apiVersion: apps/v1
 kind: Deployment
@@ -64,7 +64,7 @@ def _sample(crlf: bool = False) -> str:
 def _objects(docs) -> list[tuple[str, int, int, int]]:
     out = []
     for doc in docs:
-        for obj in KubernetesSource._objects(doc):
+        for obj in KubernetesSource.objects(doc):
             meta = dict((k.value, v) for k, v in obj.value).get("metadata")
             node = dict((k.value, v) for k, v in meta.value).get("name") if meta is not None else None
             if node is None:

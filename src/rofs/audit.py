@@ -18,8 +18,9 @@ from typing import Callable, Iterable, Iterator
 
 import yaml
 
-from rofs.model import Finding, Location, Severity, SourceFormat, Suppression, Workload
+from rofs.model import Finding, Severity, SourceFormat, Workload
 from rofs.profiles import ProfileRegistry
+from rofs.checks import checked, reasonless
 from rofs.rules import RULES, SUPPRESSION_RULE, Context
 from rofs.stream import documents as stream_documents
 from rofs.stream import has_list_items
@@ -450,21 +451,7 @@ def detect(documents: list[yaml.Node]) -> SourceFormat | None:
     return None
 
 
-# --- checking -----------------------------------------------------------------------
-
-
-def check_workload(workload: Workload, ctx: Context, selected: set[str]) -> Iterator[Finding]:
-    for rule_id in sorted(selected):
-        module = RULES[rule_id]
-        if workload.format in module.META.formats:
-            yield from module.check(workload, ctx)
-
-
-def _suppressed_by(finding: Finding, suppressions: list[Suppression]) -> Suppression | None:
-    for sup in suppressions:
-        if sup.matches(finding.rule, finding.name, finding.container, finding.location.line):
-            return sup
-    return None
+# --- checking ---------------------------------------------------------------------
 
 
 @dataclass
@@ -507,16 +494,12 @@ def _file_findings(
         source.container_count += len(workload.containers)
         if keep:
             kept.append(workload)
-        own = list(workload.suppressions) + source.suppressions
-        found = []
-        for finding in check_workload(workload, ctx, selected):
-            sup = _suppressed_by(finding, own)
-            found.append(finding if sup is None else _with_suppression(finding, sup))
+        found = checked(workload, ctx, selected, source.suppressions)
         if SUPPRESSION_RULE in selected:
-            found += _reasonless(workload.suppressions, workload)
+            found += reasonless(workload.suppressions, workload)
         yield from sorted(found, key=lambda f: f.sort_key)
     if SUPPRESSION_RULE in selected:
-        yield from _reasonless(source.suppressions, None, source.path)
+        yield from reasonless(source.suppressions, None, source.path)
     source.workloads = kept
 
 
@@ -543,31 +526,3 @@ def audit(
     for report in iter_audit(inputs, registry, options, progress):
         result.add(report)
     return result
-
-
-def _with_suppression(finding: Finding, sup: Suppression) -> Finding:
-    from dataclasses import replace
-
-    return replace(finding, suppressed=sup.reason or "(no reason given)")
-
-
-def _reasonless(suppressions: Iterable[Suppression], workload: Workload | None, path: str = "") -> list[Finding]:
-    meta = RULES[SUPPRESSION_RULE].META
-    out = []
-    for sup in suppressions:
-        if sup.reason:
-            continue
-        out.append(
-            Finding(
-                rule=meta.id,
-                name=meta.name,
-                severity=meta.severity,
-                message=f"suppression of {', '.join(sup.rules)} gives no reason",
-                location=sup.location if sup.location.path else Location(path, sup.location.line, sup.location.column),
-                kind=workload.kind if workload else "file",
-                object=workload.display_name if workload else os.path.basename(path),
-                container=sup.container,
-                fix=meta.fix,
-            )
-        )
-    return out

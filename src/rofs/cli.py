@@ -280,7 +280,8 @@ def report_console():
 @main.command(short_help="Make K8s and Compose files read-only and still running.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff and write nothing.")
-@click.option("--select", "select", multiple=True, metavar="RULES", help="Fix only these rules (RO101, RO102, RO201-RO204, RO301-RO303).")
+@click.option("--select", "select", multiple=True, metavar="RULES", help="Fix only these rules (IDs, names or prefixes). `rofs rules` says which each"
+              " one does: fixed (safe, or review: read the diff) or suggested only.")
 @click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Do not fix these rules.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (as for audit).")
@@ -315,7 +316,7 @@ def fix(
     """
     from rofs import config as config_mod
     from rofs import rules as rules_mod
-    from rofs.fix import FIXABLE, fix_paths
+    from rofs.fix import ALL_RULES, fix_paths
 
     try:
         settings = config_mod.load(config_file)
@@ -323,11 +324,11 @@ def fix(
         fail(str(exc))
     registry = registry_with(tuple(settings.profile_files) + profile_files)
     try:
-        chosen = rules_mod.resolve(list(select)) if select else set(FIXABLE)
+        chosen = rules_mod.resolve(list(select)) if select else set(ALL_RULES)
         ignored = rules_mod.resolve(list(ignore) + settings.ignore)
     except KeyError as exc:
         fail(f"unknown rule {exc.args[0]!r}; see `rofs rules`")
-    selected = (chosen - ignored) & set(FIXABLE)
+    selected = chosen - ignored
     for path in paths:
         if path != "-" and not os.path.exists(path):
             fail(f"{path}: no such file or directory")
@@ -351,6 +352,8 @@ def fix(
                     result.write_fixed(out)
                 continue
             changed += 1
+            for line in _fixed_findings(result.applied):
+                click.echo(f"rofs: {line}", err=True)
             for note in _grouped_notes(result.notes):
                 click.echo(f"rofs: {result.path}: {note}", err=True)
             if show_diff:
@@ -378,6 +381,14 @@ def fix(
         summary += f"; {errors} not fixable"
     click.echo(summary, err=True)
     raise SystemExit(2 if errors else (1 if changed or pending else 0))
+
+
+def _fixed_findings(findings, shown: int = 20) -> list[str]:
+    """What a fix resolves, finding by finding, in the audit's words (the first *shown* of a file)."""
+    out = [f"{f.location} {f.rule} fixed: {f.fix}" for f in findings[:shown]]
+    if len(findings) > shown:
+        out.append(f"... and {len(findings) - shown} more findings fixed (rofs audit lists them before the fix)")
+    return out
 
 
 def _grouped_notes(notes: list[str], shown: int = 3) -> list[str]:
@@ -799,7 +810,7 @@ def _manifest_patch(manifest: str, results, registry, profile, images: list[str]
     """The mounts the log asks for, added to the manifest by the same engine as `rofs fix`."""
     import dataclasses
 
-    from rofs.fix import MANIFEST_FIXABLE, fix_text
+    from rofs.fix import FIXABLE, fix_text
     from rofs.fix import read_text_raw
     from rofs.images import parse_image
     from rofs.model import Layout, Profile, SourceRef, WritablePath
@@ -825,7 +836,7 @@ def _manifest_patch(manifest: str, results, registry, profile, images: list[str]
     text, error, _ = read_text_raw(manifest)
     if error or text is None:
         return ""
-    result = fix_text(text, manifest, merged, set(MANIFEST_FIXABLE))
+    result = fix_text(text, manifest, merged, set(FIXABLE))
     return result.diff() if result.changed else ""
 
 

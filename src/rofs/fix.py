@@ -35,19 +35,21 @@ from rofs.audit import (
 )
 from rofs.files import ConcurrentChange, Replacement, write_atomic
 from rofs.files import stamp as file_stamp
-from rofs.fixers.kubernetes import FIXABLE as MANIFEST_FIXABLE
-from rofs.fixers.kubernetes import KubernetesFixer, _existing_pvcs
+from rofs.checks import active
+from rofs.fixers.kubernetes import KubernetesFixer, existing_claims
 from rofs.fixers.textedit import JSON_STYLE, EditConflict, apply
-from rofs.model import SourceFormat
+from rofs.model import Finding, SourceFormat
 from rofs.profiles import ProfileRegistry
-from rofs.rules import Context
+from rofs.rules import RULES, Context, fixable
 from rofs.sources.interface import comment_pragmas
 from rofs.sources.kubernetes import ShapeError, _Loader, yaml_error
 from rofs.stream import chunks, gc_paused
 
 
-DOCKERFILE_RULES = ("RO301", "RO302", "RO303")
-FIXABLE = MANIFEST_FIXABLE + DOCKERFILE_RULES
+# The rules whose remedies `rofs fix` writes (the rules' metadata says which); the others' remedies
+# are suggestions, shown for Dockerfiles by `rofs fix --diff`.
+FIXABLE = frozenset(fixable())
+ALL_RULES = frozenset(RULES)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class FileFix:
     error: str | None = None
     suggested: str | None = None  # Dockerfiles: the fix plus what only the author can decide
     stamp: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) when read: to detect a concurrent change
+    applied: list[Finding] = field(default_factory=list)  # the findings this fix resolves (as the audit words them)
 
     @property
     def changed(self) -> bool:
@@ -134,11 +137,14 @@ def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str
         if kind is SourceFormat.KUBERNETES:
             fixer = KubernetesFixer(ctx, selected)
             edits, notes = fixer.fix(body, path, pragmas, append=not as_json)
+            result.applied = fixer.applied
         else:
             from rofs.fixers.compose import ComposeFixer
 
+            compose = ComposeFixer(ctx, selected)
             fixer = None
-            edits, notes = ComposeFixer(ctx, selected).fix(body, path, pragmas)
+            edits, notes = compose.fix(body, path, pragmas)
+            result.applied = compose.applied
         fixed = bom + apply(body, edits)
         if as_json and fixer is not None and fixer.appended_docs:
             fixed = bom + _json_with(fixed[len(bom):], fixer.appended_docs, body)
@@ -199,12 +205,19 @@ def _is_dockerfile(path: str, text: str) -> bool:
 
 def _fix_dockerfile(result: FileFix, body: str, bom: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
     from rofs.fixers.dockerfile import DockerfileFixer
+    from rofs.sources.dockerfile import DockerfileSource
 
     result.format = SourceFormat.DOCKERFILE
+    source = DockerfileSource().read(body, result.path)
+    if source.errors:
+        result.error = f"{result.path}: cannot fix: {source.errors[0]}"
+        return result
+    findings = [f for w in source.workloads
+                for f in active(w, Context(registry), selected, comment_pragmas(body, result.path) + source.suppressions)]
+    fixer = DockerfileFixer()
     try:
-        applied, suggested, notes = DockerfileFixer(Context(registry), selected).fix(
-            body, result.path, comment_pragmas(body, result.path)
-        )
+        applied, suggested, notes = fixer.fix(body, findings)
+        result.applied = fixer.applied
         result.fixed = bom + apply(body, applied)
         result.suggested = bom + apply(body, applied + suggested)
     except (EditConflict, ValueError) as exc:
@@ -441,6 +454,7 @@ def _range(start: int, length: int) -> str:
 def _fix_stream_pass(source, display, registry, selected, target, show_diff, stamp, preseed: set[str]) -> FileFix:
     result = StreamedFix(path=display, source=source, stamp=stamp, format=SourceFormat.KUBERNETES)
     fixer = KubernetesFixer(Context(registry), selected)
+    result.applied = fixer.applied  # the same list: it grows piece by piece
     taken = set(preseed)  # claim names found in the stream, or added by this fix
     existing: set[str] = set()  # claim names found in the stream
     appended: list[str] = []
@@ -492,7 +506,7 @@ def _fix_stream_pass(source, display, registry, selected, target, show_diff, sta
                 else:
                     todo = [(chunk, text, docs)]
                 for piece, body, pdocs in todo:
-                    found = _existing_pvcs(pdocs)
+                    found = existing_claims(pdocs)
                     if found & (taken - existing):
                         raise _Collision(existing | found)
                     existing |= found
@@ -575,4 +589,4 @@ def _whole(source: str, display: str, registry, selected, stamp, streamed: Strea
     return result
 
 
-__all__ = ["FIXABLE", "ConcurrentChange", "FileFix", "StreamedFix", "fix_paths", "fix_stream", "fix_text", "write_atomic"]
+__all__ = ["ALL_RULES", "FIXABLE", "ConcurrentChange", "FileFix", "StreamedFix", "fix_paths", "fix_stream", "fix_text", "write_atomic"]

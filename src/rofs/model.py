@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Iterator
+from typing import Any, Iterator
 
 
 @dataclass(frozen=True, order=True)
@@ -435,8 +435,14 @@ class RuleMeta:
     fix: str  # what fixes it, one sentence ending in a period
     formats: tuple[SourceFormat, ...]
     refs: tuple[Ref, ...] = ()
-    fixable: bool = False  # `rofs fix` can rewrite it
+    # What `rofs fix` may do with the rule's remedies (rofs.remedy.Applicability): "safe" and
+    # "review" are written, "suggestion" only shown.  The one place that says what is fixable.
+    applicability: str = "suggestion"
     cwe: str | None = None
+
+    @property
+    def fixable(self) -> bool:
+        return self.applicability in ("safe", "review")
 
 
 @dataclass(frozen=True)
@@ -452,8 +458,10 @@ class Finding:
     object: str  # object name (namespace/name for namespaced K8s objects)
     container: str | None = None
     path: str | None = None  # the filesystem path concerned, when there is one
-    fix: str | None = None
+    fix: str | None = None  # the remedies in the format's words (else the rule's general fix)
     suppressed: str | None = None  # the reason, when a suppression matched
+    remedies: tuple[Any, ...] = ()  # rofs.remedy objects: what `rofs fix` applies
+    applicability: str = "suggestion"  # of the remedies here (rofs.remedy.Applicability)
 
     @property
     def sort_key(self) -> tuple:

@@ -13,24 +13,14 @@ import json
 
 import yaml
 
+from rofs.checks import active
 from rofs.fixers.editor import Editor, get, key_node
-from rofs.fixers.kubernetes import (
-    DEFAULT_EPHEMERAL,
-    FIXABLE,
-    Need,
-    _dedupe,
-    _serves,
-    _spec,
-    _unique,
-    findings_for,
-    profile_needs,
-)
+from rofs.fixers.kubernetes import _unique
 from rofs.fixers.textedit import dash_column, flow, is_flow, last_line, render_block
-from rofs.generate.plan import volume_name_for
-from rofs.model import Container, SourceFormat, VolumeKind, Workload, path_covers
-from rofs.rules import Context
-from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, serving_mount
-from rofs.rules.ro204_temp_dir_not_writable import env_temp_paths
+from rofs.model import Finding, SourceFormat, VolumeKind, Workload, path_covers, volume_name_for
+from rofs.remedy import DEFAULT_EPHEMERAL, AddMount, Applicability, BoundVolume, MakePersistent, ReadOnlyRoot
+from rofs.rules import Context, fixable
+from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
 from rofs.sources.compose import ComposeSource
 from rofs.sources.compose import MERGE_TAG, VOLUME_MODES, _split_colons
 from rofs.sources.compose import _get as merged_get
@@ -90,7 +80,8 @@ class ComposeFixer:
 
     def __init__(self, ctx: Context, selected: set[str]):
         self.ctx = ctx
-        self.selected = set(selected) & set(FIXABLE)
+        self.selected = set(selected) & fixable()
+        self.applied: list[Finding] = []  # the findings whose remedies were written
 
     def fix(self, text: str, path: str, suppressions: list) -> tuple[list, list[str]]:
         documents = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
@@ -117,14 +108,17 @@ class ComposeFixer:
             if node is None or id(node) in done:
                 continue  # `other: *service` is the same mapping: fixed once, for both
             done.add(id(node))
-            findings = findings_for(workload, self.ctx, self.selected, suppressions)
+            findings = [f for f in active(workload, self.ctx, self.selected, suppressions)
+                        if Applicability(f.applicability).applied]
             if findings:
                 for key in ("tmpfs", "volumes"):
                     if id(get(node, key)) in shared:
                         # an edit at the anchor would change every user of it, and the alias has no place to edit
                         raise ValueError(f"service {workload.name}: its {key} is an anchor or alias shared with"
                                          " another part of the file; write it out in each service first")
-                self._fix_service(editor, node, workload, findings, notes, declared, new_top)
+                skipped: set[int] = set()
+                self._fix_service(editor, node, workload, findings, notes, declared, new_top, skipped)
+                self.applied += [f for f in findings if not any(id(r) in skipped for r in f.remedies)]
         if new_top:
             if isinstance(top_volumes, yaml.MappingNode) and (is_flow(top_volumes) or top_volumes.value):
                 editor.add_keys(top_volumes, new_top)  # a flow mapping too: what it declares stays as written
@@ -134,30 +128,25 @@ class ComposeFixer:
                 editor.replace_value(root, "volumes", new_top)  # `volumes:` with nothing declared
         return editor.finish(), notes
 
-    def _fix_service(self, editor, node, workload: Workload, findings, notes, declared, new_top) -> None:
+    def _fix_service(self, editor, node, workload: Workload, findings: list[Finding], notes, declared, new_top,
+                     skipped: set[int]) -> None:
+        """Apply the service's remedies; the ids of those that cannot be applied go to *skipped*."""
         container = workload.containers[0]
         label = f"service {workload.name}"
-        needs: list[Need] = []
+        needs: list[AddMount] = []
         make_ro = False
         persist: set[str] = set()  # mount paths on tmpfs that must become named volumes
-        bound: set[str] = set()  # tmpfs mount paths that need a size
-        for f in findings:
-            if f.rule == "RO101":
-                make_ro = True
-                needs += self._profile_needs(container, label, notes)
-            elif f.rule == "RO201" and f.path:
-                needs += [n for n in self._profile_needs(container, label, notes) if n.path == f.path]
-            elif f.rule == "RO204" and f.path:
-                needs.append(Need(f.path, VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, why="temp dir set by env"))
-            elif f.rule == "RO202" and f.path:
-                for mount in container.mounts:
-                    vol = workload.volume(mount.volume)
-                    if vol is not None and vol.type == "tmpfs" and (mount.path == f.path or f.path.startswith(mount.path + "/") or mount.path.startswith(f.path + "/")):
-                        persist.add(mount.path)
-            elif f.rule == "RO203" and f.path:
-                bound.add(f.path)
-        if make_ro and "RO204" in self.selected:
-            needs += [Need(p, VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, why="temp dir set by env") for p in env_temp_paths(container)]
+        bound: dict[str, int] = {}  # tmpfs mount paths that need a size, and the size
+        for finding in findings:
+            for remedy in finding.remedies:
+                if isinstance(remedy, ReadOnlyRoot):
+                    make_ro = True
+                elif isinstance(remedy, AddMount):
+                    needs.append(remedy)
+                elif isinstance(remedy, MakePersistent):
+                    persist.add(remedy.path)
+                elif isinstance(remedy, BoundVolume) and remedy.path:
+                    bound[remedy.path] = remedy.size
 
         entries: list[dict] = []
         short = _short_tmpfs_paths(merged_get(node, "tmpfs"))
@@ -196,7 +185,7 @@ class ComposeFixer:
                 handled.add(mount.path)
                 notes.append(f"{label}: {mount.path} held data that must persist; it is now named volume {vname}.")
             elif mount.path in bound:
-                size = self._profile_size(container, mount.path) or DEFAULT_EPHEMERAL
+                size = bound[mount.path]
                 if mount.path in short:
                     moved.add(mount.path)
                     entries.append({"type": "tmpfs", "target": mount.path, "tmpfs": {"size": size}})
@@ -214,18 +203,21 @@ class ComposeFixer:
             self._refuse_if_merged(node, label, min(moved))
             self._remove_tmpfs(editor, node, moved)
 
-        chosen: list[Need] = []
-        for need in _dedupe(needs):
+        chosen: list[AddMount] = []
+        for need in minimal(needs):
             if need.path in handled:
                 continue
-            if serving_mount(workload, container, _spec(need), need.path) is not None:
-                continue
-            if any(_serves(o, need) for o in chosen):
-                continue
+            if need.guess:
+                what = container.image or "this build"
+                note = (f"{label}: no profile for {what}; added a bounded /tmp only. Its other writable paths are"
+                        " unknown: find them with `rofs trace`, then pass the profile with --profile-file.")
+                if note not in notes:
+                    notes.append(note)
             blocking = [m for m in container.mounts if need.path != RUNTIME_SHM and path_covers(m.path, need.path)]
             if blocking:
                 # A mount that is not writable holds the path: a second mount at the same path is refused
                 # by Compose, and one beneath a read-only mount cannot be created.  Left to the user.
+                skipped.update(id(n) for n in needs if n.path == need.path or path_covers(need.path, n.path))
                 notes.append(f"{label}: the app writes {need.path}, but {blocking[-1].path} is mounted there and is"
                              " not writable; make that mount writable (not fixed).")
                 continue
@@ -253,18 +245,6 @@ class ComposeFixer:
         if id(node) in self._merged_into:
             raise ValueError(f"{label}: other services merge it (<<), and its mount at {path} would change for them"
                              " too; give those services their own tmpfs/volumes first")
-
-    def _profile_needs(self, container: Container, label: str, notes: list[str]) -> list[Need]:
-        return profile_needs(self.ctx, container, label, container.image or "this build", notes)
-
-    def _profile_size(self, container: Container, path: str) -> int | None:
-        match = self.ctx.match(container)
-        if match is None:
-            return None
-        for spec in match.profile.paths_for(match.layout.id):
-            if spec.path == path or path in spec.accepts:
-                return spec.size
-        return None
 
     @staticmethod
     def _named(service: str, base: str, declared: set[str], new_top: dict) -> str:

@@ -1,57 +1,67 @@
-"""Fix Kubernetes manifests: read-only root *and* the mounts the app needs.
+"""Fix Kubernetes manifests: turn the rules' remedies into text edits.
 
-Driven by the audit's findings (RO101, RO102, RO201, RO202, RO203, RO204) on the model,
-applied as text splices at node positions (see ``rofs.fixers.editor``).
+The findings come from the same rule runner as ``rofs audit`` (RO101, RO102, RO201-RO204 carry
+the remedies applied here); each remedy becomes splices at node positions (see
+``rofs.fixers.editor``): read-only roots, mounts on new emptyDirs, claims or claim templates,
+volumes made persistent or bounded, and an init container that fills volumes which must hold the
+image's files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import yaml
 
+from rofs.checks import active
 from rofs.fixers.editor import Editor, get, is_null, seq_offset_of
 from rofs.fixers.textedit import flow, is_flow
-from rofs.generate.plan import volume_name_for
-from rofs.model import Container, Finding, SourceFormat, VolumeKind, Workload, WritablePath, mount_serves
-from rofs.rules import Context
-from rofs.rules.ro204_temp_dir_not_writable import env_temp_paths
-from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, required_paths, runs_the_app, serving_mount
-from rofs.sources.kubernetes import ROLES, KubernetesSource, ShapeError, _Loader
+from rofs.model import Container, Finding, SourceFormat, VolumeKind, Workload, volume_name_for
+from rofs.remedy import (
+    DEFAULT_EPHEMERAL,
+    AddMount,
+    Applicability,
+    BoundVolume,
+    MakePersistent,
+    ReadOnlyRoot,
+    RemovePodSetting,
+)
+from rofs.rules import Context, fixable
+from rofs.rules._common import minimal
+from rofs.sources.kubernetes import ROLES, KubernetesSource, PodWorkload, ShapeError, _Loader
 from rofs.units import format_quantity
 
-FIXABLE = ("RO101", "RO102", "RO201", "RO202", "RO203", "RO204")
-DEFAULT_EPHEMERAL = 256 << 20
-DEFAULT_MEMORY = 64 << 20
 SEED = "seed-writable-dirs"
 SEED_ROOT = "/rofs-seed"
 
 
 @dataclass
-class Need:
-    """A path one container must be able to write."""
+class Remedies:
+    """What one pod's findings ask for, gathered by kind."""
 
-    path: str
-    kind: VolumeKind
-    size: int | None
-    name: str | None = None
-    populated: bool = False
-    why: str = ""
+    read_only: set[int]
+    mounts: dict[int, list[AddMount]]
+    persist: dict[str, int]  # volume -> size
+    bound: dict[str, int]  # volume -> size
+    remove_pod_read_only: bool = False
 
-
-@dataclass
-class WorkloadFix:
-    notes: list[str] = field(default_factory=list)
-
-
-def findings_for(workload: Workload, ctx: Context, selected: set[str], suppressions: list) -> list[Finding]:
-    from rofs.audit import _suppressed_by, check_workload
-
-    out = []
-    for finding in check_workload(workload, ctx, selected):
-        if _suppressed_by(finding, list(workload.suppressions) + suppressions) is None:
-            out.append(finding)
-    return out
+    @classmethod
+    def of(cls, workload: Workload, findings: list[Finding]) -> "Remedies":
+        index = {c.name: i for i, c in enumerate(workload.containers)}
+        out = cls(set(), {}, {}, {})
+        for finding in findings:
+            for remedy in finding.remedies:
+                if isinstance(remedy, ReadOnlyRoot) and remedy.container in index:
+                    out.read_only.add(index[remedy.container])
+                elif isinstance(remedy, AddMount) and remedy.container in index:
+                    out.mounts.setdefault(index[remedy.container], []).append(remedy)
+                elif isinstance(remedy, MakePersistent):
+                    out.persist[remedy.volume] = remedy.size
+                elif isinstance(remedy, BoundVolume):
+                    out.bound[remedy.volume] = remedy.size
+                elif isinstance(remedy, RemovePodSetting):
+                    out.remove_pod_read_only = True
+        return out
 
 
 class KubernetesFixer:
@@ -59,7 +69,8 @@ class KubernetesFixer:
 
     def __init__(self, ctx: Context, selected: set[str]):
         self.ctx = ctx
-        self.selected = set(selected) & set(FIXABLE)
+        self.selected = set(selected) & fixable()
+        self.applied: list[Finding] = []  # the findings whose remedies were written (all pieces of a stream)
 
     def fix(self, text: str, path: str, suppressions: list, documents: list | None = None,
             pvc_names: set[str] | None = None, append: bool = True) -> tuple[list, list[str]]:
@@ -76,26 +87,19 @@ class KubernetesFixer:
         notes: list[str] = []
         if pvc_names is None:
             pvc_names = set()
-        pvc_names |= _existing_pvcs(documents)
+        pvc_names |= existing_claims(documents)
         self.appended = ""
         self.appended_docs: list[dict] = []
         for doc in documents:
-            for obj in source._objects(doc):
-                kind_node, api_node = get(obj, "kind"), get(obj, "apiVersion")
-                if not (isinstance(kind_node, yaml.ScalarNode) and isinstance(api_node, yaml.ScalarNode)):
+            for pod in source.pod_workloads(doc, path):
+                findings = [f for f in active(pod.workload, self.ctx, self.selected, suppressions)
+                            if Applicability(f.applicability).applied]
+                if not findings:
                     continue
-                kind = kind_node.value
-                meta = get(obj, "metadata")
-                name = _scalar(get(meta, "name")) or "(unnamed)"
-                namespace = _scalar(get(meta, "namespace"))
-                for spec, template_meta, where in source._pod_specs(obj, kind):
-                    workload = source._workload(obj, kind, name, namespace, meta, template_meta, spec, where, path)
-                    findings = findings_for(workload, self.ctx, self.selected, suppressions)
-                    if not findings:
-                        continue
-                    if editor is None:
-                        editor = Editor(text, seq_offset_of(text, spec))
-                    self._fix_workload(editor, obj, kind, name, namespace, spec, workload, findings, notes, pvc_names)
+                if editor is None:
+                    editor = Editor(text, seq_offset_of(text, pod.spec))
+                self._fix_workload(editor, pod, Remedies.of(pod.workload, findings), notes, pvc_names)
+                self.applied += findings
         if editor is None:
             return [], notes
         edits = editor.finish(append)
@@ -106,54 +110,19 @@ class KubernetesFixer:
 
     # ---------------------------------------------------------------------------------
 
-    def _fix_workload(self, editor, obj, kind, name, namespace, spec, workload, findings, notes, pvc_names):
-        label = f"{kind} {workload.display_name}"
+    def _fix_workload(self, editor: Editor, pod: PodWorkload, todo: Remedies, notes: list[str],
+                      pvc_names: set[str]) -> None:
+        workload, spec = pod.workload, pod.spec
+        label = f"{pod.kind} {workload.display_name}"
         cnodes = [c for key, _ in ROLES for c in (get(spec, key).value if isinstance(get(spec, key), yaml.SequenceNode) else [])]
         assert len(cnodes) == len(workload.containers)
-        index = {c.name: i for i, c in enumerate(workload.containers)}
         volume_nodes = {}
         vseq = get(spec, "volumes")
         if isinstance(vseq, yaml.SequenceNode):
             for item in vseq.value:
                 if isinstance(item, yaml.MappingNode):
                     volume_nodes[_scalar(get(item, "name")) or ""] = item
-        statefulset = kind == "StatefulSet"
-
-        need_ro: set[int] = set()
-        needs: dict[int, list[Need]] = {}
-        to_persist: dict[str, int | None] = {}
-        to_bound: dict[str, int] = {}
-        remove_pod_ro = False
-        for f in findings:
-            ci = index.get(f.container) if f.container is not None else None
-            container = workload.containers[ci] if ci is not None else None
-            if f.rule == "RO101" and container is not None:
-                need_ro.add(ci)
-                needs.setdefault(ci, []).extend(self._profile_needs(workload, container, label, notes))
-            elif f.rule == "RO102":
-                remove_pod_ro = True
-                for i, c in enumerate(workload.containers):
-                    if c.security.read_only_root_fs is not True:
-                        need_ro.add(i)
-            elif f.rule == "RO201" and container is not None and f.path:
-                needs.setdefault(ci, []).extend(n for n in self._profile_needs(workload, container, label, notes) if n.path == f.path)
-            elif f.rule == "RO204" and container is not None and f.path:
-                needs.setdefault(ci, []).append(Need(f.path, VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, why="temp dir set by env"))
-            elif f.rule == "RO202" and container is not None and f.path:
-                volume = self._serving_volume(workload, container, f.path)
-                if volume is not None:
-                    to_persist[volume] = self._profile_size(container, f.path) or (10 << 30)
-            elif f.rule == "RO203":
-                for vol in workload.volumes:
-                    if vol.type == "emptyDir" and vol.size_limit is None and vol.where("emptyDir") == f.location:
-                        to_bound[vol.name] = self._size_for_volume(workload, vol.name, vol.kind)
-
-        # A container made read-only here also needs the temp dirs its env names (what RO204
-        # would report on the next run).
-        if "RO204" in self.selected:
-            for ci in need_ro:
-                for path in env_temp_paths(workload.containers[ci]):
-                    needs.setdefault(ci, []).append(Need(path, VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, why="temp dir set by env"))
+        statefulset = pod.kind == "StatefulSet"
 
         # Volumes the pod has (and claim templates), and those this fix adds.
         taken = {v.name for v in workload.volumes}
@@ -161,18 +130,15 @@ class KubernetesFixer:
         new_volumes: list[dict] = []
         new_templates: list[dict] = []
         seeds: list[tuple[str, str]] = []
-        for ci in sorted(needs):
+        for ci in sorted(todo.mounts):
             container = workload.containers[ci]
             mounts: list[dict] = []
-            chosen: list[Need] = []
-            for need in _dedupe(needs[ci]):
-                if serving_mount(workload, container, _spec(need), need.path) is not None:
-                    continue
-                if any(_serves(o, need) for o in chosen):
-                    continue
-                chosen.append(need)
-            for need in chosen:
-                vname = planned.get((need.path, need.kind)) or self._reuse(workload, container, need)
+            for need in minimal(todo.mounts[ci]):
+                if need.guess:
+                    _note_once(notes, f"{label} [{container.name}]: no profile for {container.image}; added a"
+                               " bounded /tmp only. Its other writable paths are unknown: find them with"
+                               " `rofs trace`, then pass the profile with --profile-file.")
+                vname = planned.get((need.path, need.kind)) or _reuse(workload, container, need)
                 if vname is None:
                     vname = _unique(need.name or volume_name_for(need.path), taken)
                     taken.add(vname)
@@ -185,7 +151,7 @@ class KubernetesFixer:
                             claim = _unique(f"{workload.name.split(' ')[0]}-{vname}", pvc_names)
                             pvc_names.add(claim)
                             new_volumes.append({"name": vname, "persistentVolumeClaim": {"claimName": claim}})
-                            editor.append_document(_pvc(claim, namespace, size))
+                            editor.append_document(_pvc(claim, workload.namespace, size))
                             notes.append(
                                 f"{label}: {need.path} must persist; added PersistentVolumeClaim {claim}."
                                 f" A {workload.kind} with persistent data usually wants to be a StatefulSet"
@@ -201,22 +167,22 @@ class KubernetesFixer:
             if mounts:
                 editor.extend_list(cnodes[ci], "volumeMounts", mounts)
 
-        for ci in sorted(need_ro):
+        for ci in sorted(todo.read_only):
             editor.set_value(cnodes[ci], ["securityContext", "readOnlyRootFilesystem"], True)
 
-        if remove_pod_ro:
+        if todo.remove_pod_read_only:
             psc = get(spec, "securityContext")
             if isinstance(psc, yaml.MappingNode) and not editor.delete_key(psc, "readOnlyRootFilesystem"):
                 editor.delete_pair(spec, "securityContext")
 
-        for vname, size in to_bound.items():
-            if vname in to_persist:
+        for vname, size in todo.bound.items():
+            if vname in todo.persist:
                 continue  # it becomes a claim: no emptyDir left to bound
             item = volume_nodes.get(vname)
             if item is not None:
                 editor.set_value(item, ["emptyDir", "sizeLimit"], format_quantity(size))
 
-        for vname, size in to_persist.items():
+        for vname, size in todo.persist.items():
             item = volume_nodes.get(vname)
             if item is None:
                 continue
@@ -234,15 +200,15 @@ class KubernetesFixer:
                 else:
                     editor.delete_key(item, "emptyDir")
                     editor.add_keys(item, replacement)
-                editor.append_document(_pvc(claim, namespace, size))
+                editor.append_document(_pvc(claim, workload.namespace, size))
                 notes.append(f"{label}: volume {vname} held data that must persist; it is now PersistentVolumeClaim {claim}.")
 
         if new_volumes:
             editor.extend_list(spec, "volumes", new_volumes)
         if new_templates:
-            editor.extend_list(get(obj, "spec"), "volumeClaimTemplates", new_templates)
+            editor.extend_list(get(pod.obj, "spec"), "volumeClaimTemplates", new_templates)
         if seeds:
-            owner = workload.containers[min(needs)]
+            owner = workload.containers[min(todo.mounts)]
             editor.extend_list(spec, "initContainers", [_seed_container(owner, seeds)])
             notes.append(
                 f"{label}: added init container {SEED} that copies the image's files into "
@@ -250,49 +216,6 @@ class KubernetesFixer:
             )
 
     # --- helpers --------------------------------------------------------------------
-
-    def _profile_needs(self, workload: Workload, container: Container, label: str, notes: list[str]) -> list[Need]:
-        return profile_needs(self.ctx, container, f"{label} [{container.name}]", container.image, notes)
-
-    def _profile_size(self, container: Container, path: str) -> int | None:
-        match = self.ctx.match(container)
-        if match is None:
-            return None
-        for spec, needed in required_paths(container, match):
-            if needed == path or path in spec.accepts:
-                return spec.size
-        return None
-
-    def _size_for_volume(self, workload: Workload, vname: str, kind: VolumeKind) -> int:
-        for container in workload.containers:
-            for mount in container.mounts:
-                if mount.volume == vname:
-                    size = self._profile_size(container, mount.path)
-                    if size:
-                        return size
-        return DEFAULT_MEMORY if kind is VolumeKind.MEMORY else DEFAULT_EPHEMERAL
-
-    def _serving_volume(self, workload: Workload, container: Container, path: str) -> str | None:
-        """The volume RO202 found holding *path* (the same lookup the rule makes)."""
-        match = self.ctx.match(container)
-        if match is None:
-            return None
-        for spec in match.profile.paths_for(match.layout.id):
-            found = serving_mount(workload, container, spec, path)
-            if found is not None and found[1].kind in (VolumeKind.EPHEMERAL, VolumeKind.MEMORY):
-                return found[1].name
-        return None
-
-    def _reuse(self, workload: Workload, container: Container, need: Need) -> str | None:
-        """A pod volume another container already mounts at this path, of a fitting kind."""
-        for other in workload.containers:
-            if other is container:
-                continue
-            for mount in other.mounts:
-                volume = workload.volume(mount.volume)
-                if mount.path == need.path and volume is not None and not mount.read_only and volume.kind == need.kind:
-                    return volume.name
-        return None
 
     @staticmethod
     def _drop_volume(editor: Editor, spec, vseq, item, keep_key: bool) -> None:
@@ -304,48 +227,25 @@ class KubernetesFixer:
             editor.remove_item(vseq, item)
 
 
-def profile_needs(ctx: Context, container: Container, label: str, what: str | None, notes: list[str]) -> list[Need]:
-    """The paths the container's app must write: its profile's required paths, or, for an image
-    without a profile, a bounded /tmp and a note that the rest is unknown."""
-    match = ctx.match(container)
-    if match is None:
-        if not runs_the_app(container) or what is None:
-            return []
-        note = (
-            f"{label}: no profile for {what}; added a bounded /tmp only. Its other writable paths are"
-            " unknown: find them with `rofs trace`, then pass the profile with --profile-file."
-        )
-        if note not in notes:
-            notes.append(note)
-        return [Need("/tmp", VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, "tmp", why="unknown app")]
-    out = []
-    for spec, path in required_paths(container, match):
-        if path == RUNTIME_SHM and (spec.size or 0) <= RUNTIME_SHM_SIZE:
-            continue
-        out.append(Need(path, spec.kind, spec.size, spec.name, spec.populated and path == spec.path, spec.purpose))
-    return out
+def _note_once(notes: list[str], note: str) -> None:
+    if note not in notes:
+        notes.append(note)
 
 
 def _scalar(node) -> str | None:
     return node.value if isinstance(node, yaml.ScalarNode) and not is_null(node) else None
 
 
-def _spec(need: Need) -> WritablePath:
-    return WritablePath(path=need.path, purpose=need.why, kind=need.kind, required=True, breaks="", sources=())
-
-
-def _serves(outer: Need, inner: Need) -> bool:
-    return mount_serves(outer.path, outer.kind, inner.path, inner.kind)
-
-
-def _dedupe(needs: list[Need]) -> list[Need]:
-    seen: set[str] = set()
-    out = []
-    for need in needs:
-        if need.path not in seen:
-            seen.add(need.path)
-            out.append(need)
-    return out
+def _reuse(workload: Workload, container: Container, need: AddMount) -> str | None:
+    """A pod volume another container already mounts at this path, of a fitting kind."""
+    for other in workload.containers:
+        if other is container:
+            continue
+        for mount in other.mounts:
+            volume = workload.volume(mount.volume)
+            if mount.path == need.path and volume is not None and not mount.read_only and volume.kind == need.kind:
+                return volume.name
+    return None
 
 
 def _unique(base: str, taken: set[str]) -> str:
@@ -376,7 +276,8 @@ def _pvc(name: str, namespace: str | None, size: int) -> dict:
     }
 
 
-def _existing_pvcs(documents) -> set[str]:
+def existing_claims(documents) -> set[str]:
+    """Names of the PersistentVolumeClaims the documents define."""
     names = set()
     for doc in documents:
         if isinstance(doc, yaml.MappingNode) and _scalar(get(doc, "kind")) == "PersistentVolumeClaim":
@@ -402,4 +303,4 @@ def _seed_container(owner: Container, seeds: list[tuple[str, str]]) -> dict:
     }
 
 
-__all__ = ["FIXABLE", "KubernetesFixer", "ShapeError"]
+__all__ = ["KubernetesFixer", "ShapeError", "existing_claims"]

@@ -3,7 +3,9 @@
 {
   "schema": "rofs-audit/1",
   "findings": [{"rule", "name", "severity", "file", "line", "column", "kind", "object",
-                "container", "path", "message", "fix", "suppressed"}],
+                "container", "path", "message", "fix", "suppressed",
+                "applicability": "safe" | "review" | "suggestion",
+                "remedies": [{"type", ...its fields}]}],
   "errors": [{"file", "line", "message"}],
   "summary": {"files": {...}, "skipped": {...}, "errors", "objects", "workloads",
               "containers", "findings": {"critical", "high", "medium", "low"}, "suppressed"}
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 
 from rofs.audit import AuditResult
+from rofs.remedy import as_dict
 
 SCHEMA = "rofs-audit/1"
 
@@ -34,6 +37,8 @@ def finding_dict(f) -> dict:
         "message": f.message,
         "fix": f.fix,
         "suppressed": f.suppressed,
+        "applicability": f.applicability,
+        "remedies": [as_dict(r) for r in f.remedies],
     }
 
 

@@ -84,6 +84,7 @@ def render(result: AuditResult, root: str | None = None) -> str:
                 }
             ],
             "partialFingerprints": {"rofsFindingHash/v1": fingerprint(f)},
+            "properties": {"fix": f.fix, "applicability": f.applicability},
         }
         if f.suppressed is not None:
             item["suppressions"] = [{"kind": "inSource", "justification": f.suppressed}]

@@ -12,6 +12,7 @@ import click
 
 from rofs.audit import AuditResult
 from rofs.model import Finding
+from rofs.remedy import fix_label
 from rofs.sources.interface import SourceFile
 
 STYLE = {"critical": ("red", True), "high": ("red", False), "medium": ("yellow", False), "low": ("cyan", False)}
@@ -56,7 +57,9 @@ def _line(f: Finding, style) -> str:
         f"({who}; {f.name}, {f.severity.value})", dim=True
     )
     if f.suppressed is not None:
-        line = style(f"{line} suppressed: {f.suppressed}", dim=True)
+        return style(f"{line} suppressed: {f.suppressed}", dim=True)
+    if f.fix:
+        line += "\n" + style(f"    {fix_label(f.applicability)}: {f.fix}", dim=True)
     return line
 
 

@@ -48,7 +48,12 @@ RULES: dict[str, ModuleType] = {
 }
 SUPPRESSION_RULE = "RO901"
 
-__all__ = ["RULES", "Context", "get", "resolve", "SUPPRESSION_RULE"]
+__all__ = ["RULES", "SUPPRESSION_RULE", "Context", "fixable", "get", "resolve"]
+
+
+def fixable() -> set[str]:
+    """IDs of the rules whose remedies `rofs fix` writes (from each rule's metadata)."""
+    return {rid for rid, module in RULES.items() if module.META.fixable}
 
 
 def get(key: str) -> ModuleType | None:

@@ -5,12 +5,15 @@ Rules never import a parser: they read the model and the profiles only.
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from rofs.model import (
     Container,
     ContainerRole,
+    EnvVar,
     SourceFormat,
     Finding,
     Location,
@@ -21,9 +24,21 @@ from rofs.model import (
     VolumeKind,
     WritablePath,
     Workload,
+    mount_serves,
     path_covers,
 )
 from rofs.profiles import ProfileMatch, ProfileRegistry
+from rofs.remedy import (
+    DEFAULT_EPHEMERAL,
+    SUGGESTION_ONLY,
+    AddMount,
+    Applicability,
+    ExecForm,
+    Remedy,
+    Suggestion,
+    Wording,
+    describe,
+)
 
 # Compliance references, as the standards number them (see docs/rules.md and shared/REFERENCES.md).
 CIS_DOCKER_5_13 = Ref(
@@ -65,12 +80,23 @@ RUNTIME_SHM = "/dev/shm"
 RUNTIME_SHM_SIZE = 64 << 20
 
 
+def _reader_wordings() -> dict[SourceFormat, Wording]:
+    from rofs.intake import wordings
+
+    return wordings()
+
+
 @dataclass
 class Context:
-    """Everything a rule may consult besides the workload itself."""
+    """Everything a rule may consult besides the workload itself: the profiles, and how each
+    format words a remedy (from its reader)."""
 
     registry: ProfileRegistry
+    wordings: dict[SourceFormat, Wording] = field(default_factory=_reader_wordings)
     _matches: dict[str, ProfileMatch | None] = field(default_factory=dict)
+
+    def words(self, fmt: SourceFormat) -> Wording:
+        return self.wordings[fmt]
 
     def match(self, container: Container) -> ProfileMatch | None:
         image = container.image
@@ -88,9 +114,17 @@ class Context:
         message: str,
         container: Container | None = None,
         path: str | None = None,
+        remedies: tuple[Remedy, ...] = (),
     ) -> Finding:
+        """A finding of rule *meta*, with the *remedies* that fix it (none: the rule's general
+        fix, as a suggestion).  Its fix text is the remedies in the workload format's words."""
         where = location or (container.location if container else None) or workload.location
         assert where is not None, "readers give every workload a location"
+        if not remedies:
+            remedies = (Suggestion(meta.fix),)
+        applicability = Applicability(meta.applicability)
+        if any(isinstance(r, SUGGESTION_ONLY) or (isinstance(r, ExecForm) and r.words is None) for r in remedies):
+            applicability = Applicability.SUGGESTION
         return Finding(
             rule=meta.id,
             name=meta.name,
@@ -101,7 +135,9 @@ class Context:
             object=workload.display_name,
             container=container.name if container else None,
             path=path,
-            fix=meta.fix,
+            fix=describe(remedies, self.words(workload.format)),
+            remedies=remedies,
+            applicability=applicability.value,
         )
 
 
@@ -171,17 +207,88 @@ def root_is_read_only(container: Container) -> bool:
     return container.security.read_only_root_fs is True
 
 
-def describe_volume(kind: VolumeKind, size: int | None, fmt: SourceFormat = SourceFormat.KUBERNETES) -> str:
-    """The volume to add, in the platform's words: ``emptyDir (sizeLimit 1Mi)``, ``tmpfs (size 1m)``."""
-    from rofs.units import format_docker_size, format_quantity
+def mount_for(container: Container, spec: WritablePath, path: str) -> AddMount:
+    """The remedy for a profile path the container writes at *path*."""
+    return AddMount(
+        container=container.name, path=path, kind=spec.kind, size=spec.size,
+        populated=spec.populated and path == spec.path, name=spec.name, purpose=spec.purpose,
+    )
 
-    if fmt is SourceFormat.COMPOSE:
-        label = {VolumeKind.PERSISTENT: "named volume"}.get(kind, "tmpfs")
-        return f"{label}, size {format_docker_size(size)}" if size and label == "tmpfs" else label
-    label = {
-        VolumeKind.PERSISTENT: "PersistentVolumeClaim",
-        VolumeKind.MEMORY: "emptyDir medium: Memory",
-    }.get(kind, "emptyDir")
-    if not size:
-        return label
-    return f"{label}, {'storage' if kind is VolumeKind.PERSISTENT else 'sizeLimit'} {format_quantity(size)}"
+
+def missing_mounts(workload: Workload, container: Container, match: ProfileMatch | None) -> list[AddMount]:
+    """What the container needs mounted before its root can be read-only: the profile's required
+    paths no writable mount serves (``/dev/shm`` only when the app needs more than the runtime's),
+    the temp directories its env names, and, for an image without a profile, a bounded /tmp."""
+    out: list[AddMount] = []
+    if match is not None:
+        for spec, path in required_paths(container, match):
+            if path == RUNTIME_SHM and (spec.size or 0) <= RUNTIME_SHM_SIZE:
+                continue
+            if serving_mount(workload, container, spec, path) is None:
+                out.append(mount_for(container, spec, path))
+    elif runs_the_app(container) and covering_mount(workload, container, "/tmp") is None:
+        out.append(AddMount(container.name, "/tmp", VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, name="tmp",
+                            purpose="temp files", guess=True))
+    for _, path in env_paths(container):
+        if covering_mount(workload, container, path) is None:
+            out.append(temp_mount(container, path))
+    return minimal(out)
+
+
+def temp_mount(container: Container, path: str) -> AddMount:
+    """The remedy for a temp directory the container's env names."""
+    return AddMount(container.name, path, VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, purpose="temp dir set by env")
+
+
+def minimal(mounts: list[AddMount]) -> list[AddMount]:
+    """*mounts* without repeats and without those another one of them already serves."""
+    out: list[AddMount] = []
+    for mount in mounts:
+        if any(o.container == mount.container and o.path == mount.path for o in out):
+            continue
+        if any(o.container == mount.container and mount_serves(o.path, o.kind, mount.path, mount.kind) for o in out):
+            continue
+        out = [o for o in out if not (o.container == mount.container
+                                      and mount_serves(mount.path, mount.kind, o.path, o.kind))]
+        out.append(mount)
+    return out
+
+
+def profile_size(container: Container, match: ProfileMatch | None, path: str,
+                 kinds: tuple[VolumeKind, ...] = tuple(VolumeKind)) -> int | None:
+    """The size the profile gives the path (where the app writes it, or a path it accepts), for a
+    path of one of *kinds*."""
+    if match is None:
+        return None
+    for spec in match.profile.paths_for(match.layout.id):
+        if spec.kind in kinds and path in (spec.path, needed_path(spec, container, match)) or path in spec.accepts:
+            return spec.size
+    return None
+
+
+# --- environment variables that name temp and cache directories ---------------------------
+
+PATH_VARS = ("TMPDIR", "TMP", "TEMP", "npm_config_cache", "NPM_CONFIG_CACHE", "XDG_CACHE_HOME", "HOME")
+JAVA_VARS = ("JAVA_OPTS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS")
+_TMPDIR_OPT = re.compile(r"^-Djava\.io\.tmpdir=(.+)$")
+
+
+def _env_var_paths(name: str, value: str) -> list[str]:
+    if name in JAVA_VARS:
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = value.split()
+        return [m.group(1) for w in words if (m := _TMPDIR_OPT.match(w))]
+    return [value]
+
+
+def env_paths(container: Container) -> Iterator[tuple[EnvVar, str]]:
+    """(env var, absolute path) for every temp/cache location the container's env names."""
+    for var in container.env:
+        if var.name not in PATH_VARS + JAVA_VARS or not var.value:
+            continue
+        for path in _env_var_paths(var.name, var.value):
+            if not path.startswith("/") or "$" in path:
+                continue  # relative or still to be expanded: cannot judge
+            yield var, path.rstrip("/") or "/"

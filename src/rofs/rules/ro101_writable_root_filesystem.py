@@ -40,7 +40,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
-from rofs.rules._common import RUNTIME_SHM, READ_ONLY_REFS, Context, describe_volume, required_paths, serving_mount
+from rofs.remedy import Applicability, ReadOnlyRoot, Remedy
+from rofs.rules._common import READ_ONLY_REFS, Context, missing_mounts
 
 META = RuleMeta(
     id="RO101",
@@ -51,29 +52,28 @@ META = RuleMeta(
     fix="Set readOnlyRootFilesystem: true on the container (Compose: read_only: true) and mount the paths the app writes.",
     formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
     refs=READ_ONLY_REFS,
-    fixable=True,
+    applicability=Applicability.REVIEW,
     cwe="CWE-732",
 )
 
 
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
-    setting = "read_only: true" if workload.format is SourceFormat.COMPOSE else "readOnlyRootFilesystem: true"
+    words = ctx.words(workload.format)
     for container in workload.containers:
         if container.security.read_only_root_fs is True:
             continue
         state = "set to false" if container.security.read_only_root_fs is False else "not set"
-        message = f"root filesystem is writable ({setting} {state})"
+        message = f"root filesystem is writable ({words.read_only()} {state})"
         match = ctx.match(container)
+        mounts = missing_mounts(workload, container, match)
         if match is not None:
-            adds = [
-                f"{path} ({describe_volume(spec.kind, spec.size, workload.format)})"
-                for spec, path in required_paths(container, match)
-                if path != RUNTIME_SHM and serving_mount(workload, container, spec, path) is None
-            ]
-            if adds:
-                message += f"; {match.profile.title} then needs writable " + ", ".join(adds)
+            needed = [m for m in mounts if m.purpose != "temp dir set by env"]
+            if needed:
+                message += f"; {match.profile.title} then needs writable " + ", ".join(m.path for m in needed)
             else:
                 message += f"; every path {match.profile.title} writes is already mounted"
         elif container.image:
             message += "; no profile for this image: find its writable paths with `rofs trace`"
-        yield ctx.finding(META, workload, container.security.where("read_only_root_fs"), message, container)
+        remedies: tuple[Remedy, ...] = (ReadOnlyRoot(container.name), *mounts)
+        yield ctx.finding(META, workload, container.security.where("read_only_root_fs"), message, container,
+                          remedies=remedies)

@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.remedy import Applicability, RemovePodSetting
 from rofs.rules._common import READ_ONLY_REFS, Context
 
 META = RuleMeta(
@@ -43,7 +44,7 @@ META = RuleMeta(
     fix="Move readOnlyRootFilesystem into the securityContext of each container.",
     formats=(SourceFormat.KUBERNETES,),
     refs=READ_ONLY_REFS,
-    fixable=True,
+    applicability=Applicability.SAFE,
 )
 
 
@@ -57,4 +58,5 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
         workload.pod_security.where("read_only_root_fs"),
         f"readOnlyRootFilesystem: {str(value).lower()} is in the pod securityContext, where Kubernetes ignores it;"
         " set it on each container",
+        remedies=(RemovePodSetting("readOnlyRootFilesystem"),),
     )

@@ -40,11 +40,12 @@ from __future__ import annotations
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.remedy import Applicability
 from rofs.rules._common import (
     NSA_CISA,
     RUNTIME_SHM,
     Context,
-    describe_volume,
+    mount_for,
     required_paths,
     root_is_read_only,
     serving_mount,
@@ -59,7 +60,7 @@ META = RuleMeta(
     fix="Mount a volume of the profile's kind and size at the path.",
     formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
     refs=(NSA_CISA,),
-    fixable=True,
+    applicability=Applicability.REVIEW,
 )
 
 
@@ -75,6 +76,7 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
                 continue  # every container runtime mounts a writable /dev/shm of its own
             message = (
                 f"{match.profile.title} writes {path} ({spec.purpose}) and nothing writable is mounted there"
-                f" (without it: {spec.breaks}); fix: mount {describe_volume(spec.kind, spec.size, workload.format)}"
+                f" (without it: {spec.breaks})"
             )
-            yield ctx.finding(META, workload, container.location, message, container, path=path)
+            yield ctx.finding(META, workload, container.location, message, container, path=path,
+                              remedies=(mount_for(container, spec, path),))

@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
+from rofs.remedy import DEFAULT_PERSISTENT, Applicability, MakePersistent
 from rofs.rules._common import Context, needed_path, runs_the_app, serving_mount
 
 META = RuleMeta(
@@ -42,7 +43,7 @@ META = RuleMeta(
     rationale="emptyDir and tmpfs are wiped on restart or rescheduling: the app starts on an empty data directory.",
     fix="Put the path on a PersistentVolumeClaim (StatefulSet: volumeClaimTemplates; Compose: a named volume).",
     formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
-    fixable=True,
+    applicability=Applicability.REVIEW,
     cwe="CWE-404",
 )
 
@@ -71,4 +72,5 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
                 f" but volume {volume.name!r} is {kind}: it is wiped on every restart",
                 container,
                 path=path,
+                remedies=(MakePersistent(volume.name, mount.path, spec.size or DEFAULT_PERSISTENT),),
             )

@@ -32,7 +32,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
-from rofs.rules._common import Context
+from rofs.remedy import DEFAULT_EPHEMERAL, DEFAULT_MEMORY, Applicability, BoundVolume
+from rofs.rules._common import Context, profile_size
 
 META = RuleMeta(
     id="RO203",
@@ -42,9 +43,12 @@ META = RuleMeta(
     rationale="An unbounded ephemeral volume can fill the node's disk or memory and get pods evicted.",
     fix="Set emptyDir.sizeLimit (Compose: tmpfs size) from the app's profile.",
     formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
-    fixable=True,
+    applicability=Applicability.REVIEW,
     cwe="CWE-400",
 )
+
+
+EPHEMERAL_KINDS = (VolumeKind.EPHEMERAL, VolumeKind.MEMORY)
 
 
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
@@ -61,6 +65,9 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             medium = " (medium: Memory)" if volume.kind is VolumeKind.MEMORY else ""
             at = f" mounted at {', '.join(paths)}" if paths else ""
             message = f"emptyDir {volume.name!r}{medium}{at} has no sizeLimit"
+        size = next((found for c in users for m in c.mounts if m.volume == volume.name
+                     if (found := profile_size(c, ctx.match(c), m.path, EPHEMERAL_KINDS))), None)
+        size = size or (DEFAULT_MEMORY if volume.kind is VolumeKind.MEMORY else DEFAULT_EPHEMERAL)
         yield ctx.finding(
             META,
             workload,
@@ -68,4 +75,5 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             message,
             users[0] if len(users) == 1 else None,
             path=paths[0] if paths else None,
+            remedies=(BoundVolume(volume.name, paths[0] if paths else None, size, volume.kind),),
         )

@@ -30,12 +30,11 @@ Mount a bounded emptyDir at the path the variable names, or point the variable a
 
 from __future__ import annotations
 
-import re
-import shlex
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
-from rofs.rules._common import Context, covering_mount, root_is_read_only
+from rofs.remedy import Applicability
+from rofs.rules._common import JAVA_VARS, Context, covering_mount, env_paths, root_is_read_only, temp_mount
 
 META = RuleMeta(
     id="RO204",
@@ -45,38 +44,8 @@ META = RuleMeta(
     rationale="The variable sends temp or cache writes to a read-only path, so they fail at run time.",
     fix="Mount a bounded emptyDir at the path the variable names, or point the variable at a mounted path.",
     formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
-    fixable=True,
+    applicability=Applicability.SAFE,
 )
-
-PATH_VARS = ("TMPDIR", "TMP", "TEMP", "npm_config_cache", "NPM_CONFIG_CACHE", "XDG_CACHE_HOME", "HOME")
-JAVA_VARS = ("JAVA_OPTS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS")
-_TMPDIR_OPT = re.compile(r"^-Djava\.io\.tmpdir=(.+)$")
-
-
-def _paths(name: str, value: str) -> list[str]:
-    if name in JAVA_VARS:
-        try:
-            words = shlex.split(value)
-        except ValueError:
-            words = value.split()
-        return [m.group(1) for w in words if (m := _TMPDIR_OPT.match(w))]
-    return [value]
-
-
-def env_paths(container) -> Iterator[tuple[object, str]]:
-    """(env var, absolute path) for every temp/cache location the container's env names."""
-    for var in container.env:
-        if var.name not in PATH_VARS + JAVA_VARS or not var.value:
-            continue
-        for path in _paths(var.name, var.value):
-            if not path.startswith("/") or "$" in path:
-                continue  # relative or still to be expanded: cannot judge
-            yield var, path.rstrip("/") or "/"
-
-
-def env_temp_paths(container) -> list[str]:
-    return [path for _, path in env_paths(container)]
-
 
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
     for container in workload.containers:
@@ -93,4 +62,5 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
                 f"{what} points at {path}, which no writable volume covers (the root is read-only)",
                 container,
                 path=path,
+                remedies=(temp_mount(container, path),),
             )

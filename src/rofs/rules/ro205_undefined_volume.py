@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.remedy import DeclareVolume
 from rofs.rules._common import Context
 
 META = RuleMeta(
@@ -56,4 +57,5 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
                 message = f"named volume {mount.volume!r} is not declared under the top-level volumes:"
             else:
                 message = f"volumeMount {mount.volume!r} ({mount.path}) names no volume of the pod"
-            yield ctx.finding(META, workload, mount.location, message, container, path=mount.path or None)
+            yield ctx.finding(META, workload, mount.location, message, container, path=mount.path or None,
+                              remedies=(DeclareVolume(mount.volume),))

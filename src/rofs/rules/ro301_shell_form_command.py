@@ -24,9 +24,12 @@ Write the command as a JSON array (exec form).
 
 from __future__ import annotations
 
+import re
+import shlex
 from typing import Iterator
 
 from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.remedy import Applicability, ExecForm
 from rofs.rules._common import Context
 
 META = RuleMeta(
@@ -37,7 +40,20 @@ META = RuleMeta(
     rationale="A shell as PID 1 does not forward signals and makes the image depend on /bin/sh.",
     fix="Write CMD/ENTRYPOINT in exec form: a JSON array of strings.",
     formats=(SourceFormat.DOCKERFILE,),
+    applicability=Applicability.SAFE,
 )
+
+
+# What makes a command need a shell: variables, quotes, redirections, globs, operators.
+SHELL_FEATURES = re.compile(r"""[$`&|;<>()*?\[\]~{}\\'"#!=\n]""")
+
+
+def plain_words(command: str) -> tuple[str, ...] | None:
+    """The command's words when it is plain words (exec form runs it the same), else None."""
+    if SHELL_FEATURES.search(command):
+        return None
+    words = tuple(shlex.split(command))
+    return words or None
 
 
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
@@ -47,6 +63,9 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
         which = "command" if container.command else "args"
         word = "ENTRYPOINT" if container.command else "CMD"
         text = (container.command or container.args or ("",))[0]
+        where = container.where(which)
+        line = where.line if where is not None else 1
         yield ctx.finding(
-            META, workload, container.where(which), f"{word} in shell form: {text!r}; use a JSON array", container
+            META, workload, where, f"{word} in shell form: {text!r}; use a JSON array", container,
+            remedies=(ExecForm(word, line, text, plain_words(text)),),
         )

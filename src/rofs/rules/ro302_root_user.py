@@ -31,8 +31,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
-from rofs.rules._common import CIS_DOCKER_4_1, Context
+from rofs.model import Container, Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
+from rofs.remedy import NonRootUser
+from rofs.rules._common import CIS_DOCKER_4_1, RUNTIME_SHM, Context
 
 META = RuleMeta(
     id="RO302",
@@ -47,16 +48,34 @@ META = RuleMeta(
 )
 
 ROOT = {"root", "0"}
+FALLBACK_UID = 10001
+# World-writable (sticky) in every base image: never chowned to one user.
+SHARED_DIRS = {RUNTIME_SHM, "/tmp", "/var/tmp"}
+
+
+def remedy(container: Container, ctx: Context) -> NonRootUser:
+    """A numeric non-root USER: the profile's when the base image is known, owning the
+    directories the app writes (empty volumes mounted there inherit the ownership)."""
+    match = ctx.match(container)
+    uid = match.layout.user.uid if match and match.layout.user.uid else None
+    gid = match.layout.user.gid if match and match.layout.user.gid else uid
+    owner = f"{uid}:{gid}" if uid else f"{FALLBACK_UID}:{FALLBACK_UID}"
+    dirs: tuple[str, ...] = ()
+    if match is not None:
+        dirs = tuple(p.path for p in match.profile.paths_for(match.layout.id)
+                     if p.required and p.kind is not VolumeKind.MEMORY and p.path not in SHARED_DIRS)
+    return NonRootUser(owner, dirs, known=uid is not None)
 
 
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
     for container in workload.containers:
         if container.user is None:
             message = "the final stage sets no USER: the image runs as root unless its base image sets one"
-            yield ctx.finding(META, workload, workload.location, message, container)
+            yield ctx.finding(META, workload, workload.location, message, container, remedies=(remedy(container, ctx),))
             continue
         name = container.user.split(":", 1)[0].strip()
         if name in ROOT:
             yield ctx.finding(
-                META, workload, container.where("user"), f"the last USER is {container.user!r} (root)", container
+                META, workload, container.where("user"), f"the last USER is {container.user!r} (root)", container,
+                remedies=(remedy(container, ctx),),
             )

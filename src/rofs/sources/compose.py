@@ -640,3 +640,29 @@ def _long_volume(item: yaml.MappingNode, declared: dict[str, Volume], path: str)
         Mount(path=target, volume=source, read_only=read_only, sub_path=sub_path, location=loc),
         _named(source, declared, vtype),
     )
+
+
+class ComposeWording:
+    """How remedies read in a Compose file."""
+
+    def read_only(self) -> str:
+        return "read_only: true"
+
+    def volume(self, kind: VolumeKind, size: int | None, populated: bool = False) -> str:
+        from rofs.units import format_docker_size
+
+        if kind is VolumeKind.PERSISTENT:
+            return "a named volume"
+        if populated:
+            return "a named volume (Docker fills it with the image's files; a tmpfs would hide them)"
+        return f"tmpfs, size {format_docker_size(size)}" if size else "tmpfs"
+
+    def mount(self, path: str, kind: VolumeKind, size: int | None, populated: bool = False) -> str:
+        from rofs.units import format_docker_size
+
+        if path == "/dev/shm":  # every service has one: its size is a setting
+            return f"set shm_size: {format_docker_size(size)}" if size else "keep the runtime's /dev/shm"
+        return f"mount {path} as {self.volume(kind, size, populated)}"
+
+
+WORDING = ComposeWording()

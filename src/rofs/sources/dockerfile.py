@@ -738,3 +738,22 @@ class DockerfileSource(Source):
             pod_security=SecuritySettings(location=stage.location),
             location=stage.location,
         )
+
+
+class DockerfileWording:
+    """How remedies read for a Dockerfile (storage is the runtime's: said in general words)."""
+
+    def read_only(self) -> str:
+        return "a read-only root where the image runs"
+
+    def volume(self, kind: VolumeKind, size: int | None, populated: bool = False) -> str:
+        from rofs.units import format_quantity
+
+        what = "persistent volume" if kind is VolumeKind.PERSISTENT else "writable ephemeral volume"
+        return f"{what} of {format_quantity(size)}" if size else what
+
+    def mount(self, path: str, kind: VolumeKind, size: int | None, populated: bool = False) -> str:
+        return f"mount {path} as {self.volume(kind, size, populated)}"
+
+
+WORDING = DockerfileWording()

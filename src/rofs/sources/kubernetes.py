@@ -14,6 +14,7 @@ they do not run any.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import yaml
@@ -184,6 +185,16 @@ def _strings(node: yaml.Node | None, what: str) -> tuple[str, ...] | None:
     return tuple(_scalar(item) or "" for item in _seq(node, what))
 
 
+@dataclass(frozen=True)
+class PodWorkload:
+    """A pod spec as a fixer needs it: the object's and the spec's nodes, and the model."""
+
+    obj: yaml.MappingNode
+    kind: str
+    spec: yaml.MappingNode
+    workload: Workload
+
+
 class KubernetesSource(Source):
     format = SourceFormat.KUBERNETES
 
@@ -213,7 +224,7 @@ class KubernetesSource(Source):
             for doc in documents:
                 if doc is None:
                     continue
-                for obj in self._objects(doc):
+                for obj in self.objects(doc):
                     yield from self._read_object(obj, path, result)
         except yaml.YAMLError as exc:
             result.errors.append(yaml_error(path, exc, text))
@@ -223,7 +234,8 @@ class KubernetesSource(Source):
             result.errors.append(ReadError(path, None, f"not UTF-8 (byte {exc.start} of a read block)"))
 
     @staticmethod
-    def _objects(doc: yaml.Node) -> Iterator[yaml.MappingNode]:
+    def objects(doc: yaml.Node) -> Iterator[yaml.MappingNode]:
+        """The objects of a document: itself, or the items of a ``*List``."""
         if not isinstance(doc, yaml.MappingNode):
             return
         kind = _get(doc, "kind")
@@ -263,6 +275,21 @@ class KubernetesSource(Source):
             )
             return
         yield from workloads
+
+    def pod_workloads(self, doc: yaml.Node, path: str) -> Iterator[PodWorkload]:
+        """For a fixer: every pod spec of a document's objects, with its nodes and its model.
+        Raises ShapeError where the model needs another type."""
+        for obj in self.objects(doc):
+            kind_node, api_node = _get(obj, "kind"), _get(obj, "apiVersion")
+            if not (isinstance(kind_node, yaml.ScalarNode) and isinstance(api_node, yaml.ScalarNode)):
+                continue
+            kind = kind_node.value
+            meta = _get(obj, "metadata")
+            name = _scalar(_get(meta, "name")) or "(unnamed)"
+            namespace = _scalar(_get(meta, "namespace"))
+            for spec, template_meta, where in self._pod_specs(obj, kind):
+                workload = self._workload(obj, kind, name, namespace, meta, template_meta, spec, where, path)
+                yield PodWorkload(obj, kind, spec, workload)
 
     def _pod_specs(self, obj: yaml.MappingNode, kind: str) -> list[tuple[yaml.MappingNode, yaml.Node | None, str]]:
         """(pod spec node, its template's metadata node, dotted path) for each pod spec in the object."""
@@ -522,3 +549,27 @@ def yaml_error(path: str, exc: yaml.YAMLError, text: str = "") -> ReadError:
         message += f"; {HELM_HINT}"
     return ReadError(path, line, message)
 
+
+
+class KubernetesWording:
+    """How remedies read in a Kubernetes manifest."""
+
+    def read_only(self) -> str:
+        return "readOnlyRootFilesystem: true"
+
+    def volume(self, kind: VolumeKind, size: int | None, populated: bool = False) -> str:
+        from rofs.units import format_quantity
+
+        label = {VolumeKind.PERSISTENT: "PersistentVolumeClaim", VolumeKind.MEMORY: "emptyDir medium: Memory"}.get(
+            kind, "emptyDir")
+        if size:
+            label += f", {'storage' if kind is VolumeKind.PERSISTENT else 'sizeLimit'} {format_quantity(size)}"
+        if populated and kind is not VolumeKind.PERSISTENT:
+            label += ", filled with the image's files by an init container"
+        return label
+
+    def mount(self, path: str, kind: VolumeKind, size: int | None, populated: bool = False) -> str:
+        return f"mount {path} as {self.volume(kind, size, populated)}"
+
+
+WORDING = KubernetesWording()
