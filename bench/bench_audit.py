@@ -245,6 +245,7 @@ def checkov_counts(report_path: str) -> dict:
 
 def corpus_part(args: argparse.Namespace, rofs_exe: str, tmp: Path) -> None:
     import rofs.audit
+    import rofs.intake
     import rofs.profiles
     from rofs.model import SourceFormat
 
@@ -279,7 +280,7 @@ def corpus_part(args: argparse.Namespace, rofs_exe: str, tmp: Path) -> None:
         print("  WARNING: the CLI's JSON summary differs from the in-process result")
 
     # The floor: libyaml over the same YAML files (Kubernetes and Compose), texts read first.
-    yaml_paths = [s.path for s in k8s + compose if s.path.lower().endswith(rofs.audit.YAML_SUFFIXES)]
+    yaml_paths = [s.path for s in k8s + compose if s.path.lower().endswith(rofs.intake.YAML_SUFFIXES)]
     texts = [read_like_rofs(p) for p in yaml_paths]
     load_s, compose_s = pyyaml_floor(texts, runs)
     print(f"  PyYAML {yaml.__version__} (libyaml {'yes' if yaml.__with_libyaml__ else 'NO'}):"

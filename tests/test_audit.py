@@ -141,8 +141,14 @@ def test_json_fields():
         "message": finding["message"],
         "fix": finding["fix"],
         "suppressed": None,
+        "applicability": "review",
+        "remedies": [
+            {"type": "make-persistent", "volume": "kafka-data", "path": "/var/lib/kafka/data", "size": 100 << 30},
+        ],
     }
     assert "wiped on every restart" in finding["message"]
+    # The remedy text is the one `rofs fix` prints when it applies the remedy.
+    assert finding["fix"] == "move /var/lib/kafka/data from volume 'kafka-data' to PersistentVolumeClaim, storage 100Gi"
     assert data["summary"]["findings"]["critical"] == 1
 
 
@@ -247,7 +253,7 @@ def test_symlinks_leaving_the_tree_are_not_followed(tmp_path: Path):
 
 
 def test_large_files_are_streamed_with_the_same_result(tmp_path: Path, monkeypatch):
-    import rofs.audit as audit_mod
+    import rofs.intake as intake_mod
 
     text = "# a header comment\n" + "---\n".join(
         POD.replace("name: web", f"name: web-{i}") for i in range(50)
@@ -255,7 +261,7 @@ def test_large_files_are_streamed_with_the_same_result(tmp_path: Path, monkeypat
     f = tmp_path / "stream.yaml"
     f.write_text(text)
     whole = audit([str(f)], builtin_registry())
-    monkeypatch.setattr(audit_mod, "STREAM_BYTES", 100)
+    monkeypatch.setattr(intake_mod, "STREAM_BYTES", 100)
     streamed = audit([str(f)], builtin_registry())
     assert streamed.summary() == whole.summary()
     assert [(x.rule, x.location, x.suppressed) for x in streamed.findings] == [

@@ -311,13 +311,13 @@ def test_a_file_changed_meanwhile_is_not_overwritten(tmp_path: Path):
 def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path, copies: int, runs: int):
     """rofs fix killed with SIGKILL at random moments on a large multi-document file: the file is
     always the complete old or the complete new version, never a mix, and nothing is left beside
-    it.  Three copies of the file (5.6 MB) take the streamed path (past rofs.audit.STREAM_BYTES)."""
+    it.  Three copies of the file (5.6 MB) take the streamed path (past rofs.intake.STREAM_BYTES)."""
     import random
     import signal as sig
     import subprocess as sp
     import time as t
 
-    from rofs.audit import STREAM_BYTES
+    from rofs.intake import STREAM_BYTES
 
     src = CORPUS / "argoproj__argo-cd" / "manifests" / "install.yaml"
     require_path(src, "argo-cd install.yaml")

@@ -7,18 +7,20 @@ what the audit reports.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import Iterable, Iterator
 
+from rofs.intake import capabilities
 from rofs.model import Finding, Location, Suppression, Workload
 from rofs.rules import RULES, SUPPRESSION_RULE, Context
 
 
 def check_workload(workload: Workload, ctx: Context, selected: set[str]) -> Iterator[Finding]:
-    """Findings of the *selected* rules that apply to the workload's format."""
+    """Findings of the *selected* rules whose needs the workload's format can express."""
+    has = capabilities(workload.format)
     for rule_id in sorted(selected):
         module = RULES[rule_id]
-        if workload.format in module.META.formats:
+        if module.META.needs <= has:
             yield from module.check(workload, ctx)
 
 

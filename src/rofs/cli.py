@@ -719,7 +719,7 @@ def explain_cmd(source, app, layout, manifest, follow, fmt, profile_files):
     profile = profile_by_name(registry, app) if app else None
     images: list[str] = []
     if manifest:
-        from rofs.audit import read_file as read_source
+        from rofs.intake import read_file as read_source
 
         parsed = read_source(manifest, True)
         if parsed is None or parsed.errors:

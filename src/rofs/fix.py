@@ -17,34 +17,22 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import yaml
 
-from rofs.audit import (
-    STDIN,
-    STREAM_BYTES,
-    _size,
-    chart_of,
-    detect,
-    directory_error,
-    discover,
-    spool_stdin,
-    template_line,
-    unreadable_text,
-)
+from rofs.checks import active
 from rofs.files import ConcurrentChange, Replacement, write_atomic
 from rofs.files import stamp as file_stamp
-from rofs.checks import active
 from rofs.fixers.kubernetes import KubernetesFixer, existing_claims
 from rofs.fixers.textedit import JSON_STYLE, EditConflict, apply
+from rofs.intake import STDIN, Taken, detect, discover, take, text_reader, unreadable_text
 from rofs.model import Finding, SourceFormat
 from rofs.profiles import ProfileRegistry
 from rofs.rules import RULES, Context, fixable
 from rofs.sources.interface import comment_pragmas
 from rofs.sources.kubernetes import ShapeError, _Loader, yaml_error
 from rofs.stream import chunks, gc_paused
-
 
 # The rules whose remedies `rofs fix` writes (the rules' metadata says which); the others' remedies
 # are suggestions, shown for Dockerfiles by `rofs fix --diff`.
@@ -114,18 +102,16 @@ def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]
 
 def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
     result = FileFix(path=path, original=text, fixed=text)
-    body = text[1:] if text.startswith("\ufeff") else text
+    body = text.removeprefix("\ufeff")
     bom = text[: len(text) - len(body)]
-    if _is_dockerfile(path, body):
+    if text_reader(os.path.basename(path), body) is not None:
         return _fix_dockerfile(result, body, bom, registry, selected)
     try:
         documents = [d for d in yaml.compose_all(body, Loader=_Loader) if d is not None]
     except yaml.YAMLError as exc:
         result.error = str(yaml_error(path, exc, body))
         return result
-    kind = detect(documents)
-    if kind is None and Path(path).name.lower().startswith(("compose", "docker-compose")):
-        kind = SourceFormat.COMPOSE
+    kind = detect(documents, os.path.basename(path))
     result.format = kind
     if kind is None:
         return result
@@ -193,16 +179,6 @@ def _json_with(fixed: str, documents: list[dict], original: str) -> str:
     return json.dumps(value, indent=indent) + "\n"
 
 
-def _is_dockerfile(path: str, text: str) -> bool:
-    from rofs.audit import is_dockerfile_name
-    from rofs.sources.dockerfile import looks_like_dockerfile
-
-    name = os.path.basename(path)
-    if is_dockerfile_name(name):
-        return True
-    return not name.lower().endswith((".yaml", ".yml", ".json")) and looks_like_dockerfile(text)
-
-
 def _fix_dockerfile(result: FileFix, body: str, bom: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
     from rofs.fixers.dockerfile import DockerfileFixer
     from rofs.sources.dockerfile import DockerfileSource
@@ -230,81 +206,45 @@ def _fix_dockerfile(result: FileFix, body: str, bom: str, registry: ProfileRegis
 def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(), show_diff: bool = False) -> list[FileFix]:
     """Fix every file of *inputs* (nothing is written here: see FileFix.save).  Files past
     STREAM_BYTES, and long standard input, are fixed piece by piece (``fix_stream``)."""
-    from rofs.audit import is_dockerfile_name
-
     out: list[FileFix] = []
     for path, explicit in discover(inputs, exclude):
-        name = os.path.basename(path)
-        yaml_name = name.lower().endswith((".yaml", ".yml", ".json"))
-        if path != STDIN and not explicit and not (yaml_name or is_dockerfile_name(name)):
+        taken = take(path, explicit, stream_json=False)  # JSON holds one value: it is fixed whole
+        if taken is None or taken.skipped:
             continue
-        if path != STDIN and os.path.isdir(path):
-            out.append(FileFix(path=path, error=f"{path}: {directory_error(path)}"))
-            continue
-        chart = chart_of(path) if path != STDIN and yaml_name else None
-        template = template_line(path) if chart else None
-        if template:
-            if explicit:
-                out.append(FileFix(path=path, error=f"{path}:{template}: a template of the Helm chart in"
-                                   f" {chart}: render it with `helm template` first (then fix the output)"))
-            continue
-        if path == STDIN:
-            try:
-                data, spooled = spool_stdin(STREAM_BYTES)
-            except OSError as exc:
-                out.append(FileFix(path="<stdin>", error=f"<stdin>: cannot read: {exc.strerror or exc}"))
-                continue
-            if spooled:
-                out.append(fix_stream(spooled, "<stdin>", registry, selected, None, show_diff))
-                continue
-            text, error, skip = decode_raw(data or b"")
-        elif (yaml_name or (explicit and not is_dockerfile_name(name))) and _size(path) > STREAM_BYTES and not _starts_json(path):
-            out.append(fix_stream(path, path, registry, selected, Path(path), show_diff))
-            continue
-        else:
-            stamp = file_stamp(path)
-            text, error, skip = read_text_raw(path)
-        if error:
-            out.append(FileFix(path=path if path != STDIN else "<stdin>", error=f"{path}: {error}"))
-            continue
-        if skip:
-            if explicit:  # named on the command line: say why nothing was done
-                shown = path if path != STDIN else "<stdin>"
-                out.append(FileFix(path=shown, error=f"{shown}: {unreadable_text(skip)}"))
-            continue
-        result = fix_text(text, "<stdin>" if path == STDIN else path, registry, selected)
-        if path != STDIN:
-            result.stamp = stamp
-        out.append(result)
+        fixed = _fix_taken(taken, registry, selected, show_diff)
+        if fixed is not None:
+            out.append(fixed)
     return out
 
 
-def _starts_json(path: str) -> bool:
-    """JSON holds one value: it is fixed whole (what is added must stay inside it)."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
-    except OSError:
-        return False
+def _fix_taken(taken: Taken, registry: ProfileRegistry, selected: set[str], show_diff: bool) -> FileFix | None:
+    if taken.error:
+        return FileFix(path=taken.display, error=str(taken.error))
+    if taken.stream:
+        target = Path(taken.path) if taken.path != STDIN else None
+        return fix_stream(taken.stream, taken.display, registry, selected, target, show_diff)
+    text, error, skip = taken.text(keep_endings=True)
+    if error:
+        return FileFix(path=taken.display, error=str(error))
+    if skip or text is None:
+        return None
+    result = fix_text(text, taken.display, registry, selected)
+    result.stamp = taken.stamp
+    return result
 
 
 def read_text_raw(path: str) -> tuple[str | None, str | None, str | None]:
-    """Like ``audit.read_text`` but keeps line endings exactly (a fix must not change them)."""
+    """(text, error, skip reason) of a file, its line endings and BOM kept exactly (a fix must
+    not change them)."""
+    from rofs.intake import decode
+
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}", None
-    return decode_raw(data)
-
-
-def decode_raw(data: bytes) -> tuple[str | None, str | None, str | None]:
-    if b"\x00" in data[:8192]:
-        return None, None, "binary"
-    try:
-        return data.decode("utf-8"), None, None
-    except UnicodeDecodeError as exc:
-        return None, None, f"not UTF-8 (byte {exc.start})"
+    text, skip = decode(data, keep_endings=True)
+    return text, None, skip
 
 
 # --- long files, piece by piece ---------------------------------------------------------
@@ -451,90 +391,135 @@ def _range(start: int, length: int) -> str:
     return f"{start - 1 if length == 0 else start},{length}"
 
 
-def _fix_stream_pass(source, display, registry, selected, target, show_diff, stamp, preseed: set[str]) -> FileFix:
-    result = StreamedFix(path=display, source=source, stamp=stamp, format=SourceFormat.KUBERNETES)
-    fixer = KubernetesFixer(Context(registry), selected)
-    result.applied = fixer.applied  # the same list: it grows piece by piece
-    taken = set(preseed)  # claim names found in the stream, or added by this fix
-    existing: set[str] = set()  # claim names found in the stream
-    appended: list[str] = []
-    fixed_out = diff_out = None
-    pending: tuple[str, str] | None = None  # the last piece (original, fixed): the claims go after it
-    differ: _StreamDiff | None = None
-    bom = ""
+class _NotKubernetes(Exception):
+    """The stream turned out to be another format: it is fixed whole instead."""
 
-    def emit(original: str, fixed: str) -> None:
-        if fixed_out is not None:
-            fixed_out.write(fixed)
-        if differ is not None:
-            differ.piece(original, fixed)
 
-    try:
+class _StreamPass:
+    """One pass over a long Kubernetes stream: pieces parsed, fixed and written out in order;
+    the claims the fix adds go after the last piece."""
+
+    def __init__(self, source: str, display: str, registry: ProfileRegistry, selected: set[str],
+                 stamp: tuple[int, int, int] | None, preseed: set[str]):
+        self.display = display
+        self.result = StreamedFix(path=display, source=source, stamp=stamp, format=SourceFormat.KUBERNETES)
+        self.fixer = KubernetesFixer(Context(registry), selected)
+        self.result.applied = self.fixer.applied  # the same list: it grows piece by piece
+        self.taken = set(preseed)  # claim names found in the stream, or added by this fix
+        self.existing: set[str] = set()  # claim names found in the stream
+        self.appended: list[str] = []
+        self.pending: tuple[str, str] | None = None  # the last piece (original, fixed): the claims go after it
+        self.fixed_out: TextIO | None = None
+        self.differ: _StreamDiff | None = None
+        self.bom = ""
+
+    def open_outputs(self, target: Path | None, show_diff: bool) -> None:
+        result = self.result
         if show_diff:
-            diff_out = result.diff_temp = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
-            old, new = _diff_names(display)
+            diff_out = result.diff_temp = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115 - kept by the result
+            old, new = _diff_names(self.display)
             diff_out.write(f"--- {old}\n+++ {new}\n")
-            differ = _StreamDiff(diff_out)
+            self.differ = _StreamDiff(diff_out)
         elif target is not None:
             result.replacement = Replacement(target)
-            fixed_out = result.replacement.handle
+            self.fixed_out = result.replacement.handle
         else:
-            fixed_out = result.fixed_temp = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")
+            self.fixed_out = result.fixed_temp = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
+
+    def emit(self, original: str, fixed: str) -> None:
+        if self.fixed_out is not None:
+            self.fixed_out.write(fixed)
+        if self.differ is not None:
+            self.differ.piece(original, fixed)
+
+    def queue(self, original: str, fixed: str) -> None:
+        """Write the piece before, hold this one (the claims may have to follow it)."""
+        if self.pending is not None:
+            self.emit(*self.pending)
+        self.pending = (original, fixed)
+
+    def parse(self, chunk: Any) -> tuple[str, list[yaml.Node]] | None:
+        text = chunk.text
+        if chunk.line == 1 and text.startswith("\ufeff"):
+            self.bom, text = "\ufeff", text[1:]
+        try:
+            with gc_paused():
+                return text, [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
+        except yaml.YAMLError as exc:
+            error = yaml_error(self.display, exc, "")
+            line = f"{error.line + chunk.line - 1}:" if error.line else ""
+            self.result.error = f"{self.display}:{line} {error.message}"
+            return None
+
+    def run(self, source: str) -> StreamedFix:
         kind: SourceFormat | None = None
-        held: list = []  # pieces read before the stream's type is known
+        held: list[tuple[Any, str, list[yaml.Node]]] = []  # pieces read before the stream's type is known
         with open(source, encoding="utf-8", errors="strict", newline="") as handle:
             for chunk in chunks(handle):
-                text = chunk.text
-                if chunk.line == 1 and text.startswith("\ufeff"):
-                    bom, text = "\ufeff", text[1:]
-                try:
-                    with gc_paused():
-                        docs = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
-                except yaml.YAMLError as exc:
-                    error = yaml_error(display, exc, "")
-                    line = f"{error.line + chunk.line - 1}:" if error.line else ""
-                    result.error = f"{display}:{line} {error.message}"
-                    return result
+                parsed = self.parse(chunk)
+                if parsed is None:
+                    return self.result
                 if kind is None:
-                    held.append((chunk, text, docs))
+                    held.append((chunk, *parsed))
                     kind = detect([d for _, _, ds in held for d in ds])
                     if kind is None:
                         continue
                     if kind is not SourceFormat.KUBERNETES:
-                        return _whole(source, display, registry, selected, stamp, result)
+                        raise _NotKubernetes
                     todo, held = held, []
                 else:
-                    todo = [(chunk, text, docs)]
-                for piece, body, pdocs in todo:
-                    found = existing_claims(pdocs)
-                    if found & (taken - existing):
-                        raise _Collision(existing | found)
-                    existing |= found
-                    with gc_paused():
-                        fixed = _fix_piece(fixer, piece, body, pdocs, display, taken, result)
-                    if fixed is None:
-                        return result
-                    appended.append(fixer.appended)
-                    if pending is not None:
-                        emit(*pending)
-                    pending = (piece.restore(piece.text), (bom if piece.line == 1 else "") + fixed)
-            for piece, _, _ in held:  # never found out what it is: left as it is
-                if pending is not None:
-                    emit(*pending)
-                pending = (piece.restore(piece.text), piece.restore(piece.text))
-            if kind is None:
-                result.format = None
-        tail = "".join(appended)
-        if pending is not None:
-            original, fixed = pending
+                    todo = [(chunk, *parsed)]
+                if not all(self.fix_piece(*piece) for piece in todo):
+                    return self.result
+        for piece, _, _ in held:  # never found out what it is: left as it is
+            self.queue(piece.restore(piece.text), piece.restore(piece.text))
+        if kind is None:
+            self.result.format = None
+        self.finish()
+        return self.result
+
+    def fix_piece(self, piece: Any, body: str, docs: list[yaml.Node]) -> bool:
+        found = existing_claims(docs)
+        if found & (self.taken - self.existing):
+            raise _Collision(self.existing | found)
+        self.existing |= found
+        with gc_paused():
+            fixed = _fix_piece(self.fixer, piece, body, docs, self.display, self.taken, self.result)
+        if fixed is None:
+            return False
+        self.appended.append(self.fixer.appended)
+        self.queue(piece.restore(piece.text), (self.bom if piece.line == 1 else "") + fixed)
+        return True
+
+    def finish(self) -> None:
+        tail = "".join(self.appended)
+        if self.pending is not None:
+            original, fixed = self.pending
             if tail:
                 nl = "\r\n" if "\r\n" in original else "\n"
                 fixed += ("" if fixed.endswith("\n") or not fixed else nl) + tail
-            result.was_changed = result.was_changed or fixed != original
-            emit(original, fixed)
-        if differ is not None:
-            differ.finish()
-        return result
+            self.result.was_changed = self.result.was_changed or fixed != original
+            self.emit(original, fixed)
+        if self.differ is not None:
+            self.differ.finish()
+
+    def close(self) -> None:
+        for out in (self.fixed_out, self.result.diff_temp):
+            if out is not None and not out.closed:
+                out.flush()
+        if self.result.error:
+            self.result.discard()
+
+
+def _fix_stream_pass(source: str, display: str, registry: ProfileRegistry, selected: set[str], target: Path | None,
+                     show_diff: bool, stamp: tuple[int, int, int] | None, preseed: set[str]) -> FileFix:
+    fixing = _StreamPass(source, display, registry, selected, stamp, preseed)
+    result = fixing.result
+    try:
+        fixing.open_outputs(target, show_diff)
+        return fixing.run(source)
+    except _NotKubernetes:
+        return _whole(source, display, registry, selected, stamp, result)
     except UnicodeDecodeError as exc:
         result.error = f"{display}: not UTF-8 (byte {exc.start} of a block): nothing fixed"
         return result
@@ -542,11 +527,7 @@ def _fix_stream_pass(source, display, registry, selected, target, show_diff, sta
         result.error = result.error or "interrupted"
         raise
     finally:
-        for out in (fixed_out, diff_out):
-            if out is not None and not out.closed:
-                out.flush()
-        if result.error:
-            result.discard()
+        fixing.close()
 
 
 def _fix_piece(fixer, piece, body: str, docs, display: str, taken: set[str], result: StreamedFix) -> str | None:

@@ -425,6 +425,22 @@ class Ref:
     url: str = ""
 
 
+class Capability(StrEnum):
+    """What an input format can express.  Rules say which they need; each reader
+    (``rofs.intake.READERS``) says which its format has, and a rule runs on a workload whose
+    format has all it needs."""
+
+    CONTAINERS = "containers"  # containers with images
+    COMMANDS = "commands"  # the commands containers run
+    SUPPRESSIONS = "suppressions"  # rofs: ignore comments
+    READ_ONLY_ROOT = "read-only-root"  # a per-container read-only root filesystem setting
+    MOUNTS = "mounts"  # volumes and tmpfs mounted into containers
+    PRIVILEGES = "privileges"  # privilege escalation and capability settings
+    POD_SECURITY = "pod-security"  # settings shared by a group of containers (a pod)
+    NON_ROOT_POLICY = "non-root-policy"  # a setting that refuses to start a root process
+    BUILD = "build"  # image build instructions (USER, VOLUME, RUN, CMD)
+
+
 @dataclass(frozen=True)
 class RuleMeta:
     id: str  # RO101; public, never changes
@@ -433,7 +449,7 @@ class RuleMeta:
     title: str  # one line
     rationale: str  # why it matters, one paragraph
     fix: str  # what fixes it, one sentence ending in a period
-    formats: tuple[SourceFormat, ...]
+    needs: frozenset[Capability]  # what a format must express for the rule to apply to it
     refs: tuple[Ref, ...] = ()
     # What `rofs fix` may do with the rule's remedies (rofs.remedy.Applicability): "safe" and
     # "review" are written, "suggestion" only shown.  The one place that says what is fixable.

@@ -6,6 +6,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from rofs.intake import formats_with
 from rofs.rules import RULES
 
 
@@ -27,7 +28,8 @@ def as_dicts() -> list[dict]:
                 "name": meta.name,
                 "severity": meta.severity.value,
                 "title": meta.title,
-                "formats": [f.value for f in meta.formats],
+                "formats": [f.value for f in formats_with(meta.needs)],
+                "needs": sorted(c.value for c in meta.needs),
                 "fixable": meta.fixable,
                 "applicability": meta.applicability,
                 "fix": meta.fix,
@@ -57,7 +59,7 @@ def print_table(console: Console) -> None:
 def markdown_for(module) -> str:
     meta = module.META
     lines = [f"## {meta.id} {meta.name}", "", f"**{meta.title}**", ""]
-    lines.append(f"Severity: {meta.severity.value}. Applies to: {', '.join(f.value for f in meta.formats)}."
+    lines.append(f"Severity: {meta.severity.value}. Applies to: {', '.join(f.value for f in formats_with(meta.needs))}."
                  + f" `rofs fix`: {FIX_SENTENCE[meta.applicability]}")
     lines.append("")
     lines.append((module.__doc__ or "").strip())

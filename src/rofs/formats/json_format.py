@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 
-from rofs.audit import AuditResult
+from rofs.results import AuditResult
 from rofs.remedy import as_dict
 
 SCHEMA = "rofs-audit/1"

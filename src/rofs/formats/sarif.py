@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from rofs import __version__
-from rofs.audit import AuditResult
+from rofs.results import AuditResult
 from rofs.model import Severity
 from rofs.rules import RULES
 

@@ -10,7 +10,7 @@ from typing import IO, Iterable
 
 import click
 
-from rofs.audit import AuditResult
+from rofs.results import AuditResult
 from rofs.model import Finding
 from rofs.remedy import fix_label
 from rofs.sources.interface import SourceFile

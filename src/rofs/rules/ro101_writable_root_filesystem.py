@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability, ReadOnlyRoot, Remedy
 from rofs.rules._common import READ_ONLY_REFS, Context, missing_mounts
 
@@ -50,7 +50,7 @@ META = RuleMeta(
     title="Container root filesystem is writable",
     rationale="A writable root lets a compromised process change the image's files at run time.",
     fix="Set readOnlyRootFilesystem: true on the container (Compose: read_only: true) and mount the paths the app writes.",
-    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    needs=frozenset({Capability.CONTAINERS, Capability.READ_ONLY_ROOT}),
     refs=READ_ONLY_REFS,
     applicability=Applicability.REVIEW,
     cwe="CWE-732",

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability, RemovePodSetting
 from rofs.rules._common import READ_ONLY_REFS, Context
 
@@ -42,7 +42,7 @@ META = RuleMeta(
     title="readOnlyRootFilesystem set at pod level, where Kubernetes ignores it",
     rationale="The pod securityContext has no readOnlyRootFilesystem field; the setting has no effect there.",
     fix="Move readOnlyRootFilesystem into the securityContext of each container.",
-    formats=(SourceFormat.KUBERNETES,),
+    needs=frozenset({Capability.POD_SECURITY, Capability.READ_ONLY_ROOT}),
     refs=READ_ONLY_REFS,
     applicability=Applicability.SAFE,
 )

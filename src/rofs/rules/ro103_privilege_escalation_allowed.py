@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, SourceFormat, Workload
 from rofs.rules._common import CIS_DOCKER_5_25, CIS_K8S_5_7_3, Context
 
 META = RuleMeta(
@@ -38,7 +38,7 @@ META = RuleMeta(
     title="Container may gain privileges (no_new_privs not set)",
     rationale="setuid binaries and file capabilities can raise the privileges of a process that may escalate.",
     fix="Set allowPrivilegeEscalation: false (Compose: security_opt: [no-new-privileges:true]).",
-    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    needs=frozenset({Capability.PRIVILEGES}),
     refs=(CIS_DOCKER_5_25, CIS_K8S_5_7_3),
     cwe="CWE-250",
 )

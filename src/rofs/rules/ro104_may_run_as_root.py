@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.rules._common import CIS_DOCKER_4_1, CIS_K8S_5_7_3, Context
 
 META = RuleMeta(
@@ -40,7 +40,7 @@ META = RuleMeta(
     title="Container may run as root",
     rationale="Nothing stops the container from running as UID 0.",
     fix="Set runAsNonRoot: true and a non-zero runAsUser on the pod or the container.",
-    formats=(SourceFormat.KUBERNETES,),
+    needs=frozenset({Capability.NON_ROOT_POLICY}),
     refs=(CIS_K8S_5_7_3, CIS_DOCKER_4_1),
     cwe="CWE-250",
 )

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, SourceFormat, Workload
 from rofs.rules._common import CIS_DOCKER_5_3, CIS_K8S_5_7_3, Context
 
 META = RuleMeta(
@@ -40,7 +40,7 @@ META = RuleMeta(
     title="Container keeps the default Linux capabilities",
     rationale="Default capabilities let a process change ownership and permissions of what it can write.",
     fix="Drop ALL capabilities (Compose: cap_drop: [ALL]) and add back only what the app needs.",
-    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    needs=frozenset({Capability.PRIVILEGES}),
     refs=(CIS_DOCKER_5_3, CIS_K8S_5_7_3),
     cwe="CWE-250",
 )

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability
 from rofs.rules._common import (
     NSA_CISA,
@@ -58,7 +58,7 @@ META = RuleMeta(
     title="Read-only root, but a path the app must write has no writable mount",
     rationale="The application writes this path; with a read-only root and no mount it fails at run time.",
     fix="Mount a volume of the profile's kind and size at the path.",
-    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    needs=frozenset({Capability.READ_ONLY_ROOT, Capability.MOUNTS}),
     refs=(NSA_CISA,),
     applicability=Applicability.REVIEW,
 )

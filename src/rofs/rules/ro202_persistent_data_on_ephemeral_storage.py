@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, VolumeKind, Workload
 from rofs.remedy import DEFAULT_PERSISTENT, Applicability, MakePersistent
 from rofs.rules._common import Context, needed_path, runs_the_app, serving_mount
 
@@ -42,7 +42,7 @@ META = RuleMeta(
     title="Data that must persist is on emptyDir or tmpfs",
     rationale="emptyDir and tmpfs are wiped on restart or rescheduling: the app starts on an empty data directory.",
     fix="Put the path on a PersistentVolumeClaim (StatefulSet: volumeClaimTemplates; Compose: a named volume).",
-    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    needs=frozenset({Capability.MOUNTS}),
     applicability=Applicability.REVIEW,
     cwe="CWE-404",
 )

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, VolumeKind, Workload
 from rofs.remedy import DEFAULT_EPHEMERAL, DEFAULT_MEMORY, Applicability, BoundVolume
 from rofs.rules._common import Context, profile_size
 
@@ -42,7 +42,7 @@ META = RuleMeta(
     title="emptyDir or tmpfs without a size limit",
     rationale="An unbounded ephemeral volume can fill the node's disk or memory and get pods evicted.",
     fix="Set emptyDir.sizeLimit (Compose: tmpfs size) from the app's profile.",
-    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    needs=frozenset({Capability.MOUNTS}),
     applicability=Applicability.REVIEW,
     cwe="CWE-400",
 )

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability
 from rofs.rules._common import JAVA_VARS, Context, covering_mount, env_paths, root_is_read_only, temp_mount
 
@@ -43,7 +43,7 @@ META = RuleMeta(
     title="Temp or cache directory set by env is not writable",
     rationale="The variable sends temp or cache writes to a read-only path, so they fail at run time.",
     fix="Mount a bounded emptyDir at the path the variable names, or point the variable at a mounted path.",
-    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    needs=frozenset({Capability.READ_ONLY_ROOT, Capability.MOUNTS}),
     applicability=Applicability.SAFE,
 )
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, SourceFormat, Workload
 from rofs.remedy import DeclareVolume
 from rofs.rules._common import Context
 
@@ -43,7 +43,7 @@ META = RuleMeta(
     title="Mount refers to a volume that is not defined",
     rationale="The platform rejects a mount of an undefined volume, so the workload does not start.",
     fix="Declare the volume, or correct the mount's volume name.",
-    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    needs=frozenset({Capability.MOUNTS}),
 )
 
 

@@ -28,7 +28,7 @@ import re
 import shlex
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability, ExecForm
 from rofs.rules._common import Context
 
@@ -39,7 +39,7 @@ META = RuleMeta(
     title="CMD or ENTRYPOINT in shell form",
     rationale="A shell as PID 1 does not forward signals and makes the image depend on /bin/sh.",
     fix="Write CMD/ENTRYPOINT in exec form: a JSON array of strings.",
-    formats=(SourceFormat.DOCKERFILE,),
+    needs=frozenset({Capability.BUILD}),
     applicability=Applicability.SAFE,
 )
 

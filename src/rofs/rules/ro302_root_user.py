@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from rofs.model import Container, Finding, RuleMeta, Severity, SourceFormat, VolumeKind, Workload
+from rofs.model import Capability, Container, Finding, RuleMeta, Severity, VolumeKind, Workload
 from rofs.remedy import NonRootUser
 from rofs.rules._common import CIS_DOCKER_4_1, RUNTIME_SHM, Context
 
@@ -42,7 +42,7 @@ META = RuleMeta(
     title="Image runs as root",
     rationale="Without a non-root USER the container runs as UID 0 unless the platform overrides it.",
     fix="Add a numeric non-root USER at the end of the final stage.",
-    formats=(SourceFormat.DOCKERFILE,),
+    needs=frozenset({Capability.BUILD}),
     refs=(CIS_DOCKER_4_1,),
     cwe="CWE-250",
 )

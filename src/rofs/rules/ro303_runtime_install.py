@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from rofs.model import Finding, RuleMeta, Severity, SourceFormat, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.rules._common import Context
 
 META = RuleMeta(
@@ -40,7 +40,7 @@ META = RuleMeta(
     title="Packages installed when the container starts",
     rationale="Installing at start writes into the image and cannot work on a read-only root.",
     fix="Install packages at build time (RUN) and start only the app.",
-    formats=(SourceFormat.DOCKERFILE, SourceFormat.KUBERNETES, SourceFormat.COMPOSE),
+    needs=frozenset({Capability.COMMANDS}),
     cwe="CWE-494",
 )
 

@@ -23,7 +23,7 @@ Add the reason after `--` (comments) or `:` (annotations, x-rofs-ignore).
 
 from __future__ import annotations
 
-from rofs.model import RuleMeta, Severity, SourceFormat
+from rofs.model import Capability, RuleMeta, Severity
 
 # Checked by the engine, which sees every suppression (rofs.audit); kept as a rule for its ID,
 # its docs and --select/--ignore.
@@ -34,7 +34,7 @@ META = RuleMeta(
     title="Suppression without a reason",
     rationale="A suppression without a reason cannot be reviewed.",
     fix="Give the reason after -- (comments) or : (annotations, x-rofs-ignore).",
-    formats=(SourceFormat.KUBERNETES, SourceFormat.COMPOSE, SourceFormat.DOCKERFILE),
+    needs=frozenset({Capability.SUPPRESSIONS}),
 )
 
 
