@@ -176,6 +176,26 @@ def serving_mount(
     return None
 
 
+def blocking_mount(workload: Workload, container: Container, path: str) -> Suggestion | None:
+    """When a mount that is not writable holds *path* (read-only, on a read-only volume, or on a
+    volume nobody declared), the remedy is to change that mount, not to add a second one at the
+    same path (Compose and Kubernetes refuse two mounts at one path, and nothing can be mounted
+    beneath a read-only mount).  None when no such mount is there."""
+    holding = [m for m in container.mounts if m.path and path_covers(m.path, path)]
+    if not holding:
+        return None
+    mount = max(holding, key=lambda m: len(m.path))
+    volume = workload.volume(mount.volume)
+    if volume is None:
+        why = f"its volume {mount.volume!r} is not declared"
+    elif mount.read_only or volume.read_only:
+        why = "it is read-only"
+    else:
+        why = f"its volume {mount.volume!r} ({volume.kind.value}) is not writable"
+    beneath = "" if mount.path == path else f": the app writes {path} beneath it"
+    return Suggestion(f"make the mount at {mount.path} writable ({why}){beneath}")
+
+
 def needed_path(spec: WritablePath, container: Container, match: ProfileMatch) -> str:
     """Where the app really writes this path: moved when the container sets the knob's env var."""
     if spec.env:
@@ -219,20 +239,33 @@ def missing_mounts(workload: Workload, container: Container, match: ProfileMatch
     """What the container needs mounted before its root can be read-only: the profile's required
     paths no writable mount serves (``/dev/shm`` only when the app needs more than the runtime's),
     the temp directories its env names, and, for an image without a profile, a bounded /tmp."""
-    out: list[AddMount] = []
+    wanted: list[AddMount] = []
     if match is not None:
         for spec, path in required_paths(container, match):
             if path == RUNTIME_SHM and (spec.size or 0) <= RUNTIME_SHM_SIZE:
                 continue
             if serving_mount(workload, container, spec, path) is None:
-                out.append(mount_for(container, spec, path))
+                wanted.append(mount_for(container, spec, path))
     elif runs_the_app(container) and covering_mount(workload, container, "/tmp") is None:
-        out.append(AddMount(container.name, "/tmp", VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, name="tmp",
-                            purpose="temp files", guess=True))
+        wanted.append(AddMount(container.name, "/tmp", VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, name="tmp",
+                               purpose="temp files", guess=True))
     for _, path in env_paths(container):
         if covering_mount(workload, container, path) is None:
-            out.append(temp_mount(container, path))
-    return minimal(out)
+            wanted.append(temp_mount(container, path))
+    return minimal(wanted)
+
+
+def mount_remedies(workload: Workload, container: Container, mounts: list[AddMount]) -> list[AddMount | Suggestion]:
+    """*mounts* as remedies: a path a mount that is not writable holds gets a suggestion to change
+    that mount instead (a second mount there would be refused)."""
+    out: list[AddMount | Suggestion] = []
+    for mount in mounts:
+        blocked = blocking_mount(workload, container, mount.path) if mount.path != RUNTIME_SHM else None
+        if blocked is None:
+            out.append(mount)
+        elif blocked not in out:
+            out.append(blocked)
+    return out
 
 
 def temp_mount(container: Container, path: str) -> AddMount:

@@ -41,7 +41,7 @@ from typing import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability, ReadOnlyRoot, Remedy
-from rofs.rules._common import READ_ONLY_REFS, Context, missing_mounts
+from rofs.rules._common import READ_ONLY_REFS, Context, missing_mounts, mount_remedies
 
 META = RuleMeta(
     id="RO101",
@@ -74,6 +74,6 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
                 message += f"; every path {match.profile.title} writes is already mounted"
         elif container.image:
             message += "; no profile for this image: find its writable paths with `rofs trace`"
-        remedies: tuple[Remedy, ...] = (ReadOnlyRoot(container.name), *mounts)
+        remedies: tuple[Remedy, ...] = (ReadOnlyRoot(container.name), *mount_remedies(workload, container, mounts))
         yield ctx.finding(META, workload, container.security.where("read_only_root_fs"), message, container,
                           remedies=remedies)

@@ -46,6 +46,7 @@ from rofs.rules._common import (
     RUNTIME_SHM,
     Context,
     mount_for,
+    mount_remedies,
     required_paths,
     root_is_read_only,
     serving_mount,
@@ -79,4 +80,4 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
                 f" (without it: {spec.breaks})"
             )
             yield ctx.finding(META, workload, container.location, message, container, path=path,
-                              remedies=(mount_for(container, spec, path),))
+                              remedies=tuple(mount_remedies(workload, container, [mount_for(container, spec, path)])))

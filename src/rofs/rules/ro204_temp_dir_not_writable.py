@@ -34,7 +34,7 @@ from typing import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability
-from rofs.rules._common import JAVA_VARS, Context, covering_mount, env_paths, root_is_read_only, temp_mount
+from rofs.rules._common import JAVA_VARS, Context, covering_mount, env_paths, mount_remedies, root_is_read_only, temp_mount
 
 META = RuleMeta(
     id="RO204",
@@ -62,5 +62,5 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
                 f"{what} points at {path}, which no writable volume covers (the root is read-only)",
                 container,
                 path=path,
-                remedies=(temp_mount(container, path),),
+                remedies=tuple(mount_remedies(workload, container, [temp_mount(container, path)])),
             )
