@@ -559,11 +559,12 @@ def _fix_piece(fixer, piece, body: str, docs, display: str, taken: set[str], res
     return fixed
 
 
-def _whole(source: str, display: str, registry, selected, stamp, streamed: StreamedFix) -> FileFix:
+def _whole(source: str, display: str, registry: ProfileRegistry, selected: set[str],
+           stamp: tuple[int, int, int] | None, streamed: StreamedFix) -> FileFix:
     """A long file that is not Kubernetes (a Compose file): fixed whole, as usual."""
     streamed.discard()
     text, error, skip = read_text_raw(source)
-    if error or skip:
+    if error or skip or text is None:
         return FileFix(path=display, error=f"{display}: {error or skip}")
     result = fix_text(text, display, registry, selected)
     result.stamp = stamp

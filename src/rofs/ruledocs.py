@@ -9,7 +9,6 @@ from rich.table import Table
 from rofs.intake import formats_with
 from rofs.rules import RULES
 
-
 FIX_WORDS = {"safe": "fixes", "review": "fixes (review)", "suggestion": "suggests"}
 FIX_SENTENCE = {
     "safe": "fixes it (safe: the workload keeps working as before).",
