@@ -29,9 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from rofs.model import Profile, VolumeKind
 
@@ -225,14 +225,14 @@ class Sandboxed:
         )
         self.command = ["--", sys.executable, "-I", "-c", SUPERVISOR, spec]
         self.env = dict(env) if env is not None else {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
-        self._log = tempfile.TemporaryFile(mode="w+b")
+        self._log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - closed in kill()
         self.proc: subprocess.Popen | None = None
         self.child_pid: int | None = None  # host pid of the supervisor, pid 1 of the sandbox
         self._status_r: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
-    def __enter__(self) -> "Sandboxed":
+    def __enter__(self) -> Sandboxed:  # noqa: PYI034 - the class is not subclassed
         self.start()
         return self
 

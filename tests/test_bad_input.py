@@ -95,8 +95,8 @@ ERRORS = [
      b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: b\n      securityContext: []\n",
      8, "securityContext should be a mapping, found a list"),
     ("helm-template", "deploy.yaml",
-     b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n"
-     b"      containers:\n        - name: a\n          image: {{ .Values.image }}\n",
+     (b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n"
+      b"      containers:\n        - name: a\n          image: {{ .Values.image }}\n"),
      None, "unrendered Helm template ({{ ... }}): render it with `helm template` first"),
     ("helm-control-line", "svc.yaml",
      b"{{- if .Values.enabled }}\napiVersion: v1\nkind: Service\nmetadata:\n  name: x\n{{- end }}\n",

@@ -7,6 +7,7 @@ containers per list and their readOnlyRootFilesystem values, Compose services.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_the_only_explicit_false_is_found(result):
         and f.location.path.startswith(str(CORPUS / "kubernetes__ingress-nginx"))
     ]
     assert [(f.object, f.container) for f in findings] == [("ingress-nginx/ingress-nginx-controller", "controller")]
-    line = open(findings[0].location.path).read().splitlines()[findings[0].location.line - 1]
+    line = Path(findings[0].location.path).read_text().splitlines()[findings[0].location.line - 1]
     assert "readOnlyRootFilesystem: false" in line, "the finding points at the setting itself"
 
 

@@ -21,9 +21,9 @@ import socket
 import stat
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -317,7 +317,7 @@ def test_tiocsti_cannot_type_into_the_terminal(mode: str, probe, tmp_path: Path)
         fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
 
     proc = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=controlling_terminal, text=True)
+                            preexec_fn=controlling_terminal, text=True)  # noqa: PLW1509 - no threads here
     os.close(slave)
     out, err = proc.communicate(timeout=60)
     typed = b""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from collections import Counter
 import json
 import os
 import re
 import shutil
 import stat
 import sys
+from collections import Counter
 from pathlib import Path
 
 import jsonschema
@@ -140,7 +140,7 @@ def test_corpus_fixed_objects_still_validate(corpus_fix):
             if key in old_docs:
                 try:
                     kubernetes_validate.validate(old_docs[key], K8S_VERSION, strict=False)
-                except Exception:
+                except Exception:  # noqa: BLE001, S112 - the validator raises many types
                     continue  # invalid (or a CRD we have no schema for) before the fix: not ours to judge
             kubernetes_validate.validate(doc, K8S_VERSION, strict=False)
             checked += 1
@@ -539,9 +539,9 @@ def test_the_same_note_for_many_workloads_is_one_line(tmp_path: Path):
     f.write_text("---\n".join(docs))
     result = rofs("fix", str(f))
     notes = [line for line in result.stderr.splitlines() if "no profile for" in line]
-    assert notes == [f"rofs: {f}: Deployment api-0 [api], Deployment api-1 [api], Deployment api-2 [api] and 2 more:"
-                     " no profile for registry.example.com/shop/api:2; added a bounded /tmp only. Its other writable"
-                     " paths are unknown: find them with `rofs trace`, then pass the profile with --profile-file."]
+    assert notes == [(f"rofs: {f}: Deployment api-0 [api], Deployment api-1 [api], Deployment api-2 [api] and 2 more:"
+                      " no profile for registry.example.com/shop/api:2; added a bounded /tmp only. Its other writable"
+                      " paths are unknown: find them with `rofs trace`, then pass the profile with --profile-file.")]
 
 
 DEPLOY_UNKNOWN = """apiVersion: apps/v1

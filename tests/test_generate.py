@@ -207,7 +207,7 @@ def test_kafka_log_dirs_is_moved_out_of_tmp():
 def test_java_heap_dumps_go_to_a_mounted_path():
     java = builtin_registry().get("java")
     plan = build_plan(java, GenerateOptions())
-    opts = dict((v.name, v.value) for v in plan.env)["JAVA_TOOL_OPTIONS"]
+    opts = {v.name: v.value for v in plan.env}["JAVA_TOOL_OPTIONS"]
     assert "-XX:HeapDumpPath=/tmp" in opts
 
 

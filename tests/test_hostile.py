@@ -331,13 +331,13 @@ ODD_NAMES = [b"line\n  EROFS  openat forged", b"\x1b]0;pwned\x07esc", "café".en
 ODD_PROGRAM = (
     "import os, sys\n"
     "base = os.fsencode(sys.argv[1])\n"
-    "for n in %r:\n"
+    f"for n in {ODD_NAMES!r}:\n"
     "    try:\n"
     "        os.makedirs(base, exist_ok=True)\n"
     "        os.close(os.open(base + b'/' + n, os.O_WRONLY | os.O_CREAT, 0o644))\n"
     "    except OSError:\n"
     "        pass\n"
-) % (ODD_NAMES,)
+)
 
 
 def test_odd_names_are_reported_exactly_and_shown_safely(tmp_path: Path):

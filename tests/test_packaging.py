@@ -30,7 +30,8 @@ def test_sdist_and_wheel_carry_the_data(dist: Path):
         assert needed in names, needed
     assert len([n for n in names if n.startswith("rofs/profiles/data/")]) == len(list((REPO / "src" / "rofs" / "profiles" / "data").glob("*.yaml")))
     (sdist,) = dist.glob("rofs-*.tar.gz")
-    members = tarfile.open(sdist).getnames()
+    with tarfile.open(sdist) as archive:
+        members = archive.getnames()
     assert any(m.endswith("src/rofs/profiles/data/redis.yaml") for m in members)
     assert any(m.endswith("README.md") for m in members)
 

@@ -87,9 +87,9 @@ def test_rego_profile_rules_on_unhardened_and_fixed(gatekeeper):
     db = next(d for d in yaml.safe_load_all(text) if d["metadata"]["name"] == "shop-db")
     got = violations(rego, "k8srofswritablepaths", db, params)
     assert got == [
-        "RO201 container postgres (postgres/official profile): /var/run/postgresql must be writable"
-        " (unix socket .s.PGSQL.5432 and its lock file (Debian also writes an external PID file here));"
-        " mount a writable volume there (profile kind: ephemeral)",
+        ("RO201 container postgres (postgres/official profile): /var/run/postgresql must be writable"
+         " (unix socket .s.PGSQL.5432 and its lock file (Debian also writes an external PID file here));"
+         " mount a writable volume there (profile kind: ephemeral)"),
         "RO202 container postgres (postgres/official profile): /var/lib/postgresql holds data that must persist but volume data is an emptyDir",
         "RO203 volume data: emptyDir without sizeLimit",
     ], got

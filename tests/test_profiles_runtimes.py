@@ -266,12 +266,12 @@ def test_npm_install_exits_on_a_read_only_cache_even_with_tmp_writable(tmp_path:
     if not npm:
         pytest.skip("npm not installed (apt-get install -y npm)")
     work = _npm_project(tmp_path, cache_tmp)
-    mounts = dict(
-        tmpfs_tmp=True,
-        binds=((str(work), "/tmp/w"),),
-        ro_binds=((str(work / "home"), "/tmp/w/home"),),
-        cwd="/tmp/w/proj",
-    )
+    mounts = {
+        "tmpfs_tmp": True,
+        "binds": ((str(work), "/tmp/w"),),
+        "ro_binds": ((str(work / "home"), "/tmp/w/home"),),
+        "cwd": "/tmp/w/proj",
+    }
     env = {"HOME": "/tmp/w/home", "npm_config_update_notifier": "false", "npm_config_audit": "false",
            "npm_config_fund": "false"}
     argv = [npm, "install", "--offline", "/tmp/w/rofs-dep-1.0.0.tgz"]

@@ -17,7 +17,6 @@ import subprocess
 import time
 from pathlib import Path
 
-
 from conftest import require_path, require_tool
 from realserver import free_port
 from rofs.runtime.sandbox import resolve_in_root

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 import yaml
-from conftest import CORPUS, require_path
 
+from conftest import CORPUS, require_path
 from rofs.model import (
     Container,
     ContainerRole,

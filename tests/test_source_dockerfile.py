@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import CORPUS
 
+from conftest import CORPUS
 from rofs.model import ContainerRole, Location, SourceFormat, VolumeKind
 from rofs.sources.dockerfile import DockerfileSource, looks_like_dockerfile
 
@@ -575,8 +575,8 @@ def test_garbage_never_raises():
         "FROM alpine\n",
         "from alpine as base\nrun echo hi\n",
         "# syntax=docker/dockerfile:1.7\n# escape=`\n\n# build the app\nARG BASE=debian\nFROM ${BASE}\nRUN a `\n  b\n",
-        "\ufeff# comment\n\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\nRUN <<EOF\nnot an instruction\n"
-        "neither this\nnor this\nEOF\nCMD [\"app\"]\n",
+        ("\ufeff# comment\n\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\nRUN <<EOF\nnot an instruction\n"
+         "neither this\nnor this\nEOF\nCMD [\"app\"]\n"),
     ],
 )
 def test_looks_like_dockerfile_true(text):

@@ -65,8 +65,8 @@ def _objects(docs) -> list[tuple[str, int, int, int]]:
     out = []
     for doc in docs:
         for obj in KubernetesSource.objects(doc):
-            meta = dict((k.value, v) for k, v in obj.value).get("metadata")
-            node = dict((k.value, v) for k, v in meta.value).get("name") if meta is not None else None
+            meta = {k.value: v for k, v in obj.value}.get("metadata")
+            node = {k.value: v for k, v in meta.value}.get("name") if meta is not None else None
             if node is None:
                 continue
             out.append((node.value, obj.start_mark.line, obj.start_mark.column, obj.end_mark.line))

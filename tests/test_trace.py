@@ -9,7 +9,6 @@ import signal
 import subprocess
 from pathlib import Path
 
-
 from conftest import require_path, require_tool
 from realserver import free_port
 from rofs.profiles import load_profile_file
@@ -182,7 +181,7 @@ def test_mount_points_and_collapse():
     assert trace_mod.collapse_all(["/var/lib/a", "/var/lib/b"]) == ["/var/lib/a", "/var/lib/b"], "never all of /var/lib"
 
 
-from test_run import oci_image  # noqa: E402,F401 - the image built with umoci, shared with the run tests
+from test_run import oci_image  # noqa: F401 - the image built with umoci, shared with the run tests
 
 
 def test_an_image_is_traced_on_a_scratch_layer(oci_image, tmp_path: Path):  # noqa: F811
