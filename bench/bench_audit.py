@@ -42,7 +42,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = REPO / "tests" / "data" / "corpus"  # real files from public projects (see its SOURCES.md)
 CHECKOV_VENV = REPO / "bench" / ".venv-checkov"
 CHECKOV_REQUIREMENT = "checkov>=3.2"
 CHECKOV_INSTALL_RECORD = CHECKOV_VENV / "bench-install.json"  # how long the first install took

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus"
-SCHEMAS = SHARED / "schemas"
+# Real files from public projects and the official schemas, copied into the repository with their
+# sources and licenses (tests/data/*/SOURCES.md), so a clone anywhere runs every test.
+DATA = REPO / "tests" / "data"
+CORPUS = DATA / "corpus"
+SCHEMAS = DATA / "schemas"
 
 
 def in_ci() -> bool:
