@@ -174,14 +174,14 @@ def audit(
         from rofs.audit import stream_audit
         from rofs.formats import text as text_format
 
-        from rofs.files import Replacement, open_parent, _special
+        from rofs.files import Replacement, open_parent, open_special
 
         replacement = None
         try:
             if output:
                 dirfd, name = open_parent(output)
                 try:
-                    fd = _special(dirfd, name, output)
+                    fd = open_special(dirfd, name, output)
                     if fd is None:
                         replacement = Replacement(output, (dirfd, name))
                         handle = replacement.handle

@@ -208,9 +208,9 @@ def _trusted_entry(target: Path) -> None:
 
 def _die_with_rofs() -> None:
     """umoci and skopeo end with rofs (SIGKILL of rofs included): nothing keeps unpacking."""
-    from rofs.runtime import _linux
+    from rofs.runtime import linux
 
-    _linux.die_with_parent()
+    linux.die_with_parent()
 
 
 def _remove_stale(cache: Path) -> None:

@@ -223,7 +223,7 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
                        confinement=confinement, image=image is not None, sysfs=image is not None)
     spec.env = program_env(env, identity, image)
     if image is not None:
-        _make_mount_points(image.rootfs, [m.path for m in mounts])
+        make_mount_points(image.rootfs, [m.path for m in mounts])
         spec.cwd = cwd or image.cwd
     else:
         spec.cwd = cwd or os.getcwd()
@@ -282,7 +282,7 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
     return report
 
 
-def _make_mount_points(rootfs: Path, paths: list[str]) -> None:
+def make_mount_points(rootfs: Path, paths: list[str]) -> None:
     """Like a container runtime, make the mount points the image lacks (in rofs' own unpacked copy,
     never followed out of it: each path is resolved inside the image first)."""
     for path in ["/proc", "/dev", "/sys", "/tmp"] + paths:

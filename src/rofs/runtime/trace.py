@@ -145,15 +145,15 @@ class Scratch(ChildSetup):
 
     def build(self) -> None:
         """In the child, before exec (the tracer): build it all."""
-        from rofs.runtime import _linux
+        from rofs.runtime import linux
 
-        _linux.private_mount_namespace()
-        _linux.mount("rofs-scratch", SCRATCH, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, f"mode=0700,size={self.size}")
+        linux.private_mount_namespace()
+        linux.mount("rofs-scratch", SCRATCH, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"mode=0700,size={self.size}")
         for sub in ("l", "u", "w", "f", "root", "shm"):
             os.mkdir(f"{SCRATCH}/{sub}", 0o700)
         os.mkdir(DEVICES_DIR, 0o755)
-        _linux.make_devices(DEVICES_DIR)
-        _linux.mount("rofs-shm", self.shm, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV,
+        linux.make_devices(DEVICES_DIR)
+        linux.mount("rofs-shm", self.shm, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                      f"mode=1777,size={int(self.shm_size)}")
         handed = []
         for layer in self.layers:
@@ -163,13 +163,13 @@ class Scratch(ChildSetup):
                 copy = f"{SCRATCH}/f/{layer.index}"
                 with open(source, "rb") as fin, open(copy, "wb") as fout:
                     fout.write(fin.read(64 << 20))
-                _linux.mount(copy, target, None, _linux.MS_BIND)
+                linux.mount(copy, target, None, linux.MS_BIND)
                 continue
             lower, upper, work = (f"{SCRATCH}/{d}/{layer.index}" for d in ("l", "u", "w"))
             for d in (lower, upper, work):
                 os.mkdir(d, 0o755)
-            _linux.mount(source, lower, None, _linux.MS_BIND)  # non-recursive: this file system only
-            _linux.mount("overlay", target, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+            linux.mount(source, lower, None, linux.MS_BIND)  # non-recursive: this file system only
+            linux.mount("overlay", target, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
             handed.append(os.open(upper, os.O_RDONLY | os.O_DIRECTORY))
         handed.append(os.open(f"{SCRATCH}/f", os.O_RDONLY | os.O_DIRECTORY))
         handed.append(os.open(self.shm, os.O_RDONLY | os.O_DIRECTORY))
@@ -246,7 +246,7 @@ def run_traced(
     lower layer instead of the host's, and the program runs as the image's user with its Env
     and WorkingDir.  SIGINT or SIGTERM to rofs stops the program and still gives the report.
     """
-    from rofs.runtime.run import _make_mount_points, program_env, resolve_identity
+    from rofs.runtime.run import make_mount_points, program_env, resolve_identity
 
     if os.geteuid() != 0:
         raise SandboxError("rofs trace mounts an overlay in a private mount namespace: run it as root")
@@ -259,7 +259,7 @@ def run_traced(
     keep_dir = os.path.normpath(os.path.join(os.getcwd(), keep)) if keep else None
     lower_root = str(image.rootfs) if image is not None else "/"
     if image is not None:
-        _make_mount_points(image.rootfs, [])
+        make_mount_points(image.rootfs, [])
     env = program_env(None, identity, image)
     cwd = image.cwd if image is not None else "/"
     search = (env if env is not None else os.environ).get("PATH")
