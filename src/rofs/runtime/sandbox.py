@@ -21,9 +21,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from rofs.runtime import confine
 from rofs.runtime.confine import Confinement
@@ -448,8 +448,11 @@ class Supervisor:
         for fd, name, given in ((0, "stdin", None), (1, "stdout", stdout), (2, "stderr", stderr)):
             stdio[name] = given if given is not None else self._stdio(fd, child_ends)
         try:
+            # preexec_fn: the child joins the pids cgroup and is bound to rofs' life before it runs
+            # anything (the relay threads of this sandbox start only after the fork).
             self.proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=True,
-                                         preexec_fn=preexec, **stdio)  # type: ignore[arg-type]
+                                         preexec_fn=preexec,  # noqa: PLW1509
+                                         stdin=stdio["stdin"], stdout=stdio["stdout"], stderr=stdio["stderr"])
         except BaseException:
             self.limit.close()
             raise
@@ -556,13 +559,13 @@ class Supervisor:
                     except OSError:
                         pass
             return
-        pid = self.program_pid()
-        if pid is None:
+        program = self.program_pid()
+        if program is None:
             if self.proc.poll() is None and "exit-code" not in self.status and not self.seen_program:
                 self.pending.append(signum)  # not started yet
             return
         try:
-            os.kill(pid, signum)
+            os.kill(program, signum)
         except OSError:
             pass
 
@@ -707,7 +710,7 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
     holder: list[Supervisor] = []
     kill_at: list[float] = []  # when the sandbox is killed (a stop signal or the timeout started it)
 
-    def forward(signum, frame):  # noqa: ARG001
+    def forward(signum, frame):
         forwarded.append(signum)
         if signum in (signal.SIGINT, signal.SIGTERM):
             # The first stop signal starts the grace period, a second one ends it.

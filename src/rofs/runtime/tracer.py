@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 # Calls that create, change or remove files; execve (to name processes); fork and chdir (to
 # follow processes and their directories); the set*id calls (who a process runs as); and the
@@ -34,14 +34,14 @@ _STRUCTURE = (
 )
 _OPENS = "open,openat,openat2,creat"
 _WRITES = "write,pwrite64,writev,pwritev,pwritev2,copy_file_range,sendfile,sendfile64,splice"
-TRACED = ",".join((_STRUCTURE, _OPENS, _WRITES))
+TRACED = f"{_STRUCTURE},{_OPENS},{_WRITES}"
 # Without the write family: enough to see every file and directory a program creates or
 # changes; sizes then come from the files themselves (rofs trace's scratch layer).
-TRACED_NO_DATA = ",".join((_STRUCTURE, _OPENS))
+TRACED_NO_DATA = f"{_STRUCTURE},{_OPENS}"
 # rofs trace as root: opens are most of a program's system calls (reads too: a seccomp filter
 # cannot tell by flags; tracing them doubles PostgreSQL's start-up), and the scratch layer already
 # holds every file opened for writing.  creat only ever writes, so it stays.
-TRACED_STRUCTURE = ",".join((_STRUCTURE, "creat"))
+TRACED_STRUCTURE = f"{_STRUCTURE},creat"
 
 # Attempts to change the mounts (remount / read-write, unmount it): refused without CAP_SYS_ADMIN,
 # reported as such, never turned into a mount to add.
@@ -502,10 +502,11 @@ def mount_point(refusal: Refusal) -> str:
 
 
 # Directories that hold many apps' data: never suggested as one mount for several children.
-SYSTEM_DIRS = frozenset(
-    "/ /bin /boot /dev /etc /home /lib /lib64 /media /mnt /opt /proc /root /run /sbin /srv /sys /tmp /usr"
-    " /usr/bin /usr/lib /usr/local /usr/share /var /var/cache /var/lib /var/log /var/run /var/spool /var/tmp".split()
-)
+SYSTEM_DIRS = frozenset({
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt", "/opt", "/proc", "/root",
+    "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local", "/usr/share", "/var",
+    "/var/cache", "/var/lib", "/var/log", "/var/run", "/var/spool", "/var/tmp"
+})
 
 
 def collapse(points: Iterable[str]) -> list[str]:
