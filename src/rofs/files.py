@@ -34,7 +34,7 @@ def check_output(path: str | Path) -> bool:
     planted, on the way or at the end)."""
     dirfd, name = open_parent(path)
     try:
-        return _special(dirfd, name, str(path)) is not None
+        return open_special(dirfd, name, str(path)) is not None
     finally:
         os.close(dirfd)
 
@@ -80,7 +80,7 @@ def open_parent(path: str | Path, _depth: int = 0) -> tuple[int, str]:
         raise
 
 
-def _special(dirfd: int, name: str, shown: str) -> int | None:
+def open_special(dirfd: int, name: str, shown: str) -> int | None:
     """An open descriptor to write to when the target is a pipe, socket, terminal or /dev/null
     (None: a file to replace, or none yet); OSError for anything else."""
     try:
@@ -131,7 +131,7 @@ def write_atomic(path: str | Path, text: str, expect: tuple[int, int, int] | Non
     """
     dirfd, name = open_parent(path)
     try:
-        fd = _special(dirfd, name, str(path))
+        fd = open_special(dirfd, name, str(path))
         if fd is not None:
             with open(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)

@@ -211,10 +211,10 @@ def namespace_args(confinement: Confinement) -> list[str]:
 
 def _bindings() -> Any:
     try:
-        import seccomp  # type: ignore[import-not-found]  # Debian's python3-seccomp (libseccomp's own)
+        import seccomp  # Debian's python3-seccomp (libseccomp's own)
     except ImportError:
         try:
-            import pyseccomp as seccomp  # type: ignore[import-not-found]  # the same interface, from PyPI
+            import pyseccomp as seccomp  # the same interface, from PyPI
         except (ImportError, OSError) as exc:
             raise SandboxError(
                 f"the seccomp policy needs libseccomp's Python bindings ({exc}): pip install pyseccomp"

@@ -11,8 +11,8 @@ import shutil
 
 from rofs.model import VolumeKind
 from rofs.runtime.confine import Confinement
-from rofs.runtime.run import Declared
 from rofs.runtime.errors import SandboxError
+from rofs.runtime.run import Declared
 from rofs.units import format_docker_size
 
 ENGINES = ("docker", "podman")

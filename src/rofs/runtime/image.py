@@ -17,9 +17,9 @@ import stat
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from rofs.runtime.errors import SandboxError
 from rofs.runtime.sandbox import require
@@ -134,7 +134,7 @@ def _from_archive(ref: str, archive: Path, cache: Path) -> ImageBundle:
         tmp = str(tmp_dir)
         layout = Path(tmp) / "layout"
         done = subprocess.run([skopeo, "--insecure-policy", "copy", f"docker-archive:{archive}", f"oci:{layout}:image"],
-                              capture_output=True, text=True, preexec_fn=_die_with_rofs)
+                              capture_output=True, text=True, preexec_fn=_die_with_rofs, check=False)
         if done.returncode != 0:
             message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "skopeo failed"
             raise SandboxError(f"{ref}: cannot read the archive: {message}")
@@ -153,7 +153,7 @@ def _unpack(ref: str, umoci: str, layout: Path, tag: str | None, desc: dict, wor
         (tagged / "index.json").write_text(json.dumps(index))
         layout = tagged
     done = subprocess.run([umoci, "unpack", "--image", f"{layout}:{name}", str(bundle)],
-                          capture_output=True, text=True, preexec_fn=_die_with_rofs)
+                          capture_output=True, text=True, preexec_fn=_die_with_rofs, check=False)
     if done.returncode != 0:
         message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "umoci failed"
         raise SandboxError(f"{ref}: cannot unpack: {message}")
@@ -166,7 +166,7 @@ def _unpack(ref: str, umoci: str, layout: Path, tag: str | None, desc: dict, wor
 def _removed_when_stopped(work: Path) -> Iterator[None]:
     """*work* is removed however the unpacking ends: done, failed, or SIGINT/SIGTERM/SIGHUP to rofs
     (after SIGKILL, the next run with this cache removes it)."""
-    def stop(signum, frame):  # noqa: ARG001
+    def stop(signum, frame):
         raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -208,15 +208,15 @@ def _trusted_entry(target: Path) -> None:
 
 def _die_with_rofs() -> None:
     """umoci and skopeo end with rofs (SIGKILL of rofs included): nothing keeps unpacking."""
-    from rofs.runtime import _linux
+    from rofs.runtime import linux
 
-    _linux.die_with_parent()
+    linux.die_with_parent()
 
 
 def _remove_stale(cache: Path) -> None:
     """Half-unpacked images of rofs runs that were killed (their pid is in the name, and gone)."""
     for entry in cache.glob(".*-*-*"):
         parts = entry.name.split("-")
-        if entry.name.startswith((".unpack-", ".archive-")) and len(parts) > 2 and parts[1].isdigit():
-            if not Path(f"/proc/{parts[1]}").exists():
-                shutil.rmtree(entry, ignore_errors=True)
+        if (entry.name.startswith((".unpack-", ".archive-")) and len(parts) > 2 and parts[1].isdigit()
+                and not Path(f"/proc/{parts[1]}").exists()):
+            shutil.rmtree(entry, ignore_errors=True)

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rofs.model import volume_name_for
-from rofs.model import Profile, VolumeKind, path_covers
+from rofs.model import Profile, VolumeKind, path_covers, volume_name_for
 from rofs.runtime import confine, hostpath, tracer
 from rofs.runtime.confine import Confinement
 from rofs.runtime.sandbox import (
@@ -28,12 +27,12 @@ from rofs.runtime.sandbox import (
     SandboxMount,
     SandboxSpec,
     bwrap_argv,
+    check_command,
     check_mount_points,
     expected_execs,
     require,
     resolve_in_root,
     run,
-    check_command,
 )
 from rofs.runtime.users import Identity, host_identity, image_identity
 from rofs.terminal import printable
@@ -89,6 +88,7 @@ class RunReport:
     identity: Identity | None = None  # None: rofs' own user
     confinement: Confinement = field(default_factory=Confinement)
     traced: bool = True
+    host_sources: dict[str, str] = field(default_factory=dict)  # persistent path: the host directory mounted there
 
 
 def declare(
@@ -146,7 +146,7 @@ def sandbox_mounts(declared: list[Declared], identity: Identity | None,
     return mounts, shm
 
 
-def resolve_identity(user: str | None, image: "ImageBundle | None") -> Identity | None:
+def resolve_identity(user: str | None, image: ImageBundle | None) -> Identity | None:
     """Who the program runs as: --user, else the image's USER (None: rofs' own user, on the host)."""
     if image is not None:
         root = str(image.rootfs)
@@ -156,7 +156,7 @@ def resolve_identity(user: str | None, image: "ImageBundle | None") -> Identity 
     return host_identity(user) if user else None
 
 
-def program_env(env: dict[str, str] | None, identity: Identity | None, image: "ImageBundle | None") -> dict[str, str] | None:
+def program_env(env: dict[str, str] | None, identity: Identity | None, image: ImageBundle | None) -> dict[str, str] | None:
     """The program's environment: the image's Env (or the caller's), with HOME, USER and LOGNAME
     of the user it runs as, as a runtime or login would set them."""
     if image is not None:
@@ -185,7 +185,7 @@ def execute(
     env: dict[str, str] | None = None,
     profile: Profile | None = None,
     layout: str | None = None,
-    image: "ImageBundle | None" = None,
+    image: ImageBundle | None = None,
     max_procs: int = DEFAULT_MAX_PROCS,
     confinement: Confinement | None = None,
 ) -> RunReport:
@@ -223,7 +223,7 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
                        confinement=confinement, image=image is not None, sysfs=image is not None)
     spec.env = program_env(env, identity, image)
     if image is not None:
-        _make_mount_points(image.rootfs, [m.path for m in mounts])
+        make_mount_points(image.rootfs, [m.path for m in mounts])
         spec.cwd = cwd or image.cwd
     else:
         spec.cwd = cwd or os.getcwd()
@@ -282,7 +282,7 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
     return report
 
 
-def _make_mount_points(rootfs: Path, paths: list[str]) -> None:
+def make_mount_points(rootfs: Path, paths: list[str]) -> None:
     """Like a container runtime, make the mount points the image lacks (in rofs' own unpacked copy,
     never followed out of it: each path is resolved inside the image first)."""
     for path in ["/proc", "/dev", "/sys", "/tmp"] + paths:
@@ -410,7 +410,7 @@ def ownership_problem(inside: Declared, refusal: tracer.Refusal) -> str:
             f" {refusal.errno}{owner}: an ownership problem; {fix}")
 
 
-def mount_refused(refusal: "tracer.Refusal | tracer.WriteEvent") -> str:
+def mount_refused(refusal: tracer.Refusal | tracer.WriteEvent) -> str:
     what = "unmount" if refusal.syscall == "umount2" else "mount on"
     return (f"{refusal.process} tried to {what} {refusal.path} ({refusal.syscall}): refused with {refusal.errno},"
             " the sandbox gives a container's capabilities (no CAP_SYS_ADMIN)")

@@ -21,9 +21,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from rofs.runtime import confine
 from rofs.runtime.confine import Confinement
@@ -38,7 +38,7 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 # Where an image's sandbox finds the static user-switch helper (bound read-only from the host;
 # Docker puts its init at /sbin/docker-init the same way).  /dev is bubblewrap's own tmpfs.
 IMAGE_SWITCH = "/dev/.rofs/gosu"
-# rofs' own device nodes, in its private mount namespace (see rofs.runtime._linux.make_devices).
+# rofs' own device nodes, in its private mount namespace (see rofs.runtime.linux.make_devices).
 DEVICES_DIR = "/dev/shm/rofs-dev"
 
 
@@ -86,12 +86,12 @@ class ChildSetup:
         self.err_r, self.err_w = os.pipe()
 
     def build(self) -> None:
-        from rofs.runtime import _linux
+        from rofs.runtime import linux
 
-        _linux.private_mount_namespace()
-        _linux.mount("rofs-private", "/dev/shm", "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, "mode=0700,size=1m")
+        linux.private_mount_namespace()
+        linux.mount("rofs-private", "/dev/shm", "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=0700,size=1m")
         os.mkdir(DEVICES_DIR, 0o755)
-        _linux.make_devices(DEVICES_DIR)
+        linux.make_devices(DEVICES_DIR)
 
     def setup(self) -> None:
         try:
@@ -119,7 +119,7 @@ def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: lis
     argv += ["--dev", "/dev"]
     if spec.devices:
         # bubblewrap's /dev binds the host's own device inodes: root inside could chmod them.
-        from rofs.runtime._linux import DEVICES
+        from rofs.runtime.linux import DEVICES
 
         for name, _, _ in DEVICES:
             argv += ["--dev-bind", f"{spec.devices}/{name}", f"/dev/{name}"]
@@ -281,9 +281,9 @@ LOG_AHEAD = 256 << 20  # disk space kept allocated beyond the end of the tracer'
 
 
 def reserve_log(fd: int, offset: int) -> None:
-    from rofs.runtime import _linux
+    from rofs.runtime import linux
 
-    _linux.reserve(fd, offset, LOG_AHEAD)
+    linux.reserve(fd, offset, LOG_AHEAD)
 PIDS_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 
@@ -435,10 +435,10 @@ class Supervisor:
         self.start = time.monotonic()
 
         def preexec() -> None:
-            from rofs.runtime import _linux
+            from rofs.runtime import linux
 
             self.limit.enter()
-            _linux.die_with_parent()
+            linux.die_with_parent()
             if setup is not None:
                 setup()
 
@@ -448,8 +448,11 @@ class Supervisor:
         for fd, name, given in ((0, "stdin", None), (1, "stdout", stdout), (2, "stderr", stderr)):
             stdio[name] = given if given is not None else self._stdio(fd, child_ends)
         try:
+            # preexec_fn: the child joins the pids cgroup and is bound to rofs' life before it runs
+            # anything (the relay threads of this sandbox start only after the fork).
             self.proc = subprocess.Popen(argv, env=env, pass_fds=pass_fds, start_new_session=True,
-                                         preexec_fn=preexec, **stdio)  # type: ignore[arg-type]
+                                         preexec_fn=preexec,  # noqa: PLW1509
+                                         stdin=stdio["stdin"], stdout=stdio["stdout"], stderr=stdio["stderr"])
         except BaseException:
             self.limit.close()
             raise
@@ -556,13 +559,13 @@ class Supervisor:
                     except OSError:
                         pass
             return
-        pid = self.program_pid()
-        if pid is None:
+        program = self.program_pid()
+        if program is None:
             if self.proc.poll() is None and "exit-code" not in self.status and not self.seen_program:
                 self.pending.append(signum)  # not started yet
             return
         try:
-            os.kill(pid, signum)
+            os.kill(program, signum)
         except OSError:
             pass
 
@@ -707,7 +710,7 @@ def run(argv: list[str], timeout: float | None = None, env: dict[str, str] | Non
     holder: list[Supervisor] = []
     kill_at: list[float] = []  # when the sandbox is killed (a stop signal or the timeout started it)
 
-    def forward(signum, frame):  # noqa: ARG001
+    def forward(signum, frame):
         forwarded.append(signum)
         if signum in (signal.SIGINT, signal.SIGTERM):
             # The first stop signal starts the grace period, a second one ends it.

@@ -14,20 +14,21 @@ from __future__ import annotations
 
 import datetime
 import os
-import shlex
 import re
-import stat
+import shlex
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import IO, TYPE_CHECKING
 
-from rofs.model import volume_name_for
-from rofs.model import VolumeKind, path_covers
+from rofs.model import VolumeKind, path_covers, volume_name_for
 from rofs.runtime import confine, hostpath, tracer
 from rofs.runtime.confine import Confinement
 from rofs.runtime.sandbox import (
@@ -39,10 +40,10 @@ from rofs.runtime.sandbox import (
     SandboxSpec,
     Supervisor,
     bwrap_argv,
+    check_command,
     expected_execs,
     require,
     resolve_in_root,
-    check_command,
 )
 from rofs.runtime.users import Identity
 from rofs.terminal import printable
@@ -145,15 +146,15 @@ class Scratch(ChildSetup):
 
     def build(self) -> None:
         """In the child, before exec (the tracer): build it all."""
-        from rofs.runtime import _linux
+        from rofs.runtime import linux
 
-        _linux.private_mount_namespace()
-        _linux.mount("rofs-scratch", SCRATCH, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV, f"mode=0700,size={self.size}")
+        linux.private_mount_namespace()
+        linux.mount("rofs-scratch", SCRATCH, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, f"mode=0700,size={self.size}")
         for sub in ("l", "u", "w", "f", "root", "shm"):
             os.mkdir(f"{SCRATCH}/{sub}", 0o700)
         os.mkdir(DEVICES_DIR, 0o755)
-        _linux.make_devices(DEVICES_DIR)
-        _linux.mount("rofs-shm", self.shm, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV,
+        linux.make_devices(DEVICES_DIR)
+        linux.mount("rofs-shm", self.shm, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                      f"mode=1777,size={int(self.shm_size)}")
         handed = []
         for layer in self.layers:
@@ -163,13 +164,13 @@ class Scratch(ChildSetup):
                 copy = f"{SCRATCH}/f/{layer.index}"
                 with open(source, "rb") as fin, open(copy, "wb") as fout:
                     fout.write(fin.read(64 << 20))
-                _linux.mount(copy, target, None, _linux.MS_BIND)
+                linux.mount(copy, target, None, linux.MS_BIND)
                 continue
             lower, upper, work = (f"{SCRATCH}/{d}/{layer.index}" for d in ("l", "u", "w"))
             for d in (lower, upper, work):
                 os.mkdir(d, 0o755)
-            _linux.mount(source, lower, None, _linux.MS_BIND)  # non-recursive: this file system only
-            _linux.mount("overlay", target, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+            linux.mount(source, lower, None, linux.MS_BIND)  # non-recursive: this file system only
+            linux.mount("overlay", target, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
             handed.append(os.open(upper, os.O_RDONLY | os.O_DIRECTORY))
         handed.append(os.open(f"{SCRATCH}/f", os.O_RDONLY | os.O_DIRECTORY))
         handed.append(os.open(self.shm, os.O_RDONLY | os.O_DIRECTORY))
@@ -196,7 +197,7 @@ class Scratch(ChildSetup):
 
     def changed_files(self, process: str) -> list[tracer.WriteEvent]:
         """File mounts whose copy the program changed."""
-        out = []
+        out: list[tracer.WriteEvent] = []
         if len(self.fds) < 2:
             return out
         copies = Path(f"/proc/self/fd/{self.fds[-2]}")
@@ -219,6 +220,17 @@ class Scratch(ChildSetup):
         self.fds = []
 
 
+@dataclass(frozen=True)
+class Stopping:
+    """When rofs trace stops the program: once *ready* (polled for *ready_timeout* seconds) succeeded
+    and *exercise* ran, or after *duration* seconds; with none of them, when it ends by itself."""
+
+    duration: float | None = None
+    ready: list[str] | None = None
+    ready_timeout: float = 60.0
+    exercise: list[str] | None = None
+
+
 def run_traced(
     command: list[str],
     *,
@@ -229,7 +241,7 @@ def run_traced(
     exercise: list[str] | None = None,
     keep: str | None = None,
     shm_size: int = DEFAULT_SHM,
-    image: "ImageBundle | None" = None,
+    image: ImageBundle | None = None,
     max_procs: int = DEFAULT_MAX_PROCS,
     confinement: Confinement | None = None,
     trace_opens: bool = False,
@@ -246,20 +258,15 @@ def run_traced(
     lower layer instead of the host's, and the program runs as the image's user with its Env
     and WorkingDir.  SIGINT or SIGTERM to rofs stops the program and still gives the report.
     """
-    from rofs.runtime.run import _make_mount_points, program_env, resolve_identity
+    from rofs.runtime.run import make_mount_points, program_env, resolve_identity
 
-    if os.geteuid() != 0:
-        raise SandboxError("rofs trace mounts an overlay in a private mount namespace: run it as root")
-    require("bwrap", "bubblewrap")
-    strace = require("strace", "strace")
-    if not os.path.isdir("/dev/shm"):
-        raise SandboxError("rofs trace builds its scratch layer over /dev/shm, which this machine lacks")
+    strace = _require_trace_tools()
     confinement = confinement or Confinement()
     identity = resolve_identity(user, image)
     keep_dir = os.path.normpath(os.path.join(os.getcwd(), keep)) if keep else None
     lower_root = str(image.rootfs) if image is not None else "/"
     if image is not None:
-        _make_mount_points(image.rootfs, [])
+        make_mount_points(image.rootfs, [])
     env = program_env(None, identity, image)
     cwd = image.cwd if image is not None else "/"
     search = (env if env is not None else os.environ).get("PATH")
@@ -271,93 +278,148 @@ def run_traced(
     spec = SandboxSpec(command=list(command), root=scratch.root, bind_root=True, shm_source=scratch.shm,
                        identity=identity, confinement=confinement, image=image is not None, sysfs=True,
                        env=env, cwd=cwd, devices=DEVICES_DIR)
-    notes: list[str] = []
+    run = TracedRun(list(command), spec, scratch, lower_root, shm_size, keep_host)
     outputs = inherited_outputs()
+    run.trace(strace, trace_opens, max_procs, Stopping(duration, ready, ready_timeout, exercise),
+              host_env=image is None)
+    return run.result(outputs, max_procs, keep_dir)
 
-    def exists(path: str) -> bool:  # in the lower layer: the image's root, or the host's
-        return os.path.lexists(lower_root.rstrip("/") + path)
 
-    status_r, status_w = os.pipe()
-    seccomp = confine.seccomp_fds(confinement)
-    stop: list[int] = []
-    holder: list[Supervisor] = []
+def _require_trace_tools() -> str:
+    """What rofs trace needs of this machine; the path of strace."""
+    if os.geteuid() != 0:
+        raise SandboxError("rofs trace mounts an overlay in a private mount namespace: run it as root")
+    require("bwrap", "bubblewrap")
+    strace = require("strace", "strace")
+    if not os.path.isdir("/dev/shm"):
+        raise SandboxError("rofs trace builds its scratch layer over /dev/shm, which this machine lacks")
+    return strace
 
-    def on_signal(signum, frame):  # noqa: ARG001 - SIGINT/SIGTERM to rofs: stop, then report
-        stop.append(signum)
-        if holder:
-            holder[0].signal_program(signum)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    with tempfile.TemporaryFile(mode="w+b") as log:
-        calls = tracer.TRACED_NO_DATA if trace_opens else tracer.TRACED_STRUCTURE
-        argv = tracer.strace_argv(strace, f"/proc/{os.getpid()}/fd/{log.fileno()}", calls)
-        argv += bwrap_argv(spec, status_w, seccomp)
-        peak: dict[str, int] = {}
-        final: dict[str, int] = {}
-        written: list[tracer.WriteEvent] = []
-        is_dir: set[str] = set()
-        try:
-            sup = Supervisor(argv, max_procs=max_procs, pass_fds=(status_w, *seccomp), status_r=status_r,
-                             env=spec.env if image is None else None, setup=scratch.setup, log=log.fileno())
-            holder.append(sup)
+class TracedRun:
+    """One run of the program on the scratch layer under strace, and what it left: how it ended,
+    the sizes sampled, the files on the scratch layer and the traced calls."""
+
+    def __init__(self, command: list[str], spec: SandboxSpec, scratch: Scratch, lower_root: str, shm_size: int,
+                 keep_host: hostpath.HostDir | None):
+        self.command = command
+        self.spec = spec
+        self.scratch = scratch
+        self.lower_root = lower_root
+        self.shm_size = shm_size
+        self.keep_host = keep_host
+        self.notes: list[str] = []
+        self.stop: list[int] = []  # the signals rofs was sent (it stops the program, then reports)
+        self.sup: Supervisor | None = None
+        self.start = time.monotonic()
+        self.returncode: int | None = None
+        self.peak_procs: int | None = None
+        self.refused_forks: int | None = None
+        self.stopped = False  # rofs stopped the program
+        self.peak: dict[str, int] = {}
+        self.final: dict[str, int] = {}
+        self.written: list[tracer.WriteEvent] = []
+        self.is_dir: set[str] = set()
+        self.seen: list[tracer.WriteEvent] = []
+        self.stats: dict = {}
+
+    def exists(self, path: str) -> bool:
+        """In the lower layer: the image's root, or the host's."""
+        return os.path.lexists(self.lower_root.rstrip("/") + path)
+
+    def on_signal(self, signum: int, frame: object) -> None:
+        """SIGINT/SIGTERM/SIGHUP to rofs: stop the program, then report."""
+        self.stop.append(signum)
+        if self.sup is not None:
+            self.sup.signal_program(signum)
+
+    def trace(self, strace: str, trace_opens: bool, max_procs: int, stopping: Stopping, host_env: bool) -> None:
+        """Run the program to its end (or rofs' stop), measure the scratch layer, read the log."""
+        confinement = self.spec.confinement
+        status_r, status_w = os.pipe()
+        seccomp = confine.seccomp_fds(confinement)
+        previous = {s: signal.signal(s, self.on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        with tempfile.TemporaryFile(mode="w+b") as log:
+            calls = tracer.TRACED_NO_DATA if trace_opens else tracer.TRACED_STRUCTURE
+            argv = tracer.strace_argv(strace, f"/proc/{os.getpid()}/fd/{log.fileno()}", calls)
+            argv += bwrap_argv(self.spec, status_w, seccomp)
             try:
-                scratch.started()
-                views = scratch.views()
-                full: set[str] = set()  # layers seen full while the program ran
-                stopped = _drive(sup, views, peak, duration, ready, ready_timeout, exercise, notes, stop, confinement,
-                                 full)
-                returncode, peak_procs, refused_forks = sup.finish()
-                if sup.aborted:
-                    raise SandboxError(f"{sup.aborted}: a trace missing what came after would not be the truth, so"
-                                       " there is none")
-                if not ("exit-code" in sup.status or sup.seen_program):
-                    raise SandboxError("the sandbox did not start the program (bubblewrap's or the tracer's message is"
-                                       " above); nothing was traced, so there is no report")
-                _sample(views, final)
-                for key, value in final.items():
-                    peak[key] = max(peak.get(key, 0), value)
-                _fullness(views, full)
-                notes += _full_notes(views, shm_size, full)
-                written = written_files(views, os.path.basename(command[0]), exists) + scratch.changed_files(
-                    os.path.basename(command[0]))
-                is_dir = {e.path for e in written if _is_dir_in_layers(e.path, views)}
-                if keep_host is not None:
-                    notes += _keep(scratch, keep_host)
+                sup = Supervisor(argv, max_procs=max_procs, pass_fds=(status_w, *seccomp), status_r=status_r,
+                                 env=self.spec.env if host_env else None, setup=self.scratch.setup, log=log.fileno())
+                self.sup, self.start = sup, sup.start
+                try:
+                    self._supervise(sup, stopping)
+                finally:
+                    sup.finish()
+                    self.scratch.close()
+                    if self.keep_host is not None:
+                        self.keep_host.close()
             finally:
-                sup.finish()
-                scratch.close()
-                if keep_host is not None:
-                    keep_host.close()
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-        if stop:
-            notes.append(f"stopped by {signal.Signals(stop[0]).name} to rofs: the program was stopped and this is"
-                         " what it wrote until then")
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
+            if self.stop:
+                self.notes.append(f"stopped by {signal.Signals(self.stop[0]).name} to rofs: the program was stopped"
+                                  " and this is what it wrote until then")
+            self._read_log(log)
+
+    def _supervise(self, sup: Supervisor, stopping: Stopping) -> None:
+        self.scratch.started()
+        views = self.scratch.views()
+        full: set[str] = set()  # layers seen full while the program ran
+        self.stopped = _drive(sup, views, self.peak, stopping, self.notes, self.stop, self.spec.confinement, full)
+        self.returncode, self.peak_procs, self.refused_forks = sup.finish()
+        if sup.aborted:
+            raise SandboxError(f"{sup.aborted}: a trace missing what came after would not be the truth, so"
+                               " there is none")
+        if not ("exit-code" in sup.status or sup.seen_program):
+            raise SandboxError("the sandbox did not start the program (bubblewrap's or the tracer's message is"
+                               " above); nothing was traced, so there is no report")
+        self._measure(views, full)
+        if self.keep_host is not None:
+            self.notes += _keep(self.scratch, self.keep_host)
+
+    def _measure(self, views: list[tuple[str, Path]], full: set[str]) -> None:
+        """The scratch layer at the end: sizes, fullness, and every file and directory written."""
+        _sample(views, self.final)
+        for key, value in self.final.items():
+            self.peak[key] = max(self.peak.get(key, 0), value)
+        _fullness(views, full)
+        self.notes += _full_notes(views, self.shm_size, full)
+        process = os.path.basename(self.command[0])
+        self.written = written_files(views, process, self.exists) + self.scratch.changed_files(process)
+        self.is_dir = {e.path for e in self.written if _is_dir_in_layers(e.path, views)}
+
+    def _read_log(self, log: IO[bytes]) -> None:
         log.seek(0)
         stats: dict = {}
-        seen = list(tracer.events((line.decode("utf-8", "surrogateescape") for line in log), sandboxed=True, stats=stats,
-                                  resolve=lambda path: resolve_in_root(lower_root, path)))
-        if stats["execs"] < expected_execs(spec):
-            raise SandboxError(f"{command[0]} was not started (the message above says why); nothing was traced, so"
-                               " there is no report")
-    from rofs.runtime.run import mount_refused
+        lines = (line.decode("utf-8", "surrogateescape") for line in log)
+        self.seen = list(tracer.events(lines, sandboxed=True, stats=stats,
+                                       resolve=lambda path: resolve_in_root(self.lower_root, path)))
+        if stats["execs"] < expected_execs(self.spec):
+            raise SandboxError(f"{self.command[0]} was not started (the message above says why); nothing was traced,"
+                               " so there is no report")
+        self.stats = stats
 
-    for event in [e for e in seen if e.syscall in tracer.MOUNT_CALLS]:
-        if event.errno and mount_refused(event) not in notes:
-            notes.append(mount_refused(event))
-    seen = [e for e in seen if e.syscall not in tracer.MOUNT_CALLS]
-    notes += refused_notes(seen)
-    if stats["left"] and not stop:
-        from rofs.runtime.run import left_behind
+    def result(self, outputs: set[str], max_procs: int, keep_dir: str | None) -> TraceResult:
+        """The inventory and the notes (*outputs*: rofs' own stdin/stdout/stderr, not the program's paths)."""
+        from rofs.runtime.run import left_behind, mount_refused
 
-        notes.append(left_behind(stats["left"]))
-    paths = inventory(seen + written, None, peak, inherited=outputs, dirs=is_dir, final=final, exists=exists,
-                      root=lower_root)
-    if refused_forks:
-        notes.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed (EAGAIN)")
-    return TraceResult(list(command), returncode, time.monotonic() - sup.start, paths, len(seen),
-                       keep_dir, notes, peak_procs, refused_forks, identity, confinement, stopped or bool(stop))
+        notes = self.notes
+        for event in [e for e in self.seen if e.syscall in tracer.MOUNT_CALLS]:
+            if event.errno and mount_refused(event) not in notes:
+                notes.append(mount_refused(event))
+        seen = [e for e in self.seen if e.syscall not in tracer.MOUNT_CALLS]
+        notes += refused_notes(seen)
+        if self.stats["left"] and not self.stop:
+            notes.append(left_behind(self.stats["left"]))
+        paths = inventory(seen + self.written, None, self.peak, inherited=outputs, dirs=self.is_dir, final=self.final,
+                          exists=self.exists, root=self.lower_root)
+        if self.refused_forks:
+            notes.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed"
+                         " (EAGAIN)")
+        return TraceResult(list(self.command), self.returncode, time.monotonic() - self.start, paths, len(seen),
+                           keep_dir, notes, self.peak_procs, self.refused_forks, self.spec.identity,
+                           self.spec.confinement, self.stopped or bool(self.stop))
 
 
 def refused_notes(events: list[tracer.WriteEvent]) -> list[str]:
@@ -411,10 +473,11 @@ def _keep(scratch: Scratch, keep: hostpath.HostDir) -> list[str]:
     return notes
 
 
-PSEUDO_FS = frozenset(
-    "proc sysfs devtmpfs devpts cgroup cgroup2 mqueue securityfs debugfs tracefs bpf pstore fusectl configfs "
-    "binfmt_misc hugetlbfs autofs efivarfs nsfs rpc_pipefs overlay fuse.lxcfs".split()
-)
+PSEUDO_FS = frozenset({
+    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "mqueue", "securityfs", "debugfs", "tracefs", "bpf",
+    "pstore", "fusectl", "configfs", "binfmt_misc", "hugetlbfs", "autofs", "efivarfs", "nsfs", "rpc_pipefs",
+    "overlay", "fuse.lxcfs"
+})
 
 
 def _submounts() -> list[Layer]:
@@ -451,10 +514,12 @@ def _octal(field: str) -> str:
     return os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), os.fsencode(field)))
 
 
-def _drive(sup: Supervisor, layers, peak: dict[str, int], duration, ready, ready_timeout, exercise, notes, stop,
-           confinement: Confinement, full: set[str]) -> bool:
+def _drive(sup: Supervisor, layers: list[tuple[str, Path]], peak: dict[str, int], stopping: Stopping,
+           notes: list[str], stop: list[int], confinement: Confinement, full: set[str]) -> bool:
     """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile.
     True when rofs stopped it (False: it ended by itself)."""
+    duration, ready, ready_timeout, exercise = stopping.duration, stopping.ready, stopping.ready_timeout, stopping.exercise
+
     def ended() -> bool:
         sup.read_status()
         return bool(stop) or "exit-code" in sup.status or sup.proc.poll() is not None
@@ -589,7 +654,8 @@ def walk(top: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
     stack = [str(top)]
     while stack:
         path = stack.pop()
-        dirs, files = [], []
+        dirs: list[str] = []
+        files: list[str] = []
         try:
             with os.scandir(path) as entries:
                 for entry in entries:
@@ -670,8 +736,8 @@ def classify(point: str, files: list[str], sockets: bool) -> tuple[VolumeKind, s
 
 
 def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | None, peak: dict[str, int],
-              exists: Callable[[str], bool] = os.path.lexists, inherited: set[str] = frozenset(),
-              dirs: set[str] = frozenset(), final: dict[str, int] | None = None,
+              exists: Callable[[str], bool] = os.path.lexists, inherited: AbstractSet[str] = frozenset(),
+              dirs: AbstractSet[str] = frozenset(), final: dict[str, int] | None = None,
               root: str = "/") -> list[TracedPath]:
     """The directories a mount needs.  Bytes written: from traced write calls when the log has
     them (``--from-strace``), else what the scratch layer holds at the end; the peak is the
@@ -788,8 +854,8 @@ def sandbox_dict(result: TraceResult) -> dict:
 def render_text(result: TraceResult) -> str:
     how = ("stopped by rofs" if result.stopped else "ended by itself") if result.returncode is not None else "not run"
     state = f"exit {result.returncode} ({how})" if result.returncode is not None else how
-    lines = [f"rofs trace: {shlex.join(result.command)}: {state} after {result.duration:.1f} s;"
-             f" {len(result.paths)} path(s) written, {result.events} traced write calls"]
+    lines = [(f"rofs trace: {shlex.join(result.command)}: {state} after {result.duration:.1f} s;"
+              f" {len(result.paths)} path(s) written, {result.events} traced write calls")]
     who = result.identity.describe() if result.identity else f"rofs' own user (uid {os.geteuid()})"
     if result.duration or result.returncode is not None:
         lines.append(f"sandbox: {result.confinement.describe()}; user {who}")
@@ -817,7 +883,7 @@ def render_text(result: TraceResult) -> str:
     return "\n".join(printable(line) for line in lines) + "\n"
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 # Calls that create, change or remove files; execve (to name processes); fork and chdir (to
 # follow processes and their directories); the set*id calls (who a process runs as); and the
@@ -34,14 +34,14 @@ _STRUCTURE = (
 )
 _OPENS = "open,openat,openat2,creat"
 _WRITES = "write,pwrite64,writev,pwritev,pwritev2,copy_file_range,sendfile,sendfile64,splice"
-TRACED = ",".join((_STRUCTURE, _OPENS, _WRITES))
+TRACED = f"{_STRUCTURE},{_OPENS},{_WRITES}"
 # Without the write family: enough to see every file and directory a program creates or
 # changes; sizes then come from the files themselves (rofs trace's scratch layer).
-TRACED_NO_DATA = ",".join((_STRUCTURE, _OPENS))
+TRACED_NO_DATA = f"{_STRUCTURE},{_OPENS}"
 # rofs trace as root: opens are most of a program's system calls (reads too: a seccomp filter
 # cannot tell by flags; tracing them doubles PostgreSQL's start-up), and the scratch layer already
 # holds every file opened for writing.  creat only ever writes, so it stays.
-TRACED_STRUCTURE = ",".join((_STRUCTURE, "creat"))
+TRACED_STRUCTURE = f"{_STRUCTURE},creat"
 
 # Attempts to change the mounts (remount / read-write, unmount it): refused without CAP_SYS_ADMIN,
 # reported as such, never turned into a mount to add.
@@ -194,84 +194,21 @@ class LogReader:
         if head is None:
             return
         pid = int(head.group(1))
-        if not self.known:
-            self.known.add(pid)  # strace's own child: bubblewrap (rofs' logs) or the program
-            self.program[pid] = not self.sandboxed
-            self.cwds[pid] = [self.cwd]
-        elif pid not in self.known:
-            if self.sandboxed and self.unclaimed and pid not in self.waiting:
-                parent, args = self.unclaimed.pop(0)  # a birth whose PID strace could not translate
-                yield from self._born(parent, pid, args)
-            elif self.sandboxed:
-                self.waiting.setdefault(pid, []).append(line)
-                return
-            else:
-                self.known.add(pid)
-                self.program[pid] = True
-        ended = _EXIT.match(line)
-        if ended:
-            self.alive.discard(pid)
-            if pid == self.main and not self.stats["left"]:
-                self.stats["left"] = sorted(self.names.get(p, f"pid {p}") for p in self.alive)
+        if pid not in self.known and not (yield from self._admit(pid, line)):
             return
-        unfinished = _UNFINISHED.match(line)
-        if unfinished:
-            self.pending[pid] = unfinished.group(2)
+        whole = self._complete(pid, line)
+        if whole is None:
             return
-        resumed = _RESUMED.match(line)
-        if resumed:
-            line = f"{pid} {self.pending.pop(pid, resumed.group(2) + '(')}{resumed.group(3)}"
-        m = _LINE.match(line)
+        m = _LINE.match(whole)
         if not m:
             return
         call, args, ret = m.group("call"), m.group("args"), m.group("ret")
-        ok = ret == "0"
         if call in ("clone", "clone3", "fork", "vfork"):
-            if ret.isdigit() and ret != "0":
-                # Inside the sandbox's PID namespace the call returns the namespace's PID; strace
-                # adds the one its log uses (--pidns-translation).
-                host = _HOST_PID.search(line)
-                if host or not self.sandboxed or int(ret) in self.known or self.main is None:
-                    yield from self._born(pid, int(host.group(1)) if host else int(ret), args)
-                elif self.waiting:  # the child ended before strace could translate its PID: it waits
-                    yield from self._born(pid, next(iter(self.waiting)), args)
-                else:
-                    self.unclaimed.append((pid, args))  # the next unknown process is that child
+            yield from self._forked(pid, args, ret, whole)
             return
-        if call in ("chdir", "fchdir"):
-            if ok:
-                target = _fd_path(args) if call == "fchdir" else next(iter(_strings(args)), None)
-                if target is not None:
-                    cell = self._cwd(pid)
-                    cell[0] = self._clean(target if target.startswith("/") else cell[0] + "/" + target)
-            return
-        if call in ("execve", "execveat"):
-            if ok:
-                strings = _strings(args)
-                if strings:
-                    self.names[pid] = os.path.basename(strings[0]) or strings[0]
-                if not self.sandboxed or self.started:
-                    self.stats["execs"] += 1
-                    self.program[pid] = True
-                    self.alive.add(pid)
-                    if self.main is None:
-                        self.main = pid
-                self.started = True
-            return
-        if call == "chroot":
-            if ok:
-                target = next(iter(_strings(args)), None)
-                if target is not None:
-                    base = self.roots.get(pid, "")
-                    self.roots[pid] = self._clean(base + (target if target.startswith("/") else
-                                                          self._cwd(pid)[0] + "/" + target)).rstrip("/")
-            return
-        if call.startswith("set"):
-            if ok and call.endswith("uid"):
-                values = [int(v) for v in re.findall(r"-?\d+", args)]
-                effective = {"setuid": 0, "setreuid": 1, "setresuid": 1}.get(call, 0)
-                if len(values) > effective and values[effective] != -1:
-                    self.uids[pid] = values[effective]
+        if call in ("chdir", "fchdir", "execve", "execveat", "chroot") or call.startswith("set"):
+            if ret == "0":
+                self._changed(pid, call, args)
             return
         if self.sandboxed and not self.program.get(pid) and self.main is None:
             return  # bubblewrap making the sandbox (once the program runs, every process counts)
@@ -285,7 +222,84 @@ class LogReader:
         if call in ("rename", "renameat", "renameat2") and (m.group("errno") or "RENAME_EXCHANGE" in args):
             paths.append(_source_of(call, args, self._cwd(pid)[0], root))  # both directories change
         for path in paths:
-            yield from self._event(pid, call, args, ret, m.group("errno"), path, line)
+            yield from self._event(pid, call, args, ret, m.group("errno"), path, whole)
+
+    def _admit(self, pid: int, line: str) -> Generator[WriteEvent, None, bool]:
+        """A process seen for the first time: known from now on (True), or its line waits until it
+        is (False)."""
+        if not self.known:
+            self.known.add(pid)  # strace's own child: bubblewrap (rofs' logs) or the program
+            self.program[pid] = not self.sandboxed
+            self.cwds[pid] = [self.cwd]
+        elif self.sandboxed and self.unclaimed and pid not in self.waiting:
+            parent, args = self.unclaimed.pop(0)  # a birth whose PID strace could not translate
+            yield from self._born(parent, pid, args)
+        elif self.sandboxed:
+            self.waiting.setdefault(pid, []).append(line)
+            return False
+        else:
+            self.known.add(pid)
+            self.program[pid] = True
+        return True
+
+    def _complete(self, pid: int, line: str) -> str | None:
+        """The whole call of *line* (an unfinished call joined with its resumption); None when there
+        is none yet, or the line is the process' end."""
+        if _EXIT.match(line):
+            self.alive.discard(pid)
+            if pid == self.main and not self.stats["left"]:
+                self.stats["left"] = sorted(self.names.get(p, f"pid {p}") for p in self.alive)
+            return None
+        unfinished = _UNFINISHED.match(line)
+        if unfinished:
+            self.pending[pid] = unfinished.group(2)
+            return None
+        resumed = _RESUMED.match(line)
+        if resumed:
+            return f"{pid} {self.pending.pop(pid, resumed.group(2) + '(')}{resumed.group(3)}"
+        return line
+
+    def _forked(self, pid: int, args: str, ret: str, line: str) -> Iterator[WriteEvent]:
+        if ret.isdigit() and ret != "0":
+            # Inside the sandbox's PID namespace the call returns the namespace's PID; strace
+            # adds the one its log uses (--pidns-translation).
+            host = _HOST_PID.search(line)
+            if host or not self.sandboxed or int(ret) in self.known or self.main is None:
+                yield from self._born(pid, int(host.group(1)) if host else int(ret), args)
+            elif self.waiting:  # the child ended before strace could translate its PID: it waits
+                yield from self._born(pid, next(iter(self.waiting)), args)
+            else:
+                self.unclaimed.append((pid, args))  # the next unknown process is that child
+
+    def _changed(self, pid: int, call: str, args: str) -> None:
+        """A successful call that changes the process: its directory, program, root or user."""
+        if call in ("chdir", "fchdir"):
+            target = _fd_path(args) if call == "fchdir" else next(iter(_strings(args)), None)
+            if target is not None:
+                cell = self._cwd(pid)
+                cell[0] = self._clean(target if target.startswith("/") else cell[0] + "/" + target)
+        elif call in ("execve", "execveat"):
+            strings = _strings(args)
+            if strings:
+                self.names[pid] = os.path.basename(strings[0]) or strings[0]
+            if not self.sandboxed or self.started:
+                self.stats["execs"] += 1
+                self.program[pid] = True
+                self.alive.add(pid)
+                if self.main is None:
+                    self.main = pid
+            self.started = True
+        elif call == "chroot":
+            target = next(iter(_strings(args)), None)
+            if target is not None:
+                base = self.roots.get(pid, "")
+                self.roots[pid] = self._clean(base + (target if target.startswith("/") else
+                                                      self._cwd(pid)[0] + "/" + target)).rstrip("/")
+        elif call.endswith("uid"):  # set*uid (set*gid, and setxattr, which starts with "set" too, are passed over)
+            values = [int(v) for v in re.findall(r"-?\d+", args)]
+            effective = {"setuid": 0, "setreuid": 1, "setresuid": 1}.get(call, 0)
+            if len(values) > effective and values[effective] != -1:
+                self.uids[pid] = values[effective]
 
     def _event(self, pid: int, call: str, args: str, ret: str, errno: str | None, path: str | None,
                line: str) -> Iterator[WriteEvent]:
@@ -502,10 +516,11 @@ def mount_point(refusal: Refusal) -> str:
 
 
 # Directories that hold many apps' data: never suggested as one mount for several children.
-SYSTEM_DIRS = frozenset(
-    "/ /bin /boot /dev /etc /home /lib /lib64 /media /mnt /opt /proc /root /run /sbin /srv /sys /tmp /usr"
-    " /usr/bin /usr/lib /usr/local /usr/share /var /var/cache /var/lib /var/log /var/run /var/spool /var/tmp".split()
-)
+SYSTEM_DIRS = frozenset({
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt", "/opt", "/proc", "/root",
+    "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local", "/usr/share", "/var",
+    "/var/cache", "/var/lib", "/var/log", "/var/run", "/var/spool", "/var/tmp"
+})
 
 
 def collapse(points: Iterable[str]) -> list[str]:

@@ -1,0 +1,209 @@
+"""``rofs audit``, ``rofs fix``, ``rofs rules`` and ``rofs rule``: the checks of Kubernetes
+manifests, Compose files and Dockerfiles, and the fixes.
+
+The work is ``rofs.audit`` (with ``rofs.formats`` for the report), ``rofs.fix`` (with
+``rofs.fix_report`` for what it says) and ``rofs.ruledocs``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from rofs.commands import profile_file_option, registry_with
+from rofs.errors import fail
+from rofs.output import emit, progress_printer, report_stream
+
+if TYPE_CHECKING:
+    from rofs.config import Settings
+
+SEVERITIES = ["low", "medium", "high", "critical"]
+
+
+@click.command(short_help="Check K8s, Compose, Dockerfiles for read-only root problems.")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
+    help="text for people, json (schema rofs-audit/1) for scripts, sarif for code scanning.",
+)
+@click.option("--select", "select", multiple=True, metavar="RULES", help="Only these rules: IDs, names or prefixes (RO2). Repeatable.")
+@click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Leave out these rules. Repeatable.")
+@click.option(
+    "--fail-on", type=click.Choice(SEVERITIES), default=None,
+    help="Exit 1 only for findings at or above this severity. Default: low (any finding).",
+)
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB. Repeatable.")
+@click.option("--show-suppressed", is_flag=True, help="Also list suppressed findings (text format).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (default: .rofs.yaml or [tool.rofs] in pyproject.toml).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE.")
+@profile_file_option
+def audit(
+    paths: tuple[str, ...],
+    fmt: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    fail_on: str | None,
+    exclude: tuple[str, ...],
+    show_suppressed: bool,
+    config_file: str | None,
+    output: str | None,
+    profile_files: tuple[str, ...],
+) -> None:
+    """Report every container that is not read-only, every path its app must write that has no
+    writable mount, data on ephemeral storage, unbounded emptyDirs and more.
+
+    PATH is a file, a directory (searched recursively) or - for standard input.
+
+    \b
+    Examples:
+      rofs audit k8s/ compose.yaml Dockerfile
+      helm template ./chart | rofs audit -
+      kubectl get deploy,sts -A -o yaml | rofs audit - --fail-on high
+      rofs audit . --format sarif -o rofs.sarif
+
+    \b
+    Exit codes: 0 no findings at or above --fail-on, 1 findings, 2 bad usage or a file that
+    could not be read (the others are still checked).
+    """
+    from rofs.audit import AuditOptions
+    from rofs.model import Severity
+
+    settings = _settings(config_file)
+    registry = registry_with(tuple(settings.profile_files) + profile_files)
+    chosen = _rules(list(select)) if select else (_rules(settings.select) if settings.select is not None else None)
+    ignored = _rules(list(ignore) + settings.ignore)
+    level = fail_on or settings.fail_on or "low"
+    if level not in SEVERITIES:
+        fail(f"fail-on must be one of {', '.join(SEVERITIES)}")
+    threshold = Severity(level)
+    _check_paths(paths)
+    options = AuditOptions(select=chosen, ignore=ignored, exclude=tuple(settings.exclude) + exclude, fail_on=threshold)
+    progress = progress_printer() if fmt == "text" and sys.stderr.isatty() and not output else None
+    if fmt == "text":
+        from rofs.audit import stream_audit
+        from rofs.formats import text as text_format
+
+        color = not output and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        with report_stream(output) as handle:
+            result = text_format.render(stream_audit(paths, registry, options, progress), handle, color, show_suppressed)
+    else:
+        from rofs.audit import audit as run_audit
+        from rofs.formats import json_format, sarif
+
+        result = run_audit(paths, registry, options, progress=progress)
+        emit(json_format.render(result) if fmt == "json" else sarif.render(result), output)
+    if progress:
+        progress(None)
+    named = {"<stdin>" if p == "-" else p for p in paths}
+    for source in result.files:
+        if source.skipped and source.path in named:  # asked for, and nothing in it to check: say so
+            click.echo(f"rofs: {source.path}: skipped: {source.skipped}", err=True)
+    for error in result.errors:
+        click.echo(f"rofs: error: {error}", err=True)
+    raise SystemExit(result.exit_code(threshold))
+
+
+@click.command("rules", short_help="List every rule: ID, name, severity, title.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def rules_cmd(fmt: str) -> None:
+    """List every audit rule. IDs are public and never change."""
+    from rofs import report, ruledocs
+
+    if fmt == "table":
+        ruledocs.print_table(report.console())
+    elif fmt == "json":
+        click.echo(json.dumps(ruledocs.as_dicts(), indent=2))
+    else:
+        click.echo(ruledocs.markdown(), nl=False)
+
+
+@click.command("rule", short_help="Explain one rule: what, why, example, fix, references.")
+@click.argument("rule_id", metavar="RULE")
+def rule_cmd(rule_id: str) -> None:
+    """Explain one rule, by ID (RO201) or name (missing-writable-path)."""
+    from rofs import ruledocs
+    from rofs import rules as rules_mod
+
+    module = rules_mod.get(rule_id)
+    if module is None:
+        fail(f"unknown rule {rule_id!r}; known: {', '.join(rules_mod.RULES)}")
+    click.echo(ruledocs.markdown_for(module), nl=False)
+
+
+@click.command(short_help="Make K8s and Compose files read-only and still running.")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
+@click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff and write nothing.")
+@click.option("--select", "select", multiple=True, metavar="RULES", help="Fix only these rules (IDs, names or prefixes). `rofs rules` says which each"
+              " one does: fixed (safe, or review: read the diff) or suggested only.")
+@click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Do not fix these rules.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (as for audit).")
+@profile_file_option
+def fix(
+    paths: tuple[str, ...],
+    show_diff: bool,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    exclude: tuple[str, ...],
+    config_file: str | None,
+    profile_files: tuple[str, ...],
+) -> None:
+    """Rewrite Kubernetes and Compose files so every container has a read-only root AND the
+    writable mounts its app needs: persistent paths on claims (volumeClaimTemplates in a
+    StatefulSet) or named volumes, temp paths on bounded emptyDir or tmpfs, /dev/shm in memory.
+    Comments, key order, quoting and layout are kept; only the lines the fix needs change.
+
+    Dockerfiles: only what cannot change behaviour is rewritten (a shell-form command of plain
+    words becomes exec form); --diff also shows a suggested patch (non-root USER, directories
+    made and owned at build) for you to review.
+
+    \b
+    Examples:
+      rofs fix --diff k8s/            show what would change
+      rofs fix k8s/ compose.yaml      rewrite in place (atomically)
+      helm template ./chart | rofs fix - > fixed.yaml
+
+    \b
+    Exit codes: 0 nothing to fix, 1 files were (or would be) changed or have suggestions to
+    review, 2 bad input (that file is left untouched; the others are still fixed).
+    """
+    from rofs import fix_report
+    from rofs.fix import ALL_RULES, fix_paths
+
+    settings = _settings(config_file)
+    registry = registry_with(tuple(settings.profile_files) + profile_files)
+    chosen = _rules(list(select)) if select else set(ALL_RULES)
+    ignored = _rules(list(ignore) + settings.ignore)
+    _check_paths(paths)
+    results = fix_paths(paths, registry, chosen - ignored, tuple(settings.exclude) + exclude, show_diff=show_diff)
+    raise SystemExit(fix_report.report(results, show_diff))
+
+
+def _settings(config_file: str | None) -> Settings:
+    """--config, else .rofs.yaml or [tool.rofs] in pyproject.toml; exit 2 when it is broken."""
+    from rofs import config as config_mod
+
+    try:
+        return config_mod.load(config_file)
+    except config_mod.ConfigError as exc:
+        fail(str(exc))
+
+
+def _rules(names: list[str]) -> set[str]:
+    """The rule IDs that IDs, names or prefixes mean; exit 2 on an unknown one."""
+    from rofs import rules as rules_mod
+
+    try:
+        return rules_mod.resolve(names)
+    except KeyError as exc:
+        fail(f"unknown rule {exc.args[0]!r}; see `rofs rules`")
+
+
+def _check_paths(paths: tuple[str, ...]) -> None:
+    for path in paths:
+        if path != "-" and not os.path.exists(path):
+            fail(f"{path}: no such file or directory")

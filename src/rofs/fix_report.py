@@ -1,0 +1,124 @@
+"""What ``rofs fix`` says and writes once the files are fixed (``rofs.fix`` fixes them, in memory).
+
+For each file: the findings it resolves and the notes on stderr; the diff (``--diff``) or the
+fixed text (standard input) on stdout, else the file replaced in place; then a summary line and
+the exit code: 0 nothing to fix, 1 files were (or would be) changed or have suggestions to
+review, 2 a file could not be fixed or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO, cast
+
+import click
+
+if TYPE_CHECKING:
+    from rofs.fix import FileFix
+    from rofs.model import Finding
+
+
+@dataclass
+class Tally:
+    files: int
+    changed: int = 0
+    errors: int = 0
+    pending: int = 0  # files with suggestions only you can make
+
+    def summary(self, show_diff: bool) -> str:
+        verb = "would change" if show_diff else "changed"
+        text = f"rofs fix: {verb} {self.changed} of {self.files} files"
+        if self.pending:
+            text += f"; {self.pending} with suggestions to review (--diff)"
+        if self.errors:
+            text += f"; {self.errors} not fixable"
+        return text
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.errors else (1 if self.changed or self.pending else 0)
+
+
+def report(results: list[FileFix], show_diff: bool) -> int:
+    """Write, show or save every result (each is discarded after); print the summary; the exit code."""
+    # click 8.5 deprecates get_text_stream and serves it through a module __getattr__ typed
+    # ``object``; it is still the stream click.echo writes to (a misconfigured locale corrected).
+    text_stream = cast(Callable[[str], TextIO], click.get_text_stream)
+    out = text_stream("stdout")
+    tally = Tally(len(results))
+    try:
+        for result in results:
+            _report_one(result, out, show_diff, tally)
+        out.flush()
+    finally:
+        for result in results:
+            result.discard()
+    click.echo(tally.summary(show_diff), err=True)
+    return tally.exit_code
+
+
+def _report_one(result: FileFix, out: TextIO, show_diff: bool, tally: Tally) -> None:
+    if result.error:
+        tally.errors += 1
+        click.echo(f"rofs: error: {result.error}", err=True)
+        return
+    if result.has_suggestions:
+        tally.pending += 1
+        if show_diff:
+            result.write_diff(out, suggested=True)
+        else:
+            click.echo(f"rofs: {result.path}: suggestions that only you can make: rofs fix --diff {result.path}", err=True)
+    if not result.changed:
+        if result.path == "<stdin>":
+            result.write_fixed(out)
+        return
+    tally.changed += 1
+    for line in fixed_findings(result.applied):
+        click.echo(f"rofs: {line}", err=True)
+    for note in grouped_notes(result.notes):
+        click.echo(f"rofs: {result.path}: {note}", err=True)
+    if show_diff:
+        if not result.has_suggestions:
+            result.write_diff(out)
+    elif result.path == "<stdin>":
+        result.write_fixed(out)
+    else:
+        try:
+            result.save()
+        except OSError as exc:
+            tally.errors += 1
+            click.echo(f"rofs: error: cannot write {result.path}: {exc.strerror or exc}", err=True)
+            return
+        click.echo(f"fixed {result.path}", err=True)
+
+
+def fixed_findings(findings: list[Finding], shown: int = 20) -> list[str]:
+    """What a fix resolves, finding by finding, in the audit's words (the first *shown* of a file)."""
+    out = [f"{f.location} {f.rule} fixed: {f.fix}" for f in findings[:shown]]
+    if len(findings) > shown:
+        out.append(f"... and {len(findings) - shown} more findings fixed (rofs audit lists them before the fix)")
+    return out
+
+
+def grouped_notes(notes: list[str], shown: int = 3) -> list[str]:
+    """Notes that say the same of many workloads ("Deployment a [main]: no profile for X ..."),
+    once, naming the first few: a long stream of one in-house image is one line, not thousands."""
+    groups: dict[str, list[str]] = {}
+    order: list[str] = []
+    for note in notes:
+        label, sep, text = note.partition(": ")
+        key = text if sep else note
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(label if sep else "")
+    out = []
+    for key in order:
+        labels = [x for x in groups[key] if x]
+        if len(labels) <= 1:
+            out.append(f"{labels[0]}: {key}" if labels else key)
+            continue
+        more = f" and {len(labels) - shown} more" if len(labels) > shown else ""
+        out.append(f"{', '.join(labels[:shown])}{more}: {key}")
+    return out
