@@ -70,7 +70,7 @@ def _settings(data: object, path: Path) -> Settings:
         raise ConfigError(f"{path}: rofs settings must be a mapping")
     unknown = set(data) - KEYS
     if unknown:
-        raise ConfigError(f"{path}: unknown setting {sorted(unknown)[0]!r} (known: {', '.join(sorted(KEYS))})")
+        raise ConfigError(f"{path}: unknown setting {min(unknown)!r} (known: {', '.join(sorted(KEYS))})")
 
     def strings(key: str) -> list[str]:
         value = data.get(key, [])
@@ -88,6 +88,6 @@ def _settings(data: object, path: Path) -> Settings:
         select=strings("select") if "select" in data else None,
         ignore=strings("ignore"),
         fail_on=fail_on,
-        profile_files=[str((path.parent / p)) for p in strings("profile-files")],
+        profile_files=[str(path.parent / p) for p in strings("profile-files")],
         exclude=strings("exclude"),
     )

@@ -76,7 +76,7 @@ def from_manifest(manifest: str, registry: ProfileRegistry, profile: Profile | N
                   layout: str | None) -> tuple[Profile | None, str | None, list[str]]:
     """The manifest's images, and the profile (and layout) of the first one a profile matches
     (with *profile* given: only that profile)."""
-    from rofs.audit import read_file as read_source
+    from rofs.intake import read_file as read_source
 
     parsed = read_source(manifest, True)
     if parsed is None or parsed.errors:

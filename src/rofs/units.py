@@ -24,7 +24,7 @@ class SizeError(ValueError):
     """A size that cannot be read."""
 
 
-def parse_quantity(text: str | int | float) -> int:
+def parse_quantity(text: str | float) -> int:
     """Parse a Kubernetes quantity into bytes: ``'64Mi'`` -> 67108864."""
     if isinstance(text, bool):
         raise SizeError(f"not a size: {text!r}")
