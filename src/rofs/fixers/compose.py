@@ -14,18 +14,16 @@ import json
 import yaml
 
 from rofs.checks import active
-from rofs.fixers.editor import Editor, get, key_node
-from rofs.fixers.kubernetes import _unique
-from rofs.fixers.textedit import dash_column, flow, is_flow, last_line, render_block
+from rofs.fixers.editor import Editor
+from rofs.fixers.naming import unique_name
+from rofs.fixers.textedit import Lines, dash_column, flow, is_flow, last_line, render_block
 from rofs.model import Finding, SourceFormat, VolumeKind, Workload, path_covers, volume_name_for
 from rofs.remedy import DEFAULT_EPHEMERAL, AddMount, Applicability, BoundVolume, MakePersistent, ReadOnlyRoot
 from rofs.rules import Context, fixable
-from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
-from rofs.sources.compose import ComposeSource
-from rofs.sources.compose import MERGE_TAG, VOLUME_MODES, _split_colons
-from rofs.sources.compose import _get as merged_get
-from rofs.sources.kubernetes import _Loader
+from rofs.rules.common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
+from rofs.sources.compose import VOLUME_MODES, ComposeSource
 from rofs.units import format_docker_size
+from rofs.yamlnode import MERGE_TAG, Loader, get, key_node, merged_get, split_colons
 
 
 class _Editor(Editor):
@@ -59,7 +57,7 @@ def _flow_value(value: object) -> str:
     return flow(value)
 
 
-def _text_end_line(lines, first: int, column: int) -> int:
+def _text_end_line(lines: Lines, first: int, column: int) -> int:
     """The last line of the block mapping whose keys sit at *column* from line *first*: what follows
     at that column or deeper, up to a line less indented or the end of the document."""
     end = first
@@ -84,7 +82,7 @@ class ComposeFixer:
         self.applied: list[Finding] = []  # the findings whose remedies were written
 
     def fix(self, text: str, path: str, suppressions: list) -> tuple[list, list[str]]:
-        documents = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
+        documents = [d for d in yaml.compose_all(text, Loader=Loader) if d is not None]
         if not documents or not isinstance(documents[0], yaml.MappingNode):
             return [], []
         root = documents[0]
@@ -248,7 +246,7 @@ class ComposeFixer:
 
     @staticmethod
     def _named(service: str, base: str, declared: set[str], new_top: dict) -> str:
-        name = _unique(f"{service}-{base}", declared | set(new_top))
+        name = unique_name(f"{service}-{base}", declared | set(new_top))
         new_top[name] = {}
         return name
 
@@ -256,6 +254,8 @@ class ComposeFixer:
     def _remove_tmpfs(editor: Editor, node: yaml.MappingNode, paths: set[str]) -> None:
         value = get(node, "tmpfs")
         knode = key_node(node, "tmpfs")
+        if knode is None or value is None:
+            return  # no `tmpfs:` of its own
 
         def remove_key() -> None:
             if _inherits(node, "tmpfs"):  # without the key, the merged `tmpfs:` would apply: keep it, empty
@@ -374,7 +374,7 @@ def _item_target(item: object) -> str | None:
         return target.rstrip("/") if isinstance(target, str) else None
     if not isinstance(item, str):
         return None
-    parts = _split_colons(item.strip())
+    parts = split_colons(item.strip())
     if len(parts) == 1 or (len(parts) == 2 and parts[0].startswith("/") and set(parts[1].split(",")) <= VOLUME_MODES):
         return parts[0].rstrip("/")
     return parts[1].rstrip("/")
@@ -387,8 +387,8 @@ def _volume_items(volumes: yaml.Node | None) -> dict[str, yaml.Node]:
         if isinstance(item, yaml.ScalarNode):
             target = _item_target(item.value)
         elif isinstance(item, yaml.MappingNode):
-            target = get(item, "target")
-            target = target.value.rstrip("/") if isinstance(target, yaml.ScalarNode) else None
+            target_node = get(item, "target")
+            target = target_node.value.rstrip("/") if isinstance(target_node, yaml.ScalarNode) else None
         else:
             continue
         if target:
