@@ -60,7 +60,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
-from rofs.rules._common import Context
+from rofs.rules.common import Context
 
 META = RuleMeta(
     id="{id}",

@@ -31,8 +31,9 @@ from rofs.model import Finding, SourceFormat
 from rofs.profiles import ProfileRegistry
 from rofs.rules import RULES, Context, fixable
 from rofs.sources.interface import comment_pragmas
-from rofs.sources.kubernetes import ShapeError, _Loader, yaml_error
+from rofs.sources.kubernetes import ShapeError, yaml_error
 from rofs.stream import chunks, gc_paused
+from rofs.yamlnode import Loader
 
 # The rules whose remedies `rofs fix` writes (the rules' metadata says which); the others' remedies
 # are suggestions, shown for Dockerfiles by `rofs fix --diff`.
@@ -107,7 +108,7 @@ def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str
     if text_reader(os.path.basename(path), body) is not None:
         return _fix_dockerfile(result, body, bom, registry, selected)
     try:
-        documents = [d for d in yaml.compose_all(body, Loader=_Loader) if d is not None]
+        documents = [d for d in yaml.compose_all(body, Loader=Loader) if d is not None]
     except yaml.YAMLError as exc:
         result.error = str(yaml_error(path, exc, body))
         return result
@@ -146,7 +147,7 @@ def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str
     try:
         if as_json:
             json.loads(fixed[len(bom):])
-        list(yaml.compose_all(fixed[len(bom):], Loader=_Loader))
+        list(yaml.compose_all(fixed[len(bom):], Loader=Loader))
     except (yaml.YAMLError, ValueError) as exc:  # a bug in a fixer must never reach the user's file
         result.error = f"{path}: internal error: the fixed text does not parse ({exc}); nothing written"
         return result
@@ -444,7 +445,7 @@ class _StreamPass:
             self.bom, text = "\ufeff", text[1:]
         try:
             with gc_paused():
-                return text, [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
+                return text, [d for d in yaml.compose_all(text, Loader=Loader) if d is not None]
         except yaml.YAMLError as exc:
             error = yaml_error(self.display, exc, "")
             line = f"{error.line + chunk.line - 1}:" if error.line else ""
@@ -544,7 +545,7 @@ def _fix_piece(fixer, piece, body: str, docs, display: str, taken: set[str], res
         return None
     if fixed != body:
         try:
-            list(yaml.compose_all(fixed, Loader=_Loader))
+            list(yaml.compose_all(fixed, Loader=Loader))
         except yaml.YAMLError as exc:
             result.error = f"{display}: internal error: the fixed text does not parse ({exc}); nothing written"
             return None

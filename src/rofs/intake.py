@@ -477,9 +477,9 @@ def _done(source: SourceFile) -> Opened:
 
 
 def _yaml_loader() -> type:
-    from rofs.sources.kubernetes import _Loader
+    from rofs.yamlnode import Loader
 
-    return _Loader
+    return Loader
 
 
 def _open_yaml_stream(path: str, explicit: bool, display: str) -> Opened:

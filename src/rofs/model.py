@@ -15,9 +15,10 @@ object that should hold it, never at line 1.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Iterator
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)

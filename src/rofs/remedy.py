@@ -211,7 +211,20 @@ def _json(words: tuple[str, ...]) -> str:
 
 
 __all__ = [
-    "AddMount", "Applicability", "BoundVolume", "DEFAULT_EPHEMERAL", "DEFAULT_MEMORY", "DEFAULT_PERSISTENT",
-    "DeclareVolume", "ExecForm", "MakePersistent", "NonRootUser", "ReadOnlyRoot", "Remedy", "RemovePodSetting",
-    "Suggestion", "Wording", "describe",
+    "DEFAULT_EPHEMERAL",
+    "DEFAULT_MEMORY",
+    "DEFAULT_PERSISTENT",
+    "AddMount",
+    "Applicability",
+    "BoundVolume",
+    "DeclareVolume",
+    "ExecForm",
+    "MakePersistent",
+    "NonRootUser",
+    "ReadOnlyRoot",
+    "Remedy",
+    "RemovePodSetting",
+    "Suggestion",
+    "Wording",
+    "describe",
 ]

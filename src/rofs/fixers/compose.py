@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass, field
 
 import yaml
 
 from rofs.checks import active
-from rofs.fixers.editor import Editor, get, key_node
-from rofs.fixers.kubernetes import _unique
-from rofs.fixers.textedit import dash_column, flow, is_flow, last_line, render_block
+from rofs.fixers.editor import Editor
+from rofs.fixers.naming import unique_name
+from rofs.fixers.textedit import Lines, dash_column, flow, is_flow, last_line, render_block
 from rofs.model import Finding, SourceFormat, VolumeKind, Workload, path_covers, volume_name_for
 from rofs.remedy import DEFAULT_EPHEMERAL, AddMount, Applicability, BoundVolume, MakePersistent, ReadOnlyRoot
 from rofs.rules import Context, fixable
-from rofs.rules._common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
-from rofs.sources.compose import ComposeSource
-from rofs.sources.compose import MERGE_TAG, VOLUME_MODES, _split_colons
-from rofs.sources.compose import _get as merged_get
-from rofs.sources.kubernetes import _Loader
+from rofs.rules.common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
+from rofs.sources.compose import VOLUME_MODES, ComposeSource
 from rofs.units import format_docker_size
+from rofs.yamlnode import MERGE_TAG, Loader, get, key_node, merged_get, split_colons
 
 
 class _Editor(Editor):
@@ -59,7 +58,7 @@ def _flow_value(value: object) -> str:
     return flow(value)
 
 
-def _text_end_line(lines, first: int, column: int) -> int:
+def _text_end_line(lines: Lines, first: int, column: int) -> int:
     """The last line of the block mapping whose keys sit at *column* from line *first*: what follows
     at that column or deeper, up to a line less indented or the end of the document."""
     end = first
@@ -84,7 +83,7 @@ class ComposeFixer:
         self.applied: list[Finding] = []  # the findings whose remedies were written
 
     def fix(self, text: str, path: str, suppressions: list) -> tuple[list, list[str]]:
-        documents = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
+        documents = [d for d in yaml.compose_all(text, Loader=Loader) if d is not None]
         if not documents or not isinstance(documents[0], yaml.MappingNode):
             return [], []
         root = documents[0]
@@ -128,134 +127,35 @@ class ComposeFixer:
                 editor.replace_value(root, "volumes", new_top)  # `volumes:` with nothing declared
         return editor.finish(), notes
 
-    def _fix_service(self, editor, node, workload: Workload, findings: list[Finding], notes, declared, new_top,
-                     skipped: set[int]) -> None:
+    def _fix_service(self, editor: _Editor, node: yaml.MappingNode, workload: Workload, findings: list[Finding],
+                     notes: list[str], declared: set[str], new_top: dict[str, dict], skipped: set[int]) -> None:
         """Apply the service's remedies; the ids of those that cannot be applied go to *skipped*."""
-        container = workload.containers[0]
-        label = f"service {workload.name}"
-        needs: list[AddMount] = []
-        make_ro = False
-        persist: set[str] = set()  # mount paths on tmpfs that must become named volumes
-        bound: dict[str, int] = {}  # tmpfs mount paths that need a size, and the size
-        for finding in findings:
-            for remedy in finding.remedies:
-                if isinstance(remedy, ReadOnlyRoot):
-                    make_ro = True
-                elif isinstance(remedy, AddMount):
-                    needs.append(remedy)
-                elif isinstance(remedy, MakePersistent):
-                    persist.add(remedy.path)
-                elif isinstance(remedy, BoundVolume) and remedy.path:
-                    bound[remedy.path] = remedy.size
-
-        entries: list[dict] = []
-        short = _short_tmpfs_paths(merged_get(node, "tmpfs"))
-        long_items = _long_tmpfs_items(merged_get(node, "volumes"))
-        volume_items = _volume_items(merged_get(node, "volumes"))  # every item, by target
-        # `tmpfs:` / `volumes:` that come from a merge key (`<<: *defaults`) are not edited in place
-        # (that would change every service sharing them): the service gets its own copy instead.
-        inherited = {
-            key: _inherited_copy(node, key) for key in ("tmpfs", "volumes")
-            if get(node, key) is None and merged_get(node, key) is not None
-        }
-        moved: set[str] = set()  # short `tmpfs:` entries to take out (they move to `volumes:`)
-        handled: set[str] = set()
-        for mount in container.mounts:
+        todo = ServiceRemedies.of(findings)
+        fx = ServiceFix.of(editor, node, workload, notes, declared, new_top, skipped, self._merged_into)
+        for mount in workload.containers[0].mounts:
             vol = workload.volume(mount.volume)
-            if vol is None or vol.type != "tmpfs" or mount.path in handled:
+            if vol is None or vol.type != "tmpfs" or mount.path in fx.handled:
                 continue
-            if mount.path in persist:
-                vname = self._named(workload.name, volume_name_for(mount.path), declared, new_top)
-                entry = {"type": "volume", "source": vname, "target": mount.path}
-                if mount.path in short:
-                    moved.add(mount.path)
-                    entries.append(entry)
-                elif mount.path in volume_items:  # `type: tmpfs`, or a named volume declared as a tmpfs
-                    item = volume_items[mount.path]
-                    if "volumes" in inherited:
-                        inherited["volumes"] = [i for i in inherited["volumes"] if _item_target(i) != mount.path]
-                        entries.append(entry)
-                    elif isinstance(item, yaml.ScalarNode) or is_flow(item):
-                        self._refuse_if_merged(node, label, mount.path)
-                        editor.replace(item, "{" + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}")
-                    else:
-                        self._refuse_if_merged(node, label, mount.path)
-                        editor.delete_lines(item.start_mark.line, last_line(item))
-                        entries.append(entry)
-                handled.add(mount.path)
-                notes.append(f"{label}: {mount.path} held data that must persist; it is now named volume {vname}.")
-            elif mount.path in bound:
-                size = bound[mount.path]
-                if mount.path in short:
-                    moved.add(mount.path)
-                    entries.append({"type": "tmpfs", "target": mount.path, "tmpfs": {"size": size}})
-                elif mount.path in long_items and "volumes" in inherited:
-                    for i in inherited["volumes"]:
-                        if _long_tmpfs_target(i) == mount.path:
-                            i["tmpfs"] = {**(i.get("tmpfs") or {}), "size": size}
-                elif mount.path in long_items:
-                    self._refuse_if_merged(node, label, mount.path)
-                    editor.set_value(long_items[mount.path], ["tmpfs", "size"], size)
-                handled.add(mount.path)
-        if moved and "tmpfs" in inherited:
-            editor.add_keys(node, {"tmpfs": [t for t in inherited["tmpfs"] if _tmpfs_path(t) not in moved]})
-        elif moved:
-            self._refuse_if_merged(node, label, min(moved))
-            self._remove_tmpfs(editor, node, moved)
-
-        chosen: list[AddMount] = []
-        for need in minimal(needs):
-            if need.path in handled:
-                continue
-            if need.guess:
-                what = container.image or "this build"
-                note = (f"{label}: no profile for {what}; added a bounded /tmp only. Its other writable paths are"
-                        " unknown: find them with `rofs trace`, then pass the profile with --profile-file.")
-                if note not in notes:
-                    notes.append(note)
-            blocking = [m for m in container.mounts if need.path != RUNTIME_SHM and path_covers(m.path, need.path)]
-            if blocking:
-                # A mount that is not writable holds the path: a second mount at the same path is refused
-                # by Compose, and one beneath a read-only mount cannot be created.  Left to the user.
-                skipped.update(id(n) for n in needs if n.path == need.path or path_covers(need.path, n.path))
-                notes.append(f"{label}: the app writes {need.path}, but {blocking[-1].path} is mounted there and is"
-                             " not writable; make that mount writable (not fixed).")
-                continue
-            chosen.append(need)
-        for need in chosen:
-            if need.path == RUNTIME_SHM:
-                if merged_get(node, "shm_size") is None:
-                    editor.add_keys(node, {"shm_size": format_docker_size(need.size or RUNTIME_SHM_SIZE)})
-                continue
-            if need.kind is VolumeKind.PERSISTENT or need.populated:
-                # populated: Docker fills an empty named volume from the image; a tmpfs would hide its files
-                vname = self._named(workload.name, need.name or volume_name_for(need.path), declared, new_top)
-                entries.append({"type": "volume", "source": vname, "target": need.path})
-            else:
-                entries.append({"type": "tmpfs", "target": need.path, "tmpfs": {"size": need.size or DEFAULT_EPHEMERAL}})
-        if make_ro:
+            if mount.path in todo.persist:
+                _persist_tmpfs(fx, mount.path)
+            elif mount.path in todo.bound:
+                _bound_tmpfs(fx, mount.path, todo.bound[mount.path])
+        _take_out_moved(fx)
+        for need in _writable_needs(fx, todo.needs):
+            _add_mount(fx, need)
+        if todo.make_ro:
             editor.set_value(node, ["read_only"], True)
-        if "volumes" in inherited and (entries or handled):
-            editor.add_keys(node, {"volumes": inherited["volumes"] + entries})
-        elif entries:
-            editor.extend_list(node, "volumes", entries)
-
-    def _refuse_if_merged(self, node: yaml.MappingNode, label: str, path: str) -> None:
-        """A mount of a service that others merge (`<<: *db`) is not changed in place: it would change them too."""
-        if id(node) in self._merged_into:
-            raise ValueError(f"{label}: other services merge it (<<), and its mount at {path} would change for them"
-                             " too; give those services their own tmpfs/volumes first")
-
-    @staticmethod
-    def _named(service: str, base: str, declared: set[str], new_top: dict) -> str:
-        name = _unique(f"{service}-{base}", declared | set(new_top))
-        new_top[name] = {}
-        return name
+        if "volumes" in fx.inherited and (fx.entries or fx.handled):
+            editor.add_keys(node, {"volumes": fx.inherited["volumes"] + fx.entries})
+        elif fx.entries:
+            editor.extend_list(node, "volumes", fx.entries)
 
     @staticmethod
     def _remove_tmpfs(editor: Editor, node: yaml.MappingNode, paths: set[str]) -> None:
         value = get(node, "tmpfs")
         knode = key_node(node, "tmpfs")
+        if knode is None or value is None:
+            return  # no `tmpfs:` of its own
 
         def remove_key() -> None:
             if _inherits(node, "tmpfs"):  # without the key, the merged `tmpfs:` would apply: keep it, empty
@@ -284,6 +184,168 @@ class ComposeFixer:
             for item in value.value:
                 if item not in keep:
                     editor.delete_lines(item.start_mark.line, last_line(item))
+
+
+@dataclass
+class ServiceRemedies:
+    """What one service's findings ask for, gathered by kind."""
+
+    needs: list[AddMount] = field(default_factory=list)
+    make_ro: bool = False
+    persist: set[str] = field(default_factory=set)  # mount paths on tmpfs that must become named volumes
+    bound: dict[str, int] = field(default_factory=dict)  # tmpfs mount paths that need a size, and the size
+
+    @classmethod
+    def of(cls, findings: list[Finding]) -> ServiceRemedies:
+        out = cls()
+        for finding in findings:
+            for remedy in finding.remedies:
+                if isinstance(remedy, ReadOnlyRoot):
+                    out.make_ro = True
+                elif isinstance(remedy, AddMount):
+                    out.needs.append(remedy)
+                elif isinstance(remedy, MakePersistent):
+                    out.persist.add(remedy.path)
+                elif isinstance(remedy, BoundVolume) and remedy.path:
+                    out.bound[remedy.path] = remedy.size
+        return out
+
+
+@dataclass
+class ServiceFix:
+    """One service's fix in progress: its node and mounts as written, and what the fix changes."""
+
+    editor: _Editor
+    node: yaml.MappingNode
+    workload: Workload
+    notes: list[str]
+    declared: set[str]  # named volumes the top level declares
+    new_top: dict[str, dict]  # named volumes the fix declares
+    skipped: set[int]  # ids of the remedies not applied
+    merged_into: set[int]  # ids of the mappings others merge (`<<: *db`)
+    short: set[str]  # paths of the short `tmpfs:` entries
+    long_items: dict[str, yaml.MappingNode]  # `type: tmpfs` items of `volumes:`, by target
+    volume_items: dict[str, yaml.Node]  # every item of `volumes:`, by target
+    inherited: dict[str, list]  # `tmpfs:` / `volumes:` that come from a merge key, as plain values
+    entries: list[dict] = field(default_factory=list)  # long-syntax items to add to `volumes:`
+    moved: set[str] = field(default_factory=set)  # short `tmpfs:` entries to take out (they move to `volumes:`)
+    handled: set[str] = field(default_factory=set)  # tmpfs paths made persistent or bounded
+
+    @classmethod
+    def of(cls, editor: _Editor, node: yaml.MappingNode, workload: Workload, notes: list[str], declared: set[str],
+           new_top: dict[str, dict], skipped: set[int], merged_into: set[int]) -> ServiceFix:
+        volumes = merged_get(node, "volumes")
+        # `tmpfs:` / `volumes:` that come from a merge key (`<<: *defaults`) are not edited in place
+        # (that would change every service sharing them): the service gets its own copy instead.
+        inherited = {
+            key: _inherited_copy(node, key) for key in ("tmpfs", "volumes")
+            if get(node, key) is None and merged_get(node, key) is not None
+        }
+        return cls(editor, node, workload, notes, declared, new_top, skipped, merged_into,
+                   short=_short_tmpfs_paths(merged_get(node, "tmpfs")), long_items=_long_tmpfs_items(volumes),
+                   volume_items=_volume_items(volumes), inherited=inherited)
+
+    @property
+    def label(self) -> str:
+        return f"service {self.workload.name}"
+
+    def named(self, base: str) -> str:
+        """Declare a new named volume for this service; its name."""
+        name = unique_name(f"{self.workload.name}-{base}", self.declared | set(self.new_top))
+        self.new_top[name] = {}
+        return name
+
+    def refuse_if_merged(self, path: str) -> None:
+        """A mount of a service that others merge (`<<: *db`) is not changed in place: it would change them too."""
+        if id(self.node) in self.merged_into:
+            raise ValueError(f"{self.label}: other services merge it (<<), and its mount at {path} would change for"
+                             " them too; give those services their own tmpfs/volumes first")
+
+
+def _persist_tmpfs(fx: ServiceFix, path: str) -> None:
+    """The tmpfs at *path* holds data that must persist: a named volume instead."""
+    vname = fx.named(volume_name_for(path))
+    entry = {"type": "volume", "source": vname, "target": path}
+    if path in fx.short:
+        fx.moved.add(path)
+        fx.entries.append(entry)
+    elif path in fx.volume_items:  # `type: tmpfs`, or a named volume declared as a tmpfs
+        item = fx.volume_items[path]
+        if "volumes" in fx.inherited:
+            fx.inherited["volumes"] = [i for i in fx.inherited["volumes"] if _item_target(i) != path]
+            fx.entries.append(entry)
+        elif isinstance(item, yaml.ScalarNode) or is_flow(item):
+            fx.refuse_if_merged(path)
+            fx.editor.replace(item, "{" + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}")
+        else:
+            fx.refuse_if_merged(path)
+            fx.editor.delete_lines(item.start_mark.line, last_line(item))
+            fx.entries.append(entry)
+    fx.handled.add(path)
+    fx.notes.append(f"{fx.label}: {path} held data that must persist; it is now named volume {vname}.")
+
+
+def _bound_tmpfs(fx: ServiceFix, path: str, size: int) -> None:
+    """The tmpfs at *path* gets a size (a short entry moves to the long syntax, the only one with a size)."""
+    if path in fx.short:
+        fx.moved.add(path)
+        fx.entries.append({"type": "tmpfs", "target": path, "tmpfs": {"size": size}})
+    elif path in fx.long_items and "volumes" in fx.inherited:
+        for i in fx.inherited["volumes"]:
+            if _long_tmpfs_target(i) == path:
+                i["tmpfs"] = {**(i.get("tmpfs") or {}), "size": size}
+    elif path in fx.long_items:
+        fx.refuse_if_merged(path)
+        fx.editor.set_value(fx.long_items[path], ["tmpfs", "size"], size)
+    fx.handled.add(path)
+
+
+def _take_out_moved(fx: ServiceFix) -> None:
+    """Remove the short `tmpfs:` entries that moved to `volumes:`."""
+    if fx.moved and "tmpfs" in fx.inherited:
+        fx.editor.add_keys(fx.node, {"tmpfs": [t for t in fx.inherited["tmpfs"] if _tmpfs_path(t) not in fx.moved]})
+    elif fx.moved:
+        fx.refuse_if_merged(min(fx.moved))
+        ComposeFixer._remove_tmpfs(fx.editor, fx.node, fx.moved)
+
+
+def _writable_needs(fx: ServiceFix, needs: list[AddMount]) -> list[AddMount]:
+    """The mounts to add: not already handled, nor beneath a mount that is not writable (noted, skipped)."""
+    container = fx.workload.containers[0]
+    chosen: list[AddMount] = []
+    for need in minimal(needs):
+        if need.path in fx.handled:
+            continue
+        if need.guess:
+            what = container.image or "this build"
+            note = (f"{fx.label}: no profile for {what}; added a bounded /tmp only. Its other writable paths are"
+                    " unknown: find them with `rofs trace`, then pass the profile with --profile-file.")
+            if note not in fx.notes:
+                fx.notes.append(note)
+        blocking = [m for m in container.mounts if need.path != RUNTIME_SHM and path_covers(m.path, need.path)]
+        if blocking:
+            # A mount that is not writable holds the path: a second mount at the same path is refused
+            # by Compose, and one beneath a read-only mount cannot be created.  Left to the user.
+            fx.skipped.update(id(n) for n in needs if n.path == need.path or path_covers(need.path, n.path))
+            fx.notes.append(f"{fx.label}: the app writes {need.path}, but {blocking[-1].path} is mounted there and"
+                            " is not writable; make that mount writable (not fixed).")
+            continue
+        chosen.append(need)
+    return chosen
+
+
+def _add_mount(fx: ServiceFix, need: AddMount) -> None:
+    """``shm_size`` for /dev/shm; a named volume for persistent or populated paths; a bounded tmpfs otherwise."""
+    if need.path == RUNTIME_SHM:
+        if merged_get(fx.node, "shm_size") is None:
+            fx.editor.add_keys(fx.node, {"shm_size": format_docker_size(need.size or RUNTIME_SHM_SIZE)})
+        return
+    if need.kind is VolumeKind.PERSISTENT or need.populated:
+        # populated: Docker fills an empty named volume from the image; a tmpfs would hide its files
+        vname = fx.named(need.name or volume_name_for(need.path))
+        fx.entries.append({"type": "volume", "source": vname, "target": need.path})
+    else:
+        fx.entries.append({"type": "tmpfs", "target": need.path, "tmpfs": {"size": need.size or DEFAULT_EPHEMERAL}})
 
 
 def _short_tmpfs_paths(value: yaml.Node | None) -> set[str]:
@@ -374,7 +436,7 @@ def _item_target(item: object) -> str | None:
         return target.rstrip("/") if isinstance(target, str) else None
     if not isinstance(item, str):
         return None
-    parts = _split_colons(item.strip())
+    parts = split_colons(item.strip())
     if len(parts) == 1 or (len(parts) == 2 and parts[0].startswith("/") and set(parts[1].split(",")) <= VOLUME_MODES):
         return parts[0].rstrip("/")
     return parts[1].rstrip("/")
@@ -387,8 +449,8 @@ def _volume_items(volumes: yaml.Node | None) -> dict[str, yaml.Node]:
         if isinstance(item, yaml.ScalarNode):
             target = _item_target(item.value)
         elif isinstance(item, yaml.MappingNode):
-            target = get(item, "target")
-            target = target.value.rstrip("/") if isinstance(target, yaml.ScalarNode) else None
+            target_node = get(item, "target")
+            target = target_node.value.rstrip("/") if isinstance(target_node, yaml.ScalarNode) else None
         else:
             continue
         if target:

@@ -13,26 +13,7 @@ from typing import Any
 import yaml
 
 from rofs.fixers.textedit import Lines, TextEdit, dash_column, flow, is_flow, last_line, render_block
-
-
-def get(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return v
-    return None
-
-
-def key_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for k, _ in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return k
-    return None
-
-
-def is_null(node: yaml.Node | None) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
+from rofs.yamlnode import get, is_null, key_node
 
 
 class Editor:
@@ -162,6 +143,8 @@ class Editor:
         """Remove *key* from *mapping* (its lines), whatever its position."""
         if not self.delete_key(mapping, key):
             knode, vnode = key_node(mapping, key), get(mapping, key)
+            if knode is None or vnode is None:
+                raise KeyError(key)
             self.delete_lines(knode.start_mark.line, last_line(vnode))
 
     def _shares_line_with_dash(self, knode: yaml.Node) -> bool:
@@ -179,8 +162,8 @@ class Editor:
     def finish(self, append: bool = True) -> list[TextEdit]:
         """The edits; with *append* False, new documents are left for ``appended_text`` (a
         stream fixed piece by piece gets them once, at its very end)."""
-        for mapping, items in self._map_adds.values():
-            self._emit_map_add(mapping, items)
+        for mapping, pairs in self._map_adds.values():
+            self._emit_map_add(mapping, pairs)
         for seq, items in self._seq_adds.values():
             self._emit_seq_add(seq, items)
         if self._appended_docs and append:

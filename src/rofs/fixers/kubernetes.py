@@ -9,12 +9,13 @@ image's files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import yaml
 
 from rofs.checks import active
-from rofs.fixers.editor import Editor, get, is_null, seq_offset_of
+from rofs.fixers.editor import Editor, seq_offset_of
+from rofs.fixers.naming import unique_name
 from rofs.fixers.textedit import flow, is_flow
 from rofs.model import Container, Finding, SourceFormat, VolumeKind, Workload, volume_name_for
 from rofs.remedy import (
@@ -27,9 +28,10 @@ from rofs.remedy import (
     RemovePodSetting,
 )
 from rofs.rules import Context, fixable
-from rofs.rules._common import minimal
-from rofs.sources.kubernetes import ROLES, KubernetesSource, PodWorkload, ShapeError, _Loader
+from rofs.rules.common import minimal
+from rofs.sources.kubernetes import ROLES, KubernetesSource, PodWorkload
 from rofs.units import format_quantity
+from rofs.yamlnode import Loader, ShapeError, get, scalar_text
 
 SEED = "seed-writable-dirs"
 SEED_ROOT = "/rofs-seed"
@@ -46,7 +48,7 @@ class Remedies:
     remove_pod_read_only: bool = False
 
     @classmethod
-    def of(cls, workload: Workload, findings: list[Finding]) -> "Remedies":
+    def of(cls, workload: Workload, findings: list[Finding]) -> Remedies:
         index = {c.name: i for i, c in enumerate(workload.containers)}
         out = cls(set(), {}, {}, {})
         for finding in findings:
@@ -81,7 +83,7 @@ class KubernetesFixer:
         claims to add are then left in ``self.appended`` (text) for the end of the stream.
         """
         if documents is None:
-            documents = [d for d in yaml.compose_all(text, Loader=_Loader) if d is not None]
+            documents = [d for d in yaml.compose_all(text, Loader=Loader) if d is not None]
         source = KubernetesSource()
         editor: Editor | None = None
         notes: list[str] = []
@@ -112,128 +114,191 @@ class KubernetesFixer:
 
     def _fix_workload(self, editor: Editor, pod: PodWorkload, todo: Remedies, notes: list[str],
                       pvc_names: set[str]) -> None:
-        workload, spec = pod.workload, pod.spec
-        label = f"{pod.kind} {workload.display_name}"
-        cnodes = [c for key, _ in ROLES for c in (get(spec, key).value if isinstance(get(spec, key), yaml.SequenceNode) else [])]
-        assert len(cnodes) == len(workload.containers)
-        volume_nodes = {}
-        vseq = get(spec, "volumes")
-        if isinstance(vseq, yaml.SequenceNode):
-            for item in vseq.value:
-                if isinstance(item, yaml.MappingNode):
-                    volume_nodes[_scalar(get(item, "name")) or ""] = item
-        statefulset = pod.kind == "StatefulSet"
-
-        # Volumes the pod has (and claim templates), and those this fix adds.
-        taken = {v.name for v in workload.volumes}
-        planned: dict[tuple[str, VolumeKind], str] = {}
-        new_volumes: list[dict] = []
-        new_templates: list[dict] = []
-        seeds: list[tuple[str, str]] = []
+        """Write one pod's remedies: mounts, read-only roots, bounded or persistent volumes."""
+        fx = PodFix.of(editor, pod, todo, notes, pvc_names)
         for ci in sorted(todo.mounts):
-            container = workload.containers[ci]
-            mounts: list[dict] = []
-            for need in minimal(todo.mounts[ci]):
-                if need.guess:
-                    _note_once(notes, f"{label} [{container.name}]: no profile for {container.image}; added a"
-                               " bounded /tmp only. Its other writable paths are unknown: find them with"
-                               " `rofs trace`, then pass the profile with --profile-file.")
-                vname = planned.get((need.path, need.kind)) or _reuse(workload, container, need)
-                if vname is None:
-                    vname = _unique(need.name or volume_name_for(need.path), taken)
-                    taken.add(vname)
-                    planned[(need.path, need.kind)] = vname
-                    if need.kind is VolumeKind.PERSISTENT:
-                        size = need.size or (10 << 30)
-                        if statefulset:
-                            new_templates.append(_claim_template(vname, size))
-                        else:
-                            claim = _unique(f"{workload.name.split(' ')[0]}-{vname}", pvc_names)
-                            pvc_names.add(claim)
-                            new_volumes.append({"name": vname, "persistentVolumeClaim": {"claimName": claim}})
-                            editor.append_document(_pvc(claim, workload.namespace, size))
-                            notes.append(
-                                f"{label}: {need.path} must persist; added PersistentVolumeClaim {claim}."
-                                f" A {workload.kind} with persistent data usually wants to be a StatefulSet"
-                                " (one claim per replica, stable identity)."
-                            )
-                    else:
-                        empty = {"medium": "Memory"} if need.kind is VolumeKind.MEMORY else {}
-                        empty["sizeLimit"] = format_quantity(need.size or DEFAULT_EPHEMERAL)
-                        new_volumes.append({"name": vname, "emptyDir": empty})
-                        if need.populated:
-                            seeds.append((need.path, vname))
-                mounts.append({"name": vname, "mountPath": need.path})
-            if mounts:
-                editor.extend_list(cnodes[ci], "volumeMounts", mounts)
-
+            _add_mounts(fx, ci)
         for ci in sorted(todo.read_only):
-            editor.set_value(cnodes[ci], ["securityContext", "readOnlyRootFilesystem"], True)
-
+            editor.set_value(fx.cnodes[ci], ["securityContext", "readOnlyRootFilesystem"], True)
         if todo.remove_pod_read_only:
-            psc = get(spec, "securityContext")
-            if isinstance(psc, yaml.MappingNode) and not editor.delete_key(psc, "readOnlyRootFilesystem"):
-                editor.delete_pair(spec, "securityContext")
-
-        for vname, size in todo.bound.items():
-            if vname in todo.persist:
-                continue  # it becomes a claim: no emptyDir left to bound
-            item = volume_nodes.get(vname)
-            if item is not None:
-                editor.set_value(item, ["emptyDir", "sizeLimit"], format_quantity(size))
-
+            _remove_pod_read_only(fx)
+        _bound_volumes(fx)
         for vname, size in todo.persist.items():
-            item = volume_nodes.get(vname)
-            if item is None:
-                continue
-            if get(item, "emptyDir") is None:
-                continue  # an ephemeral volume of another type (generic ephemeral): left to the user
-            if statefulset:
-                self._drop_volume(editor, spec, vseq, item, keep_key=bool(new_volumes))
-                new_templates.append(_claim_template(vname, size))
-            else:
-                claim = _unique(f"{workload.name.split(' ')[0]}-{vname}", pvc_names)
-                pvc_names.add(claim)
-                replacement = {"persistentVolumeClaim": {"claimName": claim}}
-                if is_flow(item):
-                    editor.replace(item, "{" + f"{flow('name')}: {editor.source(get(item, 'name'))}, {flow('persistentVolumeClaim')}: {flow(replacement['persistentVolumeClaim'])}" + "}")
-                else:
-                    editor.delete_key(item, "emptyDir")
-                    editor.add_keys(item, replacement)
-                editor.append_document(_pvc(claim, workload.namespace, size))
-                notes.append(f"{label}: volume {vname} held data that must persist; it is now PersistentVolumeClaim {claim}.")
+            _persist_volume(fx, vname, size)
+        _add_new_volumes(fx)
 
-        if new_volumes:
-            editor.extend_list(spec, "volumes", new_volumes)
-        if new_templates:
-            editor.extend_list(get(pod.obj, "spec"), "volumeClaimTemplates", new_templates)
-        if seeds:
-            owner = workload.containers[min(todo.mounts)]
-            editor.extend_list(spec, "initContainers", [_seed_container(owner, seeds)])
-            notes.append(
-                f"{label}: added init container {SEED} that copies the image's files into "
-                + ", ".join(p for p, _ in seeds) + " (an empty volume would hide them)."
-            )
 
-    # --- helpers --------------------------------------------------------------------
+@dataclass
+class PodFix:
+    """One pod's fix in progress: its nodes, what it asks for, and what the fix adds so far."""
 
-    @staticmethod
-    def _drop_volume(editor: Editor, spec, vseq, item, keep_key: bool) -> None:
-        """Remove a volume (it becomes a claim template); the list goes too when it empties and
-        nothing is added to it."""
-        if len(vseq.value) == 1 and not keep_key:
-            editor.delete_pair(spec, "volumes")
+    editor: Editor
+    pod: PodWorkload
+    todo: Remedies
+    notes: list[str]
+    pvc_names: set[str]  # claims of the whole file (or stream): found, and added so far
+    cnodes: list[yaml.MappingNode]  # the container nodes, in the order of workload.containers
+    vseq: yaml.SequenceNode | None  # the pod's `volumes:` list
+    volume_nodes: dict[str, yaml.MappingNode]  # its items, by name
+    taken: set[str]  # volume names the pod has (claim templates included) or the fix adds
+    planned: dict[tuple[str, VolumeKind], str] = field(default_factory=dict)  # (path, kind) -> new volume
+    new_volumes: list[dict] = field(default_factory=list)
+    new_templates: list[dict] = field(default_factory=list)
+    seeds: list[tuple[str, str]] = field(default_factory=list)  # (path, volume) to fill from the image
+
+    @classmethod
+    def of(cls, editor: Editor, pod: PodWorkload, todo: Remedies, notes: list[str], pvc_names: set[str]) -> PodFix:
+        spec = pod.spec
+        cnodes = [c for key, _ in ROLES for c in _items(get(spec, key)) if isinstance(c, yaml.MappingNode)]
+        assert len(cnodes) == len(pod.workload.containers)
+        vseq = get(spec, "volumes")
+        vseq = vseq if isinstance(vseq, yaml.SequenceNode) else None
+        volume_nodes = {
+            scalar_text(get(item, "name")) or "": item for item in _items(vseq) if isinstance(item, yaml.MappingNode)
+        }
+        return cls(editor, pod, todo, notes, pvc_names, cnodes, vseq, volume_nodes,
+                   taken={v.name for v in pod.workload.volumes})
+
+    @property
+    def workload(self) -> Workload:
+        return self.pod.workload
+
+    @property
+    def label(self) -> str:
+        return f"{self.pod.kind} {self.workload.display_name}"
+
+    @property
+    def statefulset(self) -> bool:
+        return self.pod.kind == "StatefulSet"
+
+    def new_claim(self, vname: str) -> str:
+        """A name for a new PersistentVolumeClaim of volume *vname*, unique in the file."""
+        claim = unique_name(f"{self.workload.name.split(' ')[0]}-{vname}", self.pvc_names)
+        self.pvc_names.add(claim)
+        return claim
+
+
+def _items(node: yaml.Node | None) -> list[yaml.Node]:
+    return node.value if isinstance(node, yaml.SequenceNode) else []
+
+
+def _add_mounts(fx: PodFix, ci: int) -> None:
+    """Mount what container *ci* needs, on volumes it shares or the fix adds."""
+    container = fx.workload.containers[ci]
+    mounts: list[dict] = []
+    for need in minimal(fx.todo.mounts[ci]):
+        if need.guess:
+            _note_once(fx.notes, f"{fx.label} [{container.name}]: no profile for {container.image}; added a"
+                       " bounded /tmp only. Its other writable paths are unknown: find them with"
+                       " `rofs trace`, then pass the profile with --profile-file.")
+        vname = fx.planned.get((need.path, need.kind)) or _reuse(fx.workload, container, need)
+        if vname is None:
+            vname = _new_volume(fx, need)
+        mounts.append({"name": vname, "mountPath": need.path})
+    if mounts:
+        fx.editor.extend_list(fx.cnodes[ci], "volumeMounts", mounts)
+
+
+def _new_volume(fx: PodFix, need: AddMount) -> str:
+    """Plan a new volume for *need* (an emptyDir, a claim template, or a claim); its name."""
+    vname = unique_name(need.name or volume_name_for(need.path), fx.taken)
+    fx.taken.add(vname)
+    fx.planned[(need.path, need.kind)] = vname
+    if need.kind is VolumeKind.PERSISTENT:
+        size = need.size or (10 << 30)
+        if fx.statefulset:
+            fx.new_templates.append(_claim_template(vname, size))
         else:
-            editor.remove_item(vseq, item)
+            claim = fx.new_claim(vname)
+            fx.new_volumes.append({"name": vname, "persistentVolumeClaim": {"claimName": claim}})
+            fx.editor.append_document(_pvc(claim, fx.workload.namespace, size))
+            fx.notes.append(
+                f"{fx.label}: {need.path} must persist; added PersistentVolumeClaim {claim}."
+                f" A {fx.workload.kind} with persistent data usually wants to be a StatefulSet"
+                " (one claim per replica, stable identity)."
+            )
+    else:
+        empty = {"medium": "Memory"} if need.kind is VolumeKind.MEMORY else {}
+        empty["sizeLimit"] = format_quantity(need.size or DEFAULT_EPHEMERAL)
+        fx.new_volumes.append({"name": vname, "emptyDir": empty})
+        if need.populated:
+            fx.seeds.append((need.path, vname))
+    return vname
+
+
+def _remove_pod_read_only(fx: PodFix) -> None:
+    """Drop the pod-level readOnlyRootFilesystem (it has no effect there), its securityContext too if it empties."""
+    psc = get(fx.pod.spec, "securityContext")
+    if isinstance(psc, yaml.MappingNode) and not fx.editor.delete_key(psc, "readOnlyRootFilesystem"):
+        fx.editor.delete_pair(fx.pod.spec, "securityContext")
+
+
+def _bound_volumes(fx: PodFix) -> None:
+    for vname, size in fx.todo.bound.items():
+        if vname in fx.todo.persist:
+            continue  # it becomes a claim: no emptyDir left to bound
+        item = fx.volume_nodes.get(vname)
+        if item is not None:
+            fx.editor.set_value(item, ["emptyDir", "sizeLimit"], format_quantity(size))
+
+
+def _persist_volume(fx: PodFix, vname: str, size: int) -> None:
+    """Make emptyDir *vname* persistent: a claim template (StatefulSet) or a new claim."""
+    item = fx.volume_nodes.get(vname)
+    if item is None or fx.vseq is None:
+        return
+    if get(item, "emptyDir") is None:
+        return  # an ephemeral volume of another type (generic ephemeral): left to the user
+    editor = fx.editor
+    if fx.statefulset:
+        _drop_volume(editor, fx.pod.spec, fx.vseq, item, keep_key=bool(fx.new_volumes))
+        fx.new_templates.append(_claim_template(vname, size))
+        return
+    claim = fx.new_claim(vname)
+    replacement = {"persistentVolumeClaim": {"claimName": claim}}
+    name_node = get(item, "name")
+    if is_flow(item) and name_node is not None:
+        editor.replace(item, "{" + f"{flow('name')}: {editor.source(name_node)}, {flow('persistentVolumeClaim')}:"
+                       f" {flow(replacement['persistentVolumeClaim'])}" + "}")
+    else:
+        editor.delete_key(item, "emptyDir")
+        editor.add_keys(item, replacement)
+    editor.append_document(_pvc(claim, fx.workload.namespace, size))
+    fx.notes.append(f"{fx.label}: volume {vname} held data that must persist; it is now PersistentVolumeClaim {claim}.")
+
+
+def _add_new_volumes(fx: PodFix) -> None:
+    """Write the volumes, claim templates and seeding init container the fix planned."""
+    editor, spec = fx.editor, fx.pod.spec
+    if fx.new_volumes:
+        editor.extend_list(spec, "volumes", fx.new_volumes)
+    if fx.new_templates:
+        obj_spec = get(fx.pod.obj, "spec")
+        if not isinstance(obj_spec, yaml.MappingNode):  # the reader found the pod spec inside it
+            raise ShapeError(fx.pod.obj, "a StatefulSet's spec should be a mapping")
+        editor.extend_list(obj_spec, "volumeClaimTemplates", fx.new_templates)
+    if fx.seeds:
+        owner = fx.workload.containers[min(fx.todo.mounts)]
+        editor.extend_list(spec, "initContainers", [_seed_container(owner, fx.seeds)])
+        fx.notes.append(
+            f"{fx.label}: added init container {SEED} that copies the image's files into "
+            + ", ".join(p for p, _ in fx.seeds) + " (an empty volume would hide them)."
+        )
+
+
+def _drop_volume(editor: Editor, spec: yaml.MappingNode, vseq: yaml.SequenceNode, item: yaml.MappingNode,
+                 keep_key: bool) -> None:
+    """Remove a volume (it becomes a claim template); the list goes too when it empties and
+    nothing is added to it."""
+    if len(vseq.value) == 1 and not keep_key:
+        editor.delete_pair(spec, "volumes")
+    else:
+        editor.remove_item(vseq, item)
 
 
 def _note_once(notes: list[str], note: str) -> None:
     if note not in notes:
         notes.append(note)
-
-
-def _scalar(node) -> str | None:
-    return node.value if isinstance(node, yaml.ScalarNode) and not is_null(node) else None
 
 
 def _reuse(workload: Workload, container: Container, need: AddMount) -> str | None:
@@ -246,15 +311,6 @@ def _reuse(workload: Workload, container: Container, need: AddMount) -> str | No
             if mount.path == need.path and volume is not None and not mount.read_only and volume.kind == need.kind:
                 return volume.name
     return None
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, n = base[:63].rstrip("-"), 2
-    while name in taken:
-        suffix = f"-{n}"
-        name = base[: 63 - len(suffix)].rstrip("-") + suffix
-        n += 1
-    return name
 
 
 def _claim_template(name: str, size: int) -> dict:
@@ -280,8 +336,8 @@ def existing_claims(documents) -> set[str]:
     """Names of the PersistentVolumeClaims the documents define."""
     names = set()
     for doc in documents:
-        if isinstance(doc, yaml.MappingNode) and _scalar(get(doc, "kind")) == "PersistentVolumeClaim":
-            name = _scalar(get(get(doc, "metadata"), "name"))
+        if isinstance(doc, yaml.MappingNode) and scalar_text(get(doc, "kind")) == "PersistentVolumeClaim":
+            name = scalar_text(get(get(doc, "metadata"), "name"))
             if name:
                 names.add(name)
     return names

@@ -127,7 +127,7 @@ def _scalar_text(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
-    if text.endswith("\n...") or text.endswith("..."):
+    if text.endswith(("\n...", "...")):
         text = text.rsplit("\n", 1)[0].strip()
     return text
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 
-from rofs.results import AuditResult
 from rofs.remedy import as_dict
+from rofs.results import AuditResult
 
 SCHEMA = "rofs-audit/1"
 

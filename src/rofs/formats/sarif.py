@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 
 from rofs import __version__
-from rofs.results import AuditResult
 from rofs.model import Severity
+from rofs.results import AuditResult
 from rofs.rules import RULES
 
 LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning", Severity.LOW: "note"}

@@ -6,13 +6,14 @@ styling: a long audit prints thousands of lines and pays for nothing it does not
 
 from __future__ import annotations
 
-from typing import IO, Iterable
+from collections.abc import Iterable
+from typing import IO
 
 import click
 
-from rofs.results import AuditResult
 from rofs.model import Finding
 from rofs.remedy import fix_label
+from rofs.results import AuditResult
 from rofs.sources.interface import SourceFile
 
 STYLE = {"critical": ("red", True), "high": ("red", False), "medium": ("yellow", False), "low": ("cyan", False)}

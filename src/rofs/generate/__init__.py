@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rofs.generate import compose, docker_run, dockerfile, kubernetes
 from rofs.generate.plan import GenerateOptions, Plan, PlanError, build_plan

@@ -19,8 +19,8 @@ from rofs.model import (
     SourceFormat,
     Volume,
     VolumeKind,
-    WritablePath,
     Workload,
+    WritablePath,
     mount_serves,
     path_covers,
     volume_name_for,
@@ -107,10 +107,8 @@ def check_size_keys(profile: Profile, layout: Layout, options: GenerateOptions) 
 
 
 def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
-    try:
-        layout = profile.layout(options.layout) if options.layout else _default_image_layout(profile)
-    except KeyError as exc:
-        raise PlanError(str(exc.args[0])) from None
+    """The hardened workload for *profile*: its layout's image, every writable path on a volume."""
+    layout = _layout(profile, options)
     image = options.image or layout.image
     if not image:
         raise PlanError(
@@ -120,7 +118,36 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
         raise PlanError(f"--kind must be one of {', '.join(KINDS)}")
     check_size_keys(profile, layout, options)
     name = dns_name(options.name or profile.name)
+    planned = _planned_paths(_path_specs(profile, layout, options), options, name)
+    env = _merge_carriers(tuple(
+        EnvVar(name=k.carrier or k.name, value=k.recommended)
+        for k in profile.env_for(layout.id)
+        if k.recommended is not None and k.type in ("env", "jvm-option")
+    ))
+    workload = _workload(profile, layout, options, name, image, planned, env)
+    return Plan(
+        profile=profile,
+        layout=layout,
+        options=options,
+        name=name,
+        image=image,
+        kind=options.kind,
+        paths=tuple(planned),
+        workload=workload,
+        env=env,
+    )
 
+
+def _layout(profile: Profile, options: GenerateOptions) -> Layout:
+    try:
+        return profile.layout(options.layout) if options.layout else _default_image_layout(profile)
+    except KeyError as exc:
+        raise PlanError(str(exc.args[0])) from None
+
+
+def _path_specs(profile: Profile, layout: Layout, options: GenerateOptions) -> list[WritablePath]:
+    """The layout's paths the plan mounts: required ones (optional ones too unless left out), but
+    not those written elsewhere by the plan's env, nor those another path's volume serves."""
     knobs = {k.name: k for k in profile.env_for(layout.id)}
 
     def moved_away(spec: WritablePath) -> bool:
@@ -137,7 +164,11 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
     specs = [
         p for p in profile.paths_for(layout.id) if (p.required or options.include_optional) and not moved_away(p)
     ]
-    specs = [s for s in specs if not any(o is not s and _serves(o, s) for o in specs)]
+    return [s for s in specs if not any(o is not s and _serves(o, s) for o in specs)]
+
+
+def _planned_paths(specs: list[WritablePath], options: GenerateOptions, name: str) -> list[PlannedPath]:
+    """A volume (names unique: ``-2``, ``-3`` ...) and a mount for each path."""
     used: set[str] = set()
     planned: list[PlannedPath] = []
     for spec in specs:
@@ -151,19 +182,18 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
         size = _size_override(options, spec, vol_name)
         if spec.kind is VolumeKind.PERSISTENT:
             vtype = "persistentVolumeClaim"
-            source = f"{vol_name}-{name}" if options.kind == "StatefulSet" else f"{name}-{vol_name}"
+            source: str | None = f"{vol_name}-{name}" if options.kind == "StatefulSet" else f"{name}-{vol_name}"
         else:
             vtype = "emptyDir"
             source = None
         volume = Volume(name=vol_name, kind=spec.kind, size_limit=size, source=source, type=vtype)
         planned.append(PlannedPath(spec=spec, volume=volume, mount=Mount(path=spec.path, volume=vol_name)))
+    return planned
 
-    env = tuple(
-        EnvVar(name=k.carrier or k.name, value=k.recommended)
-        for k in profile.env_for(layout.id)
-        if k.recommended is not None and k.type in ("env", "jvm-option")
-    )
-    env = _merge_carriers(env)
+
+def _workload(profile: Profile, layout: Layout, options: GenerateOptions, name: str, image: str,
+              planned: list[PlannedPath], env: tuple[EnvVar, ...]) -> Workload:
+    """The one container, hardened, with the planned volumes; non-root when the layout knows its user."""
     uid = layout.user.uid or None  # 0 is root: never written as the runtime user
     # Group 0 (Bitnami's images) would hand the process the root group; use the UID's own group.
     gid = (layout.user.gid or uid) if uid else None
@@ -187,7 +217,7 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
         mounts=tuple(p.mount for p in planned),
         env=env,
     )
-    workload = Workload(
+    return Workload(
         kind=options.kind,
         name=name,
         format=SourceFormat.PROFILE,
@@ -201,17 +231,6 @@ def build_plan(profile: Profile, options: GenerateOptions) -> Plan:
             seccomp_profile="RuntimeDefault",
         ),
         namespace=options.namespace,
-    )
-    return Plan(
-        profile=profile,
-        layout=layout,
-        options=options,
-        name=name,
-        image=image,
-        kind=options.kind,
-        paths=tuple(planned),
-        workload=workload,
-        env=env,
     )
 
 

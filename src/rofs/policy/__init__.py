@@ -137,9 +137,57 @@ def _image_globs(patterns: list[str]) -> list[str]:
     return sorted(set(out))
 
 
+def _match_pods() -> dict:
+    """A rule's `match:` for pods (a new mapping each time: a shared one would be dumped as a YAML alias)."""
+    return {"any": [{"resources": {"kinds": POD_KINDS}}]}
+
+
 def kyverno(profiles: list[Profile], mode: str) -> list[dict]:
+    """ClusterPolicies: read-only roots everywhere; the profiles' writable paths; mutations adding emptyDirs."""
     action = "Enforce" if mode == "enforce" else "Audit"
-    read_only = {
+    rules: list[dict] = []
+    mutate: list[dict] = []
+    for params in profile_parameters(profiles):
+        safe = params["name"].replace("/", "-")
+        globs = _image_globs(params["images"])
+        validate = _kyverno_writable_paths_rule(params, safe, globs)
+        if validate is not None:
+            rules.append(validate)
+        ephemeral = [p for p in params["paths"] if p["kind"] != VolumeKind.PERSISTENT.value and p["path"] != "/dev/shm"]
+        if ephemeral:
+            mutate.append(_kyverno_emptydir_mutation(safe, globs, ephemeral))
+    rules.append({
+        "name": "bounded-emptydirs",
+        "match": _match_pods(),
+        "validate": {
+            "message": "RO203: every emptyDir needs a sizeLimit",
+            "pattern": {"spec": {"=(volumes)": [{"=(emptyDir)": {"sizeLimit": "?*"}}]}},
+        },
+    })
+    paths_policy = {
+        "apiVersion": "kyverno.io/v1",
+        "kind": "ClusterPolicy",
+        "metadata": {"name": "rofs-writable-paths", "annotations": {
+            "policies.kyverno.io/title": "Writable paths from rofs profiles",
+            "rofs.dev/generated-by": "rofs policy kyverno"}},
+        "spec": {"validationFailureAction": action, "background": True, "rules": rules},
+    }
+    docs = [_kyverno_read_only_policy(action), paths_policy]
+    if mutate:
+        docs.append({
+            "apiVersion": "kyverno.io/v1",
+            "kind": "ClusterPolicy",
+            "metadata": {"name": "rofs-add-writable-paths", "annotations": {
+                "policies.kyverno.io/title": "Add the emptyDir mounts rofs profiles need",
+                "rofs.dev/generated-by": "rofs policy kyverno"}},
+            "spec": {"rules": mutate},
+        })
+    return docs
+
+
+def _kyverno_read_only_policy(action: str) -> dict:
+    """RO101 for every container list of a pod."""
+    return {
         "apiVersion": "kyverno.io/v1",
         "kind": "ClusterPolicy",
         "metadata": {
@@ -158,7 +206,7 @@ def kyverno(profiles: list[Profile], mode: str) -> list[dict]:
             "background": True,
             "rules": [{
                 "name": f"read-only-{lst.lower()}",
-                "match": {"any": [{"resources": {"kinds": POD_KINDS}}]},
+                "match": _match_pods(),
                 "validate": {
                     "message": f"RO101: every entry of {lst} must set securityContext.readOnlyRootFilesystem: true",
                     "pattern": {"spec": {
@@ -168,82 +216,57 @@ def kyverno(profiles: list[Profile], mode: str) -> list[dict]:
             } for lst in LISTS],
         },
     }
-    rules: list[dict] = []
-    mutate: list[dict] = []
-    for params in profile_parameters(profiles):
-        safe = params["name"].replace("/", "-")
-        globs = _image_globs(params["images"])
-        conditions = []
-        for p in params["paths"]:
-            if p["path"] == "/dev/shm":
-                continue
-            conditions.append({
-                "key": f"{{{{ length(element.volumeMounts[?starts_with('{p['path']}/', join('', [mountPath, '/']))] || `[]`) }}}}",
-                "operator": "Equals",
-                "value": 0,
-                "message": f"{p['path']} must be writable ({p['purpose']})",
-            })
-        if conditions:
-            rules.append({
-                "name": f"{safe}-writable-paths",
-                "match": {"any": [{"resources": {"kinds": POD_KINDS}}]},
-                "validate": {
-                    "message": f"RO201: a container running {params['name']} needs writable mounts at "
-                               + ", ".join(p["path"] for p in params["paths"] if p["path"] != "/dev/shm"),
-                    "foreach": [{
-                        "list": "request.object.spec.containers",
-                        "preconditions": {"any": [{"key": "{{ element.image }}", "operator": "AnyIn", "value": globs}]},
-                        "deny": {"conditions": {"any": conditions}},
-                    }],
-                },
-            })
-        ephemeral = [p for p in params["paths"] if p["kind"] != VolumeKind.PERSISTENT.value and p["path"] != "/dev/shm"]
-        if ephemeral:
-            mutate.append({
-                "name": f"{safe}-add-emptydirs",
-                "match": {"any": [{"resources": {"kinds": POD_KINDS}}]},
-                "mutate": {
-                    "foreach": [{
-                        "list": "request.object.spec.containers",
-                        "preconditions": {"any": [{"key": "{{ element.image }}", "operator": "AnyIn", "value": globs}]},
-                        "patchStrategicMerge": {"spec": {
-                            "containers": [{"(name)": "{{ element.name }}", "volumeMounts": [
-                                {"name": f"rofs-{volume_name_for(p['path'])}", "mountPath": p["path"]} for p in ephemeral
-                            ]}],
-                            "volumes": [
-                                {"name": f"rofs-{volume_name_for(p['path'])}",
-                                 "emptyDir": {**({"medium": "Memory"} if p["kind"] == "memory" else {}),
-                                              "sizeLimit": p.get("sizeLimit", "256Mi")}}
-                                for p in ephemeral
-                            ],
-                        }},
-                    }],
-                },
-            })
-    rules.append({
-        "name": "bounded-emptydirs",
-        "match": {"any": [{"resources": {"kinds": POD_KINDS}}]},
-        "validate": {
-            "message": "RO203: every emptyDir needs a sizeLimit",
-            "pattern": {"spec": {"=(volumes)": [{"=(emptyDir)": {"sizeLimit": "?*"}}]}},
-        },
-    })
-    paths_policy = {
-        "apiVersion": "kyverno.io/v1",
-        "kind": "ClusterPolicy",
-        "metadata": {"name": "rofs-writable-paths", "annotations": {
-            "policies.kyverno.io/title": "Writable paths from rofs profiles",
-            "rofs.dev/generated-by": "rofs policy kyverno"}},
-        "spec": {"validationFailureAction": action, "background": True, "rules": rules},
-    }
-    docs = [read_only, paths_policy]
-    if mutate:
-        docs.append({
-            "apiVersion": "kyverno.io/v1",
-            "kind": "ClusterPolicy",
-            "metadata": {"name": "rofs-add-writable-paths", "annotations": {
-                "policies.kyverno.io/title": "Add the emptyDir mounts rofs profiles need",
-                "rofs.dev/generated-by": "rofs policy kyverno"}},
-            "spec": {"rules": mutate},
+
+
+def _kyverno_writable_paths_rule(params: dict, safe: str, globs: list[str]) -> dict | None:
+    """RO201 for the containers running one profile layout's images; None when it needs no path but /dev/shm."""
+    conditions = []
+    for p in params["paths"]:
+        if p["path"] == "/dev/shm":
+            continue
+        conditions.append({
+            "key": f"{{{{ length(element.volumeMounts[?starts_with('{p['path']}/', join('', [mountPath, '/']))] || `[]`) }}}}",
+            "operator": "Equals",
+            "value": 0,
+            "message": f"{p['path']} must be writable ({p['purpose']})",
         })
-    return docs
+    if not conditions:
+        return None
+    return {
+        "name": f"{safe}-writable-paths",
+        "match": _match_pods(),
+        "validate": {
+            "message": f"RO201: a container running {params['name']} needs writable mounts at "
+                       + ", ".join(p["path"] for p in params["paths"] if p["path"] != "/dev/shm"),
+            "foreach": [{
+                "list": "request.object.spec.containers",
+                "preconditions": {"any": [{"key": "{{ element.image }}", "operator": "AnyIn", "value": globs}]},
+                "deny": {"conditions": {"any": conditions}},
+            }],
+        },
+    }
+
+
+def _kyverno_emptydir_mutation(safe: str, globs: list[str], ephemeral: list[dict]) -> dict:
+    """A mutation adding the layout's ephemeral paths as bounded emptyDirs to the containers running its images."""
+    return {
+        "name": f"{safe}-add-emptydirs",
+        "match": _match_pods(),
+        "mutate": {
+            "foreach": [{
+                "list": "request.object.spec.containers",
+                "preconditions": {"any": [{"key": "{{ element.image }}", "operator": "AnyIn", "value": globs}]},
+                "patchStrategicMerge": {"spec": {
+                    "containers": [{"(name)": "{{ element.name }}", "volumeMounts": [
+                        {"name": f"rofs-{volume_name_for(p['path'])}", "mountPath": p["path"]} for p in ephemeral
+                    ]}],
+                    "volumes": [
+                        {"name": f"rofs-{volume_name_for(p['path'])}",
+                         "emptyDir": {**({"medium": "Memory"} if p["kind"] == "memory" else {}),
+                                      "sizeLimit": p.get("sizeLimit", "256Mi")}}
+                        for p in ephemeral
+                    ],
+                }},
+            }],
+        },
+    }

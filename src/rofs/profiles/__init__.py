@@ -10,13 +10,14 @@ Built-in profiles are ``profiles/data/<app>.yaml`` inside the package, read thro
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs: types-jsonschema is not in the test extra
 import yaml
 
 from rofs.images import ImageRef, ImageRefError, parse_image, pattern_score
@@ -192,84 +193,27 @@ def load_profile_text(text: str, origin: str) -> Profile:
     return _build(data, origin)
 
 
-def _text(value: str | None) -> str | None:
+def _text(value: str) -> str:
     """Profile prose on one line: folded YAML strings end up in comments and table cells."""
-    return " ".join(value.split()) if value is not None else None
+    return " ".join(value.split())
+
+
+def _optional_text(value: str | None) -> str | None:
+    return _text(value) if value is not None else None
+
+
+def _tup(value: Any) -> tuple:
+    return tuple(value) if value else ()
+
+
+def _size(value: str | None) -> int | None:
+    return parse_quantity(value) if value is not None else None
+
+
+# The builders below read data the schema has checked: required fields are there, with their types.
 
 
 def _build(data: dict[str, Any], origin: str) -> Profile:
-    def size(value: str | None) -> int | None:
-        return parse_quantity(value) if value is not None else None
-
-    def tup(value: Any) -> tuple:
-        return tuple(value) if value else ()
-
-    layouts = tuple(
-        Layout(
-            id=lay["id"],
-            description=_text(lay["description"]),
-            images=tup(lay.get("images")),
-            package=lay.get("package"),
-            image=lay.get("image"),
-            user=UserSpec(**lay.get("user", {})),
-            command=tuple(lay["command"]) if "command" in lay else None,
-            args=tuple(lay["args"]) if "args" in lay else None,
-            ports=tup(lay.get("ports")),
-            sources=tup(lay.get("sources")),
-        )
-        for lay in data["layouts"]
-    )
-    paths = tuple(
-        WritablePath(
-            path=item["path"].rstrip("/") or "/",
-            purpose=_text(item["purpose"]),
-            kind=VolumeKind(item["kind"]),
-            required=item["required"],
-            breaks=_text(item["breaks"]),
-            sources=tuple(item["sources"]),
-            size=size(item.get("size")),
-            name=item.get("name"),
-            layouts=tup(item.get("layouts")),
-            condition=_text(item.get("condition")),
-            populated=item.get("populated", False),
-            env=item.get("env"),
-            accepts=tuple(a.rstrip("/") for a in item.get("accepts", ())),
-            unneeded_with=tuple(
-                tuple(tuple(seq) for seq in alternative) for alternative in item.get("unneeded_with", ())
-            ),
-            signatures=tup(item.get("signatures")),
-            observed=tuple(sorted(item.get("observed", {}).items())),
-        )
-        for item in data["paths"]
-    )
-    knobs = tuple(
-        EnvKnob(
-            name=k["name"],
-            type=k["type"],
-            description=_text(k["description"]),
-            carrier=k.get("carrier"),
-            moves=tup(k.get("moves")),
-            default=k.get("default"),
-            recommended=k.get("recommended"),
-            layouts=tup(k.get("layouts")),
-            sources=tup(k.get("sources")),
-        )
-        for k in data.get("env", [])
-    )
-    probes = tuple(
-        (
-            which,
-            Probe(
-                exec=tuple(p["exec"]) if "exec" in p else None,
-                tcp=p.get("tcp"),
-                http_path=p.get("http", {}).get("path"),
-                http_port=p.get("http", {}).get("port"),
-                initial_delay=p.get("initial_delay"),
-                period=p.get("period"),
-            ),
-        )
-        for which, p in data.get("probes", {}).items()
-    )
     caps = data.get("capabilities", {})
     resources_ = tuple(
         (section, tuple(sorted(values.items()))) for section, values in data.get("resources", {}).items()
@@ -278,19 +222,82 @@ def _build(data: dict[str, Any], origin: str) -> Profile:
         name=data["name"],
         title=data["title"],
         description=_text(data["description"]),
-        layouts=layouts,
-        paths=paths,
+        layouts=tuple(_layout(lay) for lay in data["layouts"]),
+        paths=tuple(_writable_path(item) for item in data["paths"]),
         sources=tuple(SourceRef(**s) for s in data["sources"]),
         category=data.get("category", "other"),
-        aliases=tup(data.get("aliases")),
-        env=knobs,
-        probes=probes,
-        capabilities_add=tup(caps.get("add")),
-        capabilities_reason=_text(caps.get("reason")),
+        aliases=_tup(data.get("aliases")),
+        env=tuple(_knob(k) for k in data.get("env", [])),
+        probes=tuple((which, _probe(p)) for which, p in data.get("probes", {}).items()),
+        capabilities_add=_tup(caps.get("add")),
+        capabilities_reason=_optional_text(caps.get("reason")),
         resources=resources_,
         notes=tuple(_text(n) for n in data.get("notes", ())),
         generated_by=data.get("generated_by"),
         origin=origin,
+    )
+
+
+def _layout(lay: dict[str, Any]) -> Layout:
+    return Layout(
+        id=lay["id"],
+        description=_text(lay["description"]),
+        images=_tup(lay.get("images")),
+        package=lay.get("package"),
+        image=lay.get("image"),
+        user=UserSpec(**lay.get("user", {})),
+        command=tuple(lay["command"]) if "command" in lay else None,
+        args=tuple(lay["args"]) if "args" in lay else None,
+        ports=_tup(lay.get("ports")),
+        sources=_tup(lay.get("sources")),
+    )
+
+
+def _writable_path(item: dict[str, Any]) -> WritablePath:
+    return WritablePath(
+        path=item["path"].rstrip("/") or "/",
+        purpose=_text(item["purpose"]),
+        kind=VolumeKind(item["kind"]),
+        required=item["required"],
+        breaks=_text(item["breaks"]),
+        sources=tuple(item["sources"]),
+        size=_size(item.get("size")),
+        name=item.get("name"),
+        layouts=_tup(item.get("layouts")),
+        condition=_optional_text(item.get("condition")),
+        populated=item.get("populated", False),
+        env=item.get("env"),
+        accepts=tuple(a.rstrip("/") for a in item.get("accepts", ())),
+        unneeded_with=tuple(
+            tuple(tuple(seq) for seq in alternative) for alternative in item.get("unneeded_with", ())
+        ),
+        signatures=_tup(item.get("signatures")),
+        observed=tuple(sorted(item.get("observed", {}).items())),
+    )
+
+
+def _knob(k: dict[str, Any]) -> EnvKnob:
+    return EnvKnob(
+        name=k["name"],
+        type=k["type"],
+        description=_text(k["description"]),
+        carrier=k.get("carrier"),
+        moves=_tup(k.get("moves")),
+        default=k.get("default"),
+        recommended=k.get("recommended"),
+        layouts=_tup(k.get("layouts")),
+        sources=_tup(k.get("sources")),
+    )
+
+
+def _probe(p: dict[str, Any]) -> Probe:
+    return Probe(
+        exec=tuple(p["exec"]) if "exec" in p else None,
+        tcp=p.get("tcp"),
+        http_path=p.get("http", {}).get("path"),
+        http_port=p.get("http", {}).get("port"),
+        initial_delay=p.get("initial_delay"),
+        period=p.get("period"),
     )
 
 
@@ -364,7 +371,7 @@ class ProfileRegistry:
                         best = (score, ProfileMatch(profile, layout, ref, pattern))
         return best[1] if best else None
 
-    def with_files(self, paths: Iterable[str | Path]) -> "ProfileRegistry":
+    def with_files(self, paths: Iterable[str | Path]) -> ProfileRegistry:
         """A copy with extra profile files added (``--profile-file``)."""
         registry = ProfileRegistry(self)
         for path in paths:

@@ -25,7 +25,7 @@ from rofs.rules import (
     ro303_runtime_install,
     ro901_suppression_without_reason,
 )
-from rofs.rules._common import Context
+from rofs.rules.common import Context
 
 RULES: dict[str, ModuleType] = {
     module.META.id: module

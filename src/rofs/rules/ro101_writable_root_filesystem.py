@@ -37,11 +37,11 @@ Set the flag on the container and mount every path the app's profile needs writa
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability, ReadOnlyRoot, Remedy
-from rofs.rules._common import READ_ONLY_REFS, Context, missing_mounts, mount_remedies
+from rofs.rules.common import READ_ONLY_REFS, Context, missing_mounts, mount_remedies
 
 META = RuleMeta(
     id="RO101",

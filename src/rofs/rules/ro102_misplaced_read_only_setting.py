@@ -29,11 +29,11 @@ Move the setting into every container's `securityContext`.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability, RemovePodSetting
-from rofs.rules._common import READ_ONLY_REFS, Context
+from rofs.rules.common import READ_ONLY_REFS, Context
 
 META = RuleMeta(
     id="RO102",

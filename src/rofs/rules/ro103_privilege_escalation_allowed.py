@@ -26,10 +26,10 @@ Set `allowPrivilegeEscalation: false` (Compose: `security_opt: [no-new-privilege
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, SourceFormat, Workload
-from rofs.rules._common import CIS_DOCKER_5_25, CIS_K8S_5_7_3, Context
+from rofs.rules.common import CIS_DOCKER_5_25, CIS_K8S_5_7_3, Context
 
 META = RuleMeta(
     id="RO103",

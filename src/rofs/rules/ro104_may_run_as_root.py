@@ -28,10 +28,10 @@ Set `runAsNonRoot: true` and a `runAsUser` (rofs' profiles carry each image's UI
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
-from rofs.rules._common import CIS_DOCKER_4_1, CIS_K8S_5_7_3, Context
+from rofs.rules.common import CIS_DOCKER_4_1, CIS_K8S_5_7_3, Context
 
 META = RuleMeta(
     id="RO104",

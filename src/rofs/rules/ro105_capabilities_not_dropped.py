@@ -28,10 +28,10 @@ Drop `ALL` and add back only the capabilities the app needs.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, SourceFormat, Workload
-from rofs.rules._common import CIS_DOCKER_5_3, CIS_K8S_5_7_3, Context
+from rofs.rules.common import CIS_DOCKER_5_3, CIS_K8S_5_7_3, Context
 
 META = RuleMeta(
     id="RO105",

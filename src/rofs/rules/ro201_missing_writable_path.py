@@ -37,11 +37,11 @@ Add each missing mount with the profile's volume kind and size
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability
-from rofs.rules._common import (
+from rofs.rules.common import (
     NSA_CISA,
     RUNTIME_SHM,
     Context,

@@ -29,11 +29,11 @@ StatefulSet, a named volume in Compose).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, VolumeKind, Workload
 from rofs.remedy import DEFAULT_PERSISTENT, Applicability, MakePersistent
-from rofs.rules._common import Context, needed_path, runs_the_app, serving_mount
+from rofs.rules.common import Context, needed_path, runs_the_app, serving_mount
 
 META = RuleMeta(
     id="RO202",

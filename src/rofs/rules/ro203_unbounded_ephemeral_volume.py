@@ -29,11 +29,11 @@ Add the size from the app's profile (`rofs profiles show APP`), or one that fits
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, VolumeKind, Workload
 from rofs.remedy import DEFAULT_EPHEMERAL, DEFAULT_MEMORY, Applicability, BoundVolume
-from rofs.rules._common import Context, profile_size
+from rofs.rules.common import Context, profile_size
 
 META = RuleMeta(
     id="RO203",

@@ -30,11 +30,19 @@ Mount a bounded emptyDir at the path the variable names, or point the variable a
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability
-from rofs.rules._common import JAVA_VARS, Context, covering_mount, env_paths, mount_remedies, root_is_read_only, temp_mount
+from rofs.rules.common import (
+    JAVA_VARS,
+    Context,
+    covering_mount,
+    env_paths,
+    mount_remedies,
+    root_is_read_only,
+    temp_mount,
+)
 
 META = RuleMeta(
     id="RO204",

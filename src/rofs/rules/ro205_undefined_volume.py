@@ -30,11 +30,11 @@ Declare the volume (pod `volumes:` or Compose top-level `volumes:`), or fix the 
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, SourceFormat, Workload
 from rofs.remedy import DeclareVolume
-from rofs.rules._common import Context
+from rofs.rules.common import Context
 
 META = RuleMeta(
     id="RO205",

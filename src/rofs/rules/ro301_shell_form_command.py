@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability, ExecForm
-from rofs.rules._common import Context
+from rofs.rules.common import Context
 
 META = RuleMeta(
     id="RO301",

@@ -29,11 +29,11 @@ End the final stage with a numeric non-root `USER`.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Container, Finding, RuleMeta, Severity, VolumeKind, Workload
 from rofs.remedy import NonRootUser
-from rofs.rules._common import CIS_DOCKER_4_1, RUNTIME_SHM, Context
+from rofs.rules.common import CIS_DOCKER_4_1, RUNTIME_SHM, Context
 
 META = RuleMeta(
     id="RO302",

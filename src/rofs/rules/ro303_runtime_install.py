@@ -28,10 +28,10 @@ Install at build time (`RUN`), start the app only.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
-from rofs.rules._common import Context
+from rofs.rules.common import Context
 
 META = RuleMeta(
     id="RO303",

@@ -37,14 +37,29 @@ from rofs.model import (
     Workload,
 )
 from rofs.sources.interface import ReadError, Source, SourceFile, comment_pragmas, parse_suppression_text
-from rofs.sources.kubernetes import _Loader, ShapeError, _bool, _is_null, _loc, _map, _scalar, _seq, _what, yaml_error
 from rofs.units import SizeError, parse_docker_size
+from rofs.yamlnode import (
+    Loader,
+    ShapeError,
+    as_bool,
+    as_map,
+    as_scalar,
+    as_seq,
+    describe,
+    is_null,
+    key_text,
+    location,
+    merged_get,
+    merged_key_node,
+    merged_pairs,
+    split_colons,
+    yaml_error,
+)
 
-MERGE_TAG = "tag:yaml.org,2002:merge"
 IGNORE_KEY = "x-rofs-ignore"
 # Short-syntax volume access modes and mount options.
 VOLUME_MODES = frozenset(
-    "ro rw z Z nocopy shared slave private rshared rslave rprivate cached delegated consistent".split()
+    ["ro", "rw", "z", "Z", "nocopy", "shared", "slave", "private", "rshared", "rslave", "rprivate", "cached", "delegated", "consistent"]
 )
 # Container field_locations: Compose keys recorded when present.
 MODEL_FIELD = {"entrypoint": "command", "command": "args"}
@@ -55,54 +70,6 @@ CONTAINER_FIELDS = (
 ROOT_USERS = frozenset(("root", "0"))
 
 
-# --- node helpers (merge-key aware) ----------------------------------------------------
-
-
-def _pairs(node: yaml.Node | None, depth: int = 0) -> list[tuple[yaml.Node, yaml.Node]]:
-    """Key/value pairs of a mapping with ``<<`` merges applied (own keys win, then the first merge)."""
-    if not isinstance(node, yaml.MappingNode) or depth > 20:
-        return []
-    own: list[tuple[yaml.Node, yaml.Node]] = []
-    merged: list[tuple[yaml.Node, yaml.Node]] = []
-    for knode, vnode in node.value:
-        if knode.tag == MERGE_TAG:
-            sources = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
-            for source in sources:
-                if not isinstance(source, yaml.MappingNode):
-                    raise ShapeError(source, "a merge key (<<) needs a mapping or a list of mappings")
-                merged.extend(_pairs(source, depth + 1))
-        else:
-            own.append((knode, vnode))
-    if not merged:
-        return own
-    seen = {_key(k) for k, _ in own}
-    out = []
-    for knode, vnode in merged:
-        key = _key(knode)
-        if key not in seen:
-            seen.add(key)
-            out.append((knode, vnode))
-    return out + own
-
-
-def _key(node: yaml.Node) -> str | None:
-    return node.value if isinstance(node, yaml.ScalarNode) else None
-
-
-def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    for knode, vnode in _pairs(node):
-        if _key(knode) == key:
-            return vnode
-    return None
-
-
-def _key_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    for knode, _ in _pairs(node):
-        if _key(knode) == key:
-            return knode
-    return None
-
-
 def _interpolated(node: yaml.Node | None) -> bool:
     return isinstance(node, yaml.ScalarNode) and "${" in node.value
 
@@ -111,13 +78,15 @@ def _cbool(node: yaml.Node | None) -> bool | None:
     """A boolean; an interpolated value (``${RO:-true}``) is not known here and reads as None."""
     if _interpolated(node):
         return None
-    return _bool(node)
+    return as_bool(node)
 
 
 def _size(node: yaml.Node | None, text: str | None = None) -> int | None:
     """A Docker size in *node* (or *text*, found in *node*); None when absent or interpolated."""
+    if node is None:
+        return None
     if text is None:
-        text = _scalar(node)
+        text = as_scalar(node)
     if text is None or "${" in text:
         return None
     try:
@@ -128,11 +97,11 @@ def _size(node: yaml.Node | None, text: str | None = None) -> int | None:
 
 def _text_list(node: yaml.Node | None, what: str) -> tuple[str, ...]:
     """A list of strings, or a single string taken as a one-item list."""
-    if _is_null(node):
+    if is_null(node):
         return ()
     if isinstance(node, yaml.ScalarNode):
         return (node.value,)
-    return tuple(_scalar(item) or "" for item in _seq(node, what))
+    return tuple(as_scalar(item) or "" for item in as_seq(node, what))
 
 
 def _options(text: str) -> dict[str, str]:
@@ -143,34 +112,6 @@ def _options(text: str) -> dict[str, str]:
         if name:
             out[name.strip()] = value.strip()
     return out
-
-
-def _split_colons(text: str) -> list[str]:
-    """Split on ``:`` but not inside ``${...}`` (``${DATA:-./data}:/data``) or after a drive letter."""
-    parts: list[str] = []
-    buf: list[str] = []
-    depth = 0
-    i = 0
-    while i < len(text):
-        if text.startswith("${", i):
-            depth += 1
-            buf.append("${")
-            i += 2
-            continue
-        char = text[i]
-        if char == "}" and depth:
-            depth -= 1
-        elif char == ":" and not depth:
-            parts.append("".join(buf))
-            buf = []
-            i += 1
-            continue
-        buf.append(char)
-        i += 1
-    parts.append("".join(buf))
-    if len(parts) > 1 and len(parts[0]) == 1 and parts[0].isalpha() and parts[1][:1] in ("\\", "/"):
-        parts[:2] = [parts[0] + ":" + parts[1]]  # C:\data
-    return parts
 
 
 def _is_host_path(source: str) -> bool:
@@ -189,7 +130,7 @@ class ComposeSource(Source):
 
     def read(self, text: str, path: str) -> SourceFile:
         try:
-            documents = list(yaml.compose_all(text, Loader=_Loader))
+            documents = list(yaml.compose_all(text, Loader=Loader))
         except yaml.YAMLError as exc:
             result = SourceFile(path=path, format=self.format)
             result.errors.append(yaml_error(path, exc, text))
@@ -209,38 +150,38 @@ class ComposeSource(Source):
     def _read_document(self, doc: yaml.Node, text: str, path: str, result: SourceFile) -> None:
         if not isinstance(doc, yaml.MappingNode):
             result.errors.append(
-                ReadError(path, doc.start_mark.line + 1, f"a Compose file should be a mapping, found a {_what(doc)}")
+                ReadError(path, doc.start_mark.line + 1, f"a Compose file should be a mapping, found a {describe(doc)}")
             )
             return
         try:
-            top = _pairs(doc)
+            top = merged_pairs(doc)
         except ShapeError as exc:
             result.errors.append(ReadError(path, exc.node.start_mark.line + 1, str(exc)))
             return
         root = yaml.MappingNode(doc.tag, top, doc.start_mark, doc.end_mark)
-        declared = self._declared_volumes(_get(root, "volumes"), path, result)
-        services = _get(root, "services")
-        if _is_null(services):
+        declared = self._declared_volumes(merged_get(root, "volumes"), path, result)
+        services = merged_get(root, "services")
+        if is_null(services):
             return
         if not isinstance(services, yaml.MappingNode):
             result.errors.append(
-                ReadError(path, services.start_mark.line + 1, f"services should be a mapping, found a {_what(services)}")
+                ReadError(path, services.start_mark.line + 1, f"services should be a mapping, found a {describe(services)}")
             )
             return
         try:
-            entries = _pairs(services)
+            entries = merged_pairs(services)
         except ShapeError as exc:
             result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"services: {exc}"))
             return
         for knode, vnode in entries:
-            name = _key(knode)
+            name = key_text(knode)
             result.objects += 1
             if name is None:
                 result.errors.append(ReadError(path, knode.start_mark.line + 1, "a service name should be a string"))
                 continue
-            if not _is_null(vnode) and not isinstance(vnode, yaml.MappingNode):
+            if not is_null(vnode) and not isinstance(vnode, yaml.MappingNode):
                 result.errors.append(
-                    ReadError(path, vnode.start_mark.line + 1, f"service {name} should be a mapping, found a {_what(vnode)}")
+                    ReadError(path, vnode.start_mark.line + 1, f"service {name} should be a mapping, found a {describe(vnode)}")
                 )
                 continue
             try:
@@ -252,23 +193,23 @@ class ComposeSource(Source):
 
     def _declared_volumes(self, node: yaml.Node | None, path: str, result: SourceFile) -> dict[str, Volume]:
         declared: dict[str, Volume] = {}
-        if _is_null(node):
+        if is_null(node):
             return declared
         if not isinstance(node, yaml.MappingNode):
             result.errors.append(
-                ReadError(path, node.start_mark.line + 1, f"volumes should be a mapping, found a {_what(node)}")
+                ReadError(path, node.start_mark.line + 1, f"volumes should be a mapping, found a {describe(node)}")
             )
             return declared
         try:
-            entries = _pairs(node)
+            entries = merged_pairs(node)
         except ShapeError as exc:
             result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"volumes: {exc}"))
             return declared
         for knode, vnode in entries:
-            name = _key(knode)
+            name = key_text(knode)
             if name is None:
                 continue
-            loc = _loc(path, knode)
+            loc = location(path, knode)
             try:
                 volume = _declared_volume(name, vnode, loc, path)
             except ShapeError as exc:
@@ -283,57 +224,57 @@ class ComposeSource(Source):
         self, name: str, knode: yaml.Node, vnode: yaml.Node, declared: dict[str, Volume], path: str, text: str
     ) -> Workload:
         # A service written as `name:` alone has no settings: read it as an empty mapping.
-        service = yaml.MappingNode("tag:yaml.org,2002:map", _pairs(vnode), vnode.start_mark, vnode.end_mark)
-        loc = _loc(path, knode)
+        service = yaml.MappingNode("tag:yaml.org,2002:map", merged_pairs(vnode), vnode.start_mark, vnode.end_mark)
+        loc = location(path, knode)
         fields = []
         for key in CONTAINER_FIELDS:
-            key_node = _key_node(service, key)
+            key_node = merged_key_node(service, key)
             if key_node is not None:
                 # The model speaks Kubernetes: entrypoint is `command`, command is `args`.
-                fields.append((MODEL_FIELD.get(key, key), _loc(path, key_node)))
+                fields.append((MODEL_FIELD.get(key, key), location(path, key_node)))
 
-        entry_node = _get(service, "entrypoint")
-        command_node = _get(service, "command")
-        written = entry_node if not _is_null(entry_node) else command_node
-        shell_form = isinstance(written, yaml.ScalarNode) and not _is_null(written)
-        entrypoint = None if _is_null(entry_node) else _text_list(entry_node, "entrypoint")
-        command = None if _is_null(command_node) else _text_list(command_node, "command")
-        user = _scalar(_get(service, "user"))
+        entry_node = merged_get(service, "entrypoint")
+        command_node = merged_get(service, "command")
+        written = entry_node if not is_null(entry_node) else command_node
+        shell_form = isinstance(written, yaml.ScalarNode) and not is_null(written)
+        entrypoint = None if is_null(entry_node) else _text_list(entry_node, "entrypoint")
+        command = None if is_null(command_node) else _text_list(command_node, "command")
+        user = as_scalar(merged_get(service, "user"))
 
         volumes: list[Volume] = []
         mounts: list[Mount] = []
-        for item in _text_items(_get(service, "tmpfs"), "tmpfs"):
+        for item in _text_items(merged_get(service, "tmpfs"), "tmpfs"):
             mount, volume = _tmpfs_short(item, path)
             mounts.append(mount)
             if all(v.name != volume.name for v in volumes):
                 volumes.append(volume)
-        for item in _seq(_get(service, "volumes"), "volumes"):
-            mount, volume = _service_volume(item, declared, path)
+        for entry in as_seq(merged_get(service, "volumes"), "volumes"):
+            mount, named = _service_volume(entry, declared, path)
             mounts.append(mount)
-            if volume is not None and all(v.name != volume.name for v in volumes):
-                volumes.append(volume)
+            if named is not None and all(v.name != named.name for v in volumes):
+                volumes.append(named)
 
-        ignore_key = _key_node(service, IGNORE_KEY)
+        ignore_key = merged_key_node(service, IGNORE_KEY)
         suppressions: list[Suppression] = []
         if ignore_key is not None:
-            suppressions = _suppressions(_get(service, IGNORE_KEY), _loc(path, ignore_key))
+            suppressions = _suppressions(merged_get(service, IGNORE_KEY), location(path, ignore_key))
 
         container = Container(
             name=name,
-            image=_image(_get(service, "image"), text),
+            image=_image(merged_get(service, "image"), text),
             role=ContainerRole.MAIN,
             command=entrypoint,
             args=command,
             shell_form=shell_form,
             user=user,
-            working_dir=_scalar(_get(service, "working_dir")),
+            working_dir=as_scalar(merged_get(service, "working_dir")),
             security=_security(service, user, loc, path),
             mounts=tuple(mounts),
-            env=_environment(_get(service, "environment"), path),
+            env=_environment(merged_get(service, "environment"), path),
             location=loc,
             field_locations=tuple(fields),
         )
-        workload_fields = ((IGNORE_KEY, _loc(path, ignore_key)),) if ignore_key is not None else ()
+        workload_fields = ((IGNORE_KEY, location(path, ignore_key)),) if ignore_key is not None else ()
         return Workload(
             kind="service",
             name=name,
@@ -354,20 +295,20 @@ def _image(node: yaml.Node | None, text: str) -> str | None:
             written = lines[node.start_mark.line][node.start_mark.column:node.end_mark.column].strip()
             if written:
                 return written
-    return _scalar(node)
+    return as_scalar(node)
 
 
 def _text_items(node: yaml.Node | None, what: str) -> list[yaml.ScalarNode]:
     """Scalar items of a string-or-list field, as nodes (for their locations)."""
-    if _is_null(node):
+    if is_null(node):
         return []
     if isinstance(node, yaml.ScalarNode):
         return [node]
-    items = []
-    for item in _seq(node, what):
+    items: list[yaml.ScalarNode] = []
+    for item in as_seq(node, what):
         if not isinstance(item, yaml.ScalarNode):
-            raise ShapeError(item, f"{what} items should be strings, found a {_what(item)}")
-        if not _is_null(item):
+            raise ShapeError(item, f"{what} items should be strings, found a {describe(item)}")
+        if not is_null(item):
             items.append(item)
     return items
 
@@ -380,11 +321,11 @@ def _security(service: yaml.MappingNode, user: str | None, loc: Location, path: 
     fields: list[tuple[str, Location]] = []
 
     def present(key: str, attr: str) -> yaml.Node | None:
-        key_node = _key_node(service, key)
+        key_node = merged_key_node(service, key)
         if key_node is None:
             return None
-        fields.append((attr, _loc(path, key_node)))
-        return _get(service, key)
+        fields.append((attr, location(path, key_node)))
+        return merged_get(service, key)
 
     node = present("read_only", "read_only_root_fs")
     if node is not None:
@@ -399,8 +340,8 @@ def _security(service: yaml.MappingNode, user: str | None, loc: Location, path: 
     if node is not None:
         values["capabilities_add"] = _text_list(node, "cap_add")
 
-    opts_key = _key_node(service, "security_opt")
-    for item in _text_items(_get(service, "security_opt"), "security_opt"):
+    opts_key = merged_key_node(service, "security_opt")
+    for item in _text_items(merged_get(service, "security_opt"), "security_opt"):
         text = item.value.strip()
         name, value = text, None
         for sep in (":", "="):
@@ -418,21 +359,22 @@ def _security(service: yaml.MappingNode, user: str | None, loc: Location, path: 
                 values["allow_privilege_escalation"] = True
             else:
                 raise ShapeError(item, f"security_opt: no-new-privileges takes true or false, found {value!r}")
-            fields.append(("allow_privilege_escalation", _loc(path, item)))
+            fields.append(("allow_privilege_escalation", location(path, item)))
         elif name == "seccomp" and value:
             values["seccomp_profile"] = "Unconfined" if value.strip() == "unconfined" else "Localhost"
-            fields.append(("seccomp_profile", _loc(path, item)))
+            fields.append(("seccomp_profile", location(path, item)))
     if opts_key is not None:
-        opts_loc = _loc(path, opts_key)
+        opts_loc = location(path, opts_key)
         fields.append(("security_opt", opts_loc))
         # A setting missing from a written security_opt belongs in that list: point there.
         for attr in ("allow_privilege_escalation", "seccomp_profile"):
             if attr not in values:
                 fields.append((attr, opts_loc))
 
-    if user is not None and "${" not in user and user.strip():
+    user_key = merged_key_node(service, "user")
+    if user is not None and user_key is not None and "${" not in user and user.strip():
         uid, _, gid = user.strip().partition(":")
-        user_loc = _loc(path, _key_node(service, "user"))
+        user_loc = location(path, user_key)
         if uid.isdigit():
             values["run_as_user"] = int(uid)
             fields.append(("run_as_user", user_loc))
@@ -449,27 +391,27 @@ def _security(service: yaml.MappingNode, user: str | None, loc: Location, path: 
 
 
 def _environment(node: yaml.Node | None, path: str) -> tuple[EnvVar, ...]:
-    if _is_null(node):
+    if is_null(node):
         return ()
     env = []
     if isinstance(node, yaml.MappingNode):
-        for knode, vnode in _pairs(node):
-            name = _scalar(knode)
+        for knode, vnode in merged_pairs(node):
+            name = as_scalar(knode)
             if name is None:
                 continue
-            if not _is_null(vnode) and not isinstance(vnode, yaml.ScalarNode):
-                raise ShapeError(vnode, f"environment {name} should be a single value, found a {_what(vnode)}")
-            env.append(EnvVar(name=name, value=_scalar(vnode), location=_loc(path, knode)))
+            if not is_null(vnode) and not isinstance(vnode, yaml.ScalarNode):
+                raise ShapeError(vnode, f"environment {name} should be a single value, found a {describe(vnode)}")
+            env.append(EnvVar(name=name, value=as_scalar(vnode), location=location(path, knode)))
         return tuple(env)
     if not isinstance(node, yaml.SequenceNode):
-        raise ShapeError(node, f"environment should be a list or a mapping, found a {_what(node)}")
+        raise ShapeError(node, f"environment should be a list or a mapping, found a {describe(node)}")
     for item in node.value:
         if not isinstance(item, yaml.ScalarNode):
-            raise ShapeError(item, f"environment items should be NAME=value strings, found a {_what(item)}")
-        if _is_null(item):
+            raise ShapeError(item, f"environment items should be NAME=value strings, found a {describe(item)}")
+        if is_null(item):
             continue
         name, sep, value = item.value.partition("=")
-        env.append(EnvVar(name=name, value=value if sep else None, location=_loc(path, item)))
+        env.append(EnvVar(name=name, value=value if sep else None, location=location(path, item)))
     return tuple(env)
 
 
@@ -478,18 +420,18 @@ def _environment(node: yaml.Node | None, path: str) -> tuple[EnvVar, ...]:
 
 def _suppressions(node: yaml.Node | None, loc: Location) -> list[Suppression]:
     texts: list[str] = []
-    if _is_null(node):
+    if is_null(node):
         return []
     if isinstance(node, yaml.MappingNode):
-        for knode, vnode in _pairs(node):
-            rules = _scalar(knode)
+        for knode, vnode in merged_pairs(node):
+            rules = as_scalar(knode)
             if not rules:
                 continue
-            reason = _scalar(vnode)
+            reason = as_scalar(vnode)
             texts.append(f"{rules}: {reason}" if reason else rules)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            text = _scalar(item)
+            text = as_scalar(item)
             if text:
                 texts.append(text)
     else:
@@ -504,22 +446,23 @@ def _suppressions(node: yaml.Node | None, loc: Location) -> list[Suppression]:
 
 
 def _declared_volume(name: str, node: yaml.Node | None, loc: Location, path: str) -> Volume:
-    body = _map(node, "the declaration")
-    source = _scalar(_get(body, "name"))
-    external = _get(body, "external")
+    body = as_map(node, "the declaration")
+    source = as_scalar(merged_get(body, "name"))
+    external = merged_get(body, "external")
     if isinstance(external, yaml.MappingNode):  # legacy `external: {name: x}`
-        source = _scalar(_get(external, "name")) or source
-    opts = _map(_get(body, "driver_opts"), "driver_opts")
-    if opts is not None:
-        fields: tuple[tuple[str, Location], ...] = (("driver_opts", _loc(path, _key_node(body, "driver_opts"))),)
-        fstype = (_scalar(_get(opts, "type")) or "").strip()
-        device = _scalar(_get(opts, "device"))
-        o_node = _get(opts, "o")
-        options = _options(_scalar(o_node) or "")
+        source = as_scalar(merged_get(external, "name")) or source
+    opts = as_map(merged_get(body, "driver_opts"), "driver_opts")
+    opts_key = merged_key_node(body, "driver_opts")
+    if opts is not None and opts_key is not None:
+        fields: tuple[tuple[str, Location], ...] = (("driver_opts", location(path, opts_key)),)
+        fstype = (as_scalar(merged_get(opts, "type")) or "").strip()
+        device = as_scalar(merged_get(opts, "device"))
+        o_node = merged_get(opts, "o")
+        options = _options(as_scalar(o_node) or "")
         if fstype == "tmpfs" or device == "tmpfs":
             size = _size(o_node, options["size"]) if options.get("size") else None
-            if size is not None:
-                fields += (("size_limit", _loc(path, o_node)),)
+            if size is not None and o_node is not None:
+                fields += (("size_limit", location(path, o_node)),)
             return Volume(name=name, kind=VolumeKind.EPHEMERAL, size_limit=size, source=source, type="tmpfs",
                           location=loc, field_locations=fields)
         if "bind" in options or "rbind" in options:
@@ -535,7 +478,7 @@ def _tmpfs_short(item: yaml.ScalarNode, path: str) -> tuple[Mount, Volume]:
         raise ShapeError(item, "tmpfs entries need a path")
     options = _options(opts)
     size = _size(item, options["size"]) if options.get("size") else None
-    loc = _loc(path, item)
+    loc = location(path, item)
     name = f"tmpfs:{target}"
     fields = (("size_limit", loc),) if size is not None else ()
     return (
@@ -559,10 +502,10 @@ def _named(source: str, declared: dict[str, Volume], vtype: str) -> Volume | Non
 def _service_volume(item: yaml.Node, declared: dict[str, Volume], path: str) -> tuple[Mount, Volume | None]:
     if isinstance(item, yaml.MappingNode):
         return _long_volume(item, declared, path)
-    if not isinstance(item, yaml.ScalarNode) or _is_null(item):
-        raise ShapeError(item, f"volumes items should be strings or mappings, found a {_what(item)}")
-    loc = _loc(path, item)
-    parts = _split_colons(item.value.strip())
+    if not isinstance(item, yaml.ScalarNode) or is_null(item):
+        raise ShapeError(item, f"volumes items should be strings or mappings, found a {describe(item)}")
+    loc = location(path, item)
+    parts = split_colons(item.value.strip())
     modes: set[str] = set()
     if len(parts) == 1:
         source, target = None, parts[0]
@@ -595,20 +538,21 @@ def _service_volume(item: yaml.Node, declared: dict[str, Volume], path: str) -> 
 
 
 def _long_volume(item: yaml.MappingNode, declared: dict[str, Volume], path: str) -> tuple[Mount, Volume | None]:
-    loc = _loc(path, item)
-    target = _scalar(_get(item, "target"))
+    loc = location(path, item)
+    target = as_scalar(merged_get(item, "target"))
     if not target:
         raise ShapeError(item, "a volume mapping needs a target")
-    source = _scalar(_get(item, "source"))
-    vtype = _scalar(_get(item, "type"))
+    source = as_scalar(merged_get(item, "source"))
+    type_node = merged_get(item, "type")
+    vtype = as_scalar(type_node)
     if vtype is None:
         vtype = "volume" if not source or not _is_host_path(source) else "bind"
-    read_only = bool(_cbool(_get(item, "read_only")))
+    read_only = bool(_cbool(merged_get(item, "read_only")))
     if vtype == "tmpfs":
-        tmpfs = _map(_get(item, "tmpfs"), "tmpfs")
-        size_node = _get(tmpfs, "size")
+        tmpfs = as_map(merged_get(item, "tmpfs"), "tmpfs")
+        size_node = merged_get(tmpfs, "size")
         size = _size(size_node)
-        fields = (("size_limit", _loc(path, size_node)),) if size is not None else ()
+        fields = (("size_limit", location(path, size_node)),) if size is not None and size_node is not None else ()
         name = f"tmpfs:{target}"
         return (
             Mount(path=target, volume=name, read_only=read_only, location=loc),
@@ -628,8 +572,8 @@ def _long_volume(item: yaml.MappingNode, declared: dict[str, Volume], path: str)
             Volume(name=name, kind=VolumeKind.CONFIG, source=source, type="image", read_only=True, location=loc),
         )
     if vtype not in ("volume", "cluster"):
-        raise ShapeError(_get(item, "type"), f"unknown volume type {vtype!r} (volume, bind, tmpfs, npipe, cluster, image)")
-    sub_path = _scalar(_get(_map(_get(item, "volume"), "volume"), "subpath"))
+        raise ShapeError(type_node or item, f"unknown volume type {vtype!r} (volume, bind, tmpfs, npipe, cluster, image)")
+    sub_path = as_scalar(merged_get(as_map(merged_get(item, "volume"), "volume"), "subpath"))
     if not source:
         name = f"anonymous:{target}"
         return (

@@ -62,8 +62,7 @@ from rofs.model import (
 from rofs.sources.interface import ReadError, Source, SourceFile, comment_pragmas
 
 INSTRUCTIONS = frozenset(
-    """ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN SHELL
-    STOPSIGNAL USER VOLUME WORKDIR""".split()
+    ["ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"]
 )
 HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 DIRECTIVES = frozenset({"syntax", "escape", "check"})

@@ -14,8 +14,9 @@ they do not run any.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Any
 
 import yaml
 
@@ -33,11 +34,21 @@ from rofs.model import (
 )
 from rofs.sources.interface import ReadError, Source, SourceFile, comment_pragmas, parse_suppression_text
 from rofs.units import SizeError, parse_quantity
-
-try:  # the C composer; the pure-Python one gives the same nodes, slower
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+from rofs.yamlnode import (
+    Loader,
+    ShapeError,
+    as_bool,
+    as_int,
+    as_map,
+    as_scalar,
+    as_seq,
+    as_strings,
+    expect_map,
+    get,
+    key_node,
+    location,
+    yaml_error,
+)
 
 # kind -> path (keys) from the object to its pod spec
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -53,14 +64,14 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 # Kinds known to hold no containers: counted and skipped without a walk.
-NO_PODS = frozenset(
-    """Service ConfigMap Secret ServiceAccount Role RoleBinding ClusterRole ClusterRoleBinding
-    PersistentVolumeClaim PersistentVolume StorageClass Namespace Ingress IngressClass NetworkPolicy
-    HorizontalPodAutoscaler PodDisruptionBudget PriorityClass CustomResourceDefinition APIService
-    Endpoints EndpointSlice LimitRange ResourceQuota ValidatingWebhookConfiguration
-    MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding
-    CSIDriver PodSecurityPolicy Lease Event""".split()
-)
+NO_PODS = frozenset({
+    "Service", "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole",
+    "ClusterRoleBinding", "PersistentVolumeClaim", "PersistentVolume", "StorageClass", "Namespace", "Ingress",
+    "IngressClass", "NetworkPolicy", "HorizontalPodAutoscaler", "PodDisruptionBudget", "PriorityClass",
+    "CustomResourceDefinition", "APIService", "Endpoints", "EndpointSlice", "LimitRange", "ResourceQuota",
+    "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "CSIDriver", "PodSecurityPolicy", "Lease", "Event",
+})
 IGNORE_ANNOTATION = "rofs.dev/ignore"
 ROLES = (
     ("containers", ContainerRole.MAIN),
@@ -75,114 +86,8 @@ PERSISTENT_TYPES = {
 CONFIG_TYPES = {"configMap", "secret", "downwardAPI", "projected", "image", "gitRepo"}
 
 
-class ShapeError(Exception):
-    """A value of the wrong type where the model needs a mapping, list or scalar."""
-
-    def __init__(self, node: yaml.Node, message: str):
-        self.node = node
-        if looks_like_template(node):
-            message += f"; {HELM_HINT}"
-        super().__init__(message)
-
-
-HELM_HINT = "this looks like an unrendered Helm template ({{ ... }}): render it with `helm template` first"
-
-
-def looks_like_template(node: yaml.Node) -> bool:
-    """``{{ .Values.x }}`` read as YAML: a flow mapping whose only key is a flow mapping."""
-    return (
-        isinstance(node, yaml.MappingNode)
-        and node.flow_style is True
-        and len(node.value) == 1
-        and isinstance(node.value[0][0], yaml.MappingNode)
-    )
-
-
-def _loc(path: str, node: yaml.Node) -> Location:
-    start, end = node.start_mark, node.end_mark
-    return Location(path, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
-
-
-def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for knode, vnode in node.value:
-        if isinstance(knode, yaml.ScalarNode) and knode.value == key:
-            return vnode
-    return None
-
-
-def _key_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for knode, _ in node.value:
-        if isinstance(knode, yaml.ScalarNode) and knode.value == key:
-            return knode
-    return None
-
-
-def _is_null(node: yaml.Node | None) -> bool:
-    return node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"))
-
-
-def _scalar(node: yaml.Node | None) -> str | None:
-    if _is_null(node):
-        return None
-    if not isinstance(node, yaml.ScalarNode):
-        raise ShapeError(node, "expected a single value, found a " + _what(node))
-    return node.value
-
-
-def _bool(node: yaml.Node | None) -> bool | None:
-    value = _scalar(node)
-    if value is None:
-        return None
-    low = value.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    raise ShapeError(node, f"expected true or false, found {value!r}")
-
-
-def _int(node: yaml.Node | None) -> int | None:
-    value = _scalar(node)
-    if value is None:
-        return None
-    try:
-        return int(value, 0) if value.lower().startswith(("0x", "0o")) else int(value)
-    except ValueError:
-        raise ShapeError(node, f"expected a number, found {value!r}") from None
-
-
-def _map(node: yaml.Node | None, what: str) -> yaml.MappingNode | None:
-    if _is_null(node):
-        return None
-    if not isinstance(node, yaml.MappingNode):
-        raise ShapeError(node, f"{what} should be a mapping, found a {_what(node)}")
-    return node
-
-
-def _seq(node: yaml.Node | None, what: str) -> list[yaml.Node]:
-    if _is_null(node):
-        return []
-    if not isinstance(node, yaml.SequenceNode):
-        raise ShapeError(node, f"{what} should be a list, found a {_what(node)}")
-    return node.value
-
-
-def _what(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "list"
-    return f"value ({node.value!r})" if len(node.value) < 40 else "value"
-
-
-def _strings(node: yaml.Node | None, what: str) -> tuple[str, ...] | None:
-    if _is_null(node):
-        return None
-    return tuple(_scalar(item) or "" for item in _seq(node, what))
+# A pod spec found in an object: its node, its template's metadata node, its dotted path.
+PodSpec = tuple[yaml.MappingNode, yaml.Node | None, str]
 
 
 @dataclass(frozen=True)
@@ -200,7 +105,7 @@ class KubernetesSource(Source):
 
     def read(self, text: str, path: str) -> SourceFile:
         result = SourceFile(path=path, format=self.format)
-        documents = yaml.compose_all(text, Loader=_Loader)
+        documents = yaml.compose_all(text, Loader=Loader)
         result.workloads.extend(self.iter_workloads(documents, text, path, result))
         return result
 
@@ -238,8 +143,8 @@ class KubernetesSource(Source):
         """The objects of a document: itself, or the items of a ``*List``."""
         if not isinstance(doc, yaml.MappingNode):
             return
-        kind = _get(doc, "kind")
-        items = _get(doc, "items")
+        kind = get(doc, "kind")
+        items = get(doc, "items")
         if (
             isinstance(kind, yaml.ScalarNode)
             and kind.value.endswith("List")
@@ -252,15 +157,15 @@ class KubernetesSource(Source):
         yield doc
 
     def _read_object(self, obj: yaml.MappingNode, path: str, result: SourceFile) -> Iterator[Workload]:
-        kind_node, api_node = _get(obj, "kind"), _get(obj, "apiVersion")
+        kind_node, api_node = get(obj, "kind"), get(obj, "apiVersion")
         if not (isinstance(kind_node, yaml.ScalarNode) and isinstance(api_node, yaml.ScalarNode)):
             return
         kind = kind_node.value
         result.objects += 1
         try:
-            meta = _map(_get(obj, "metadata"), "metadata")
-            name = _scalar(_get(meta, "name")) or _scalar(_get(meta, "generateName")) or "(unnamed)"
-            namespace = _scalar(_get(meta, "namespace"))
+            meta = as_map(get(obj, "metadata"), "metadata")
+            name = as_scalar(get(meta, "name")) or as_scalar(get(meta, "generateName")) or "(unnamed)"
+            namespace = as_scalar(get(meta, "namespace"))
             specs = self._pod_specs(obj, kind)
             if not specs:
                 result.skipped_kinds[kind] += 1
@@ -280,40 +185,47 @@ class KubernetesSource(Source):
         """For a fixer: every pod spec of a document's objects, with its nodes and its model.
         Raises ShapeError where the model needs another type."""
         for obj in self.objects(doc):
-            kind_node, api_node = _get(obj, "kind"), _get(obj, "apiVersion")
+            kind_node, api_node = get(obj, "kind"), get(obj, "apiVersion")
             if not (isinstance(kind_node, yaml.ScalarNode) and isinstance(api_node, yaml.ScalarNode)):
                 continue
             kind = kind_node.value
-            meta = _get(obj, "metadata")
-            name = _scalar(_get(meta, "name")) or "(unnamed)"
-            namespace = _scalar(_get(meta, "namespace"))
+            meta = get(obj, "metadata")
+            name = as_scalar(get(meta, "name")) or "(unnamed)"
+            namespace = as_scalar(get(meta, "namespace"))
             for spec, template_meta, where in self._pod_specs(obj, kind):
                 workload = self._workload(obj, kind, name, namespace, meta, template_meta, spec, where, path)
                 yield PodWorkload(obj, kind, spec, workload)
 
-    def _pod_specs(self, obj: yaml.MappingNode, kind: str) -> list[tuple[yaml.MappingNode, yaml.Node | None, str]]:
+    def _pod_specs(self, obj: yaml.MappingNode, kind: str) -> list[PodSpec]:
         """(pod spec node, its template's metadata node, dotted path) for each pod spec in the object."""
         if kind in NO_PODS:
             return []
         known = POD_SPEC_PATHS.get(kind)
         if known is not None:
-            node: yaml.Node | None = obj
-            parent: yaml.Node | None = None
-            for key in known:
-                parent = node
-                node = _map(_get(node, key), ".".join(known[: known.index(key) + 1]))
-                if node is None:
+            node, parent = obj, obj
+            for depth, key in enumerate(known):
+                child = as_map(get(node, key), ".".join(known[: depth + 1]))
+                if child is None:
                     return []
-            template_meta = _get(parent, "metadata") if kind != "Pod" else None
+                node, parent = child, node
+            template_meta = get(parent, "metadata") if kind != "Pod" else None
             return [(node, template_meta, ".".join(known))]
-        found: list[tuple[yaml.MappingNode, yaml.Node | None, str]] = []
+        found: list[PodSpec] = []
         seen: set[int] = set()
         for knode, vnode in obj.value:
             if knode.value not in ("apiVersion", "kind", "metadata", "status"):
                 self._walk(vnode, knode.value, obj, found, 0, seen)
         return found
 
-    def _walk(self, node, where: str, parent, found: list, depth: int, seen: set[int] | None = None) -> None:
+    def _walk(
+        self,
+        node: yaml.Node,
+        where: str,
+        parent: yaml.MappingNode | None,
+        found: list[PodSpec],
+        depth: int,
+        seen: set[int] | None = None,
+    ) -> None:
         """Look for pod specs in an object of a kind not known here.
 
         YAML aliases make the node graph a DAG: each node is visited once, so an alias bomb
@@ -327,11 +239,11 @@ class KubernetesSource(Source):
             return
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            containers = _get(node, "containers")
+            containers = get(node, "containers")
             if isinstance(containers, yaml.SequenceNode) and containers.value and all(
-                isinstance(c, yaml.MappingNode) and (_get(c, "image") or _get(c, "name")) for c in containers.value
+                isinstance(c, yaml.MappingNode) and (get(c, "image") or get(c, "name")) for c in containers.value
             ):
-                found.append((node, _get(parent, "metadata") if parent is not None else None, where))
+                found.append((node, get(parent, "metadata") if parent is not None else None, where))
                 return
             for knode, vnode in node.value:
                 self._walk(vnode, f"{where}.{knode.value}", node, found, depth + 1, seen)
@@ -339,33 +251,44 @@ class KubernetesSource(Source):
             for i, item in enumerate(node.value):
                 self._walk(item, f"{where}[{i}]", None, found, depth + 1, seen)
 
-    def _workload(self, obj, kind, name, namespace, meta, template_meta, spec, where, path) -> Workload:
+    def _workload(
+        self,
+        obj: yaml.MappingNode,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        meta: yaml.Node | None,
+        template_meta: yaml.Node | None,
+        spec: yaml.MappingNode,
+        where: str,
+        path: str,
+    ) -> Workload:
         known = kind in POD_SPEC_PATHS
         display = name if known else f"{name} ({where})"
-        obj_loc = _loc(path, obj)
-        annotations = _annotations(meta, path) + _annotations(_map(template_meta, "template metadata"), path)
+        obj_loc = location(path, obj)
+        annotations = _annotations(meta, path) + _annotations(as_map(template_meta, "template metadata"), path)
         suppressions = []
         for key, value, key_loc in annotations:
             if key == IGNORE_ANNOTATION:
                 suppressions += parse_suppression_text(value, key_loc)
             elif key.startswith(IGNORE_ANNOTATION + "."):
                 suppressions += parse_suppression_text(value, key_loc, container=key[len(IGNORE_ANNOTATION) + 1:])
-        pod_sec = _security(_map(_get(spec, "securityContext"), "securityContext"), path, spec, pod_level=True)
-        volumes = [_volume(v, path) for v in _seq(_get(spec, "volumes"), "volumes")]
+        pod_sec = _security(as_map(get(spec, "securityContext"), "securityContext"), path, spec, pod_level=True)
+        volumes = [_volume(v, path) for v in as_seq(get(spec, "volumes"), "volumes")]
         if kind == "StatefulSet":
-            for claim in _seq(_get(_get(obj, "spec"), "volumeClaimTemplates"), "volumeClaimTemplates"):
-                cmeta = _map(_get(claim, "metadata"), "metadata")
-                cname = _scalar(_get(cmeta, "name"))
+            for claim in as_seq(get(get(obj, "spec"), "volumeClaimTemplates"), "volumeClaimTemplates"):
+                cmeta = as_map(get(claim, "metadata"), "metadata")
+                cname = as_scalar(get(cmeta, "name"))
                 if cname:
-                    size = _storage_request(_get(claim, "spec"))
+                    size = _storage_request(get(claim, "spec"))
                     volumes.append(
                         Volume(name=cname, kind=VolumeKind.PERSISTENT, size_limit=size, type="volumeClaimTemplate",
-                               location=_loc(path, claim))
+                               location=location(path, claim))
                     )
         containers = []
         for key, role in ROLES:
-            for cnode in _seq(_get(spec, key), key):
-                containers.append(_container(_map(cnode, f"{key} item"), role, path))
+            for cnode in as_seq(get(spec, key), key):
+                containers.append(_container(expect_map(cnode, f"{key} item"), role, path))
         return Workload(
             kind=kind,
             name=display,
@@ -377,20 +300,20 @@ class KubernetesSource(Source):
             annotations=tuple((k, v) for k, v, _ in annotations),
             suppressions=tuple(suppressions),
             location=obj_loc,
-            field_locations=(("pod_spec", _loc(path, spec)),),
+            field_locations=(("pod_spec", location(path, spec)),),
         )
 
 
 def _safe_name(obj: yaml.Node) -> str:
     try:
-        return _scalar(_get(_get(obj, "metadata"), "name")) or "(unnamed)"
+        return as_scalar(get(get(obj, "metadata"), "name")) or "(unnamed)"
     except ShapeError:
         return "(unnamed)"
 
 
 def _annotations(meta: yaml.Node | None, path: str) -> list[tuple[str, str, Location]]:
-    ann = _map(_get(meta, "annotations"), "annotations")
-    out = []
+    ann = as_map(get(meta, "annotations"), "annotations")
+    out: list[tuple[str, str, Location]] = []
     if ann is None:
         return out
     for knode, vnode in ann.value:
@@ -400,46 +323,48 @@ def _annotations(meta: yaml.Node | None, path: str) -> list[tuple[str, str, Loca
 
 
 def _storage_request(spec: yaml.Node | None) -> int | None:
-    storage = _get(_get(_get(spec, "resources"), "requests"), "storage")
+    storage = get(get(get(spec, "resources"), "requests"), "storage")
+    text = as_scalar(storage)
     try:
-        return parse_quantity(_scalar(storage)) if _scalar(storage) else None
+        return parse_quantity(text) if text else None
     except SizeError:
         return None
 
 
 def _volume(node: yaml.Node, path: str) -> Volume:
-    vmap = _map(node, "volumes item")
-    name = _scalar(_get(vmap, "name")) or ""
-    loc = _loc(path, vmap)
+    vmap = expect_map(node, "volumes item")
+    name = as_scalar(get(vmap, "name")) or ""
+    loc = location(path, vmap)
     for knode, vnode in vmap.value:
         vtype = knode.value
         if vtype == "name":
             continue
-        fields = ((vtype, _loc(path, knode)),)
+        fields: tuple[tuple[str, Location], ...] = ((vtype, location(path, knode)),)
         if vtype == "emptyDir":
-            body = _map(vnode, "emptyDir")
-            medium = _scalar(_get(body, "medium"))
-            size_node = _get(body, "sizeLimit")
+            body = as_map(vnode, "emptyDir")
+            medium = as_scalar(get(body, "medium"))
+            size_node = get(body, "sizeLimit")
             size = None
-            if _scalar(size_node):
+            size_text = as_scalar(size_node)
+            if size_node is not None and size_text:
                 try:
-                    size = parse_quantity(_scalar(size_node))
+                    size = parse_quantity(size_text)
                 except SizeError as exc:
                     raise ShapeError(size_node, str(exc)) from None
-                fields += (("size_limit", _loc(path, size_node)),)
+                fields += (("size_limit", location(path, size_node)),)
             kind = VolumeKind.MEMORY if medium == "Memory" else VolumeKind.EPHEMERAL
             return Volume(name=name, kind=kind, size_limit=size, type="emptyDir", location=loc, field_locations=fields)
         if vtype == "ephemeral":
-            size = _storage_request(_get(_get(vnode, "volumeClaimTemplate"), "spec"))
+            size = _storage_request(get(get(vnode, "volumeClaimTemplate"), "spec"))
             return Volume(name=name, kind=VolumeKind.EPHEMERAL, size_limit=size, type="ephemeral", location=loc,
                           field_locations=fields)
         if vtype == "persistentVolumeClaim":
-            claim = _scalar(_get(vnode, "claimName"))
-            read_only = bool(_bool(_get(vnode, "readOnly")))
+            claim = as_scalar(get(vnode, "claimName"))
+            read_only = bool(as_bool(get(vnode, "readOnly")))
             return Volume(name=name, kind=VolumeKind.PERSISTENT, source=claim, type=vtype, read_only=read_only,
                           location=loc, field_locations=fields)
         if vtype == "hostPath":
-            return Volume(name=name, kind=VolumeKind.HOST, source=_scalar(_get(vnode, "path")), type=vtype,
+            return Volume(name=name, kind=VolumeKind.HOST, source=as_scalar(get(vnode, "path")), type=vtype,
                           location=loc, field_locations=fields)
         if vtype in CONFIG_TYPES:
             return Volume(name=name, kind=VolumeKind.CONFIG, type=vtype, read_only=True, location=loc,
@@ -463,92 +388,80 @@ _SEC_FIELDS = {
 
 def _security(node: yaml.MappingNode | None, path: str, owner: yaml.Node, pod_level: bool = False) -> SecuritySettings:
     if node is None:
-        return SecuritySettings(location=_loc(path, owner))
-    values: dict = {}
+        return SecuritySettings(location=location(path, owner))
+    values: dict[str, Any] = {}
     fields = []
     for knode, vnode in node.value:
         key = knode.value
         attr = _SEC_FIELDS.get(key)
         if attr:
             if attr in ("run_as_user", "run_as_group", "fs_group"):
-                values[attr] = _int(vnode)
+                values[attr] = as_int(vnode)
             else:
-                values[attr] = _bool(vnode)
-            fields.append((attr, _loc(path, knode)))
+                values[attr] = as_bool(vnode)
+            fields.append((attr, location(path, knode)))
         elif key == "capabilities":
-            caps = _map(vnode, "capabilities")
-            values["capabilities_add"] = _strings(_get(caps, "add"), "capabilities.add") or ()
-            values["capabilities_drop"] = _strings(_get(caps, "drop"), "capabilities.drop") or ()
-            fields.append(("capabilities", _loc(path, knode)))
-            drop_key = _key_node(caps, "drop")
+            caps = as_map(vnode, "capabilities")
+            values["capabilities_add"] = as_strings(get(caps, "add"), "capabilities.add") or ()
+            values["capabilities_drop"] = as_strings(get(caps, "drop"), "capabilities.drop") or ()
+            fields.append(("capabilities", location(path, knode)))
+            drop_key = key_node(caps, "drop")
             if drop_key is not None:
-                fields.append(("capabilities_drop", _loc(path, drop_key)))
+                fields.append(("capabilities_drop", location(path, drop_key)))
         elif key == "seccompProfile":
-            values["seccomp_profile"] = _scalar(_get(_map(vnode, "seccompProfile"), "type"))
-            fields.append(("seccomp_profile", _loc(path, knode)))
-    return SecuritySettings(**values, location=_loc(path, node), field_locations=tuple(fields))
+            values["seccomp_profile"] = as_scalar(get(as_map(vnode, "seccompProfile"), "type"))
+            fields.append(("seccomp_profile", location(path, knode)))
+    return SecuritySettings(**values, location=location(path, node), field_locations=tuple(fields))
 
 
 def _container(node: yaml.MappingNode, role: ContainerRole, path: str) -> Container:
-    name = _scalar(_get(node, "name")) or "(unnamed)"
-    image = _scalar(_get(node, "image"))
+    name = as_scalar(get(node, "name")) or "(unnamed)"
+    image = as_scalar(get(node, "image"))
     fields = []
     for key in ("image", "command", "args", "securityContext", "volumeMounts", "env"):
-        knode = _key_node(node, key)
+        knode = key_node(node, key)
         if knode is not None:
-            fields.append((key, _loc(path, knode)))
-    sec_node = _map(_get(node, "securityContext"), "securityContext")
+            fields.append((key, location(path, knode)))
+    sec_node = as_map(get(node, "securityContext"), "securityContext")
     security = _security(sec_node, path, node)
     if sec_node is None:
-        security = SecuritySettings(location=_loc(path, node))
+        security = SecuritySettings(location=location(path, node))
     mounts = []
-    for mnode in _seq(_get(node, "volumeMounts"), "volumeMounts"):
-        m = _map(mnode, "volumeMounts item")
+    for mnode in as_seq(get(node, "volumeMounts"), "volumeMounts"):
+        m = expect_map(mnode, "volumeMounts item")
         mounts.append(
             Mount(
-                path=_scalar(_get(m, "mountPath")) or "",
-                volume=_scalar(_get(m, "name")) or "",
-                read_only=bool(_bool(_get(m, "readOnly"))),
-                sub_path=_scalar(_get(m, "subPath")) or _scalar(_get(m, "subPathExpr")),
-                location=_loc(path, m),
+                path=as_scalar(get(m, "mountPath")) or "",
+                volume=as_scalar(get(m, "name")) or "",
+                read_only=bool(as_bool(get(m, "readOnly"))),
+                sub_path=as_scalar(get(m, "subPath")) or as_scalar(get(m, "subPathExpr")),
+                location=location(path, m),
             )
         )
     env = []
-    for enode in _seq(_get(node, "env"), "env"):
-        e = _map(enode, "env item")
-        value_node = _get(e, "value")
+    for enode in as_seq(get(node, "env"), "env"):
+        e = expect_map(enode, "env item")
+        value_node = get(e, "value")
         env.append(
             EnvVar(
-                name=_scalar(_get(e, "name")) or "",
-                value=_scalar(value_node) if value_node is not None else None,
-                location=_loc(path, e),
+                name=as_scalar(get(e, "name")) or "",
+                value=as_scalar(value_node) if value_node is not None else None,
+                location=location(path, e),
             )
         )
     return Container(
         name=name,
         image=image,
         role=role,
-        command=_strings(_get(node, "command"), "command"),
-        args=_strings(_get(node, "args"), "args"),
-        working_dir=_scalar(_get(node, "workingDir")),
+        command=as_strings(get(node, "command"), "command"),
+        args=as_strings(get(node, "args"), "args"),
+        working_dir=as_scalar(get(node, "workingDir")),
         security=security,
         mounts=tuple(mounts),
         env=tuple(env),
-        location=_loc(path, node),
+        location=location(path, node),
         field_locations=tuple(fields),
     )
-
-
-def yaml_error(path: str, exc: yaml.YAMLError, text: str = "") -> ReadError:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark is not None else None
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    context = getattr(exc, "context", None)
-    message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
-    if "{{" in text:
-        message += f"; {HELM_HINT}"
-    return ReadError(path, line, message)
-
 
 
 class KubernetesWording:

@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from rofs.model import (
     Container,
     ContainerRole,
     EnvVar,
-    SourceFormat,
     Finding,
     Location,
     Mount,
     Ref,
     RuleMeta,
+    SourceFormat,
     Volume,
     VolumeKind,
-    WritablePath,
     Workload,
+    WritablePath,
     mount_serves,
     path_covers,
 )
