@@ -190,9 +190,7 @@ class Suppression:
             return False
         if self.container is not None and self.container != container:
             return False
-        if self.line is not None and line not in (self.line, self.line + 1):
-            return False
-        return True
+        return self.line is None or line in (self.line, self.line + 1)
 
 
 @dataclass(frozen=True)

@@ -110,12 +110,12 @@ def chunks(lines: Iterable[str], batch_bytes: int = BATCH_BYTES) -> Iterator[Chu
                 start = number
         if line.startswith("---") and _DOC_START.match(line):
             if size >= batch_bytes:
-                carry = []
+                carry: list[str] = []
                 while buf and buf[-1].startswith("%"):  # directives belong to the next document
                     carry.insert(0, buf.pop())
                 yield from flush_docs(number - len(carry))
                 buf = carry
-                size = sum(map(len, carry))
+                size = sum(len(c) for c in carry)
         elif line.startswith("items:") and _ITEMS_KEY.match(line):
             state = "wait"
         buf.append(line)
@@ -182,7 +182,7 @@ def _moved(mark, lines: int):
     # The C loader's marks are read-only: a moved mark is a new one.
     if mark is None:
         return None
-    return Mark(mark.name, mark.index, mark.line + lines, mark.column, None, None)
+    return Mark(mark.name, mark.index, mark.line + lines, mark.column, None, None)  # type: ignore[arg-type]  # PyYAML accepts None (no buffer) where its stubs say int
 
 
 def _shift_error(exc: yaml.YAMLError, lines: int) -> None:

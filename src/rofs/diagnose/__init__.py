@@ -262,7 +262,8 @@ def read_log(raw: BinaryIO, name: str, follow: bool = False) -> Iterator[str]:
     """
     head = raw.peek(8192)[:8192] if hasattr(raw, "peek") else b""
     if _docker_frames(head):
-        yield from _bounded(io.TextIOWrapper(_Demux(raw), encoding="utf-8", errors="replace", newline=None), follow)
+        payload = _Demux(raw)  # a raw stream: TextIOWrapper reads it as a buffer (its stubs want a buffered one)
+        yield from _bounded(io.TextIOWrapper(payload, encoding="utf-8", errors="replace", newline=None), follow)  # type: ignore[type-var]
         return
     nul = head.find(b"\x00")
     if nul >= 0:
@@ -337,6 +338,7 @@ def snippets(d: Diagnosis) -> dict[str, object]:
         return {}
     name = volume_name_for(d.mount)
     size = d.size or DEFAULT_SIZE
+    compose: str | dict[str, object]
     if d.kind is VolumeKind.PERSISTENT:
         volume = {"name": name, "persistentVolumeClaim": {"claimName": name}}
         compose = f"{name}:{d.mount}"

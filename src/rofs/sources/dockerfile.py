@@ -164,6 +164,7 @@ def scan(text: str) -> Scan:
                 if key in seen:
                     errors.append(DockerfileError(number, f"only one {key} parser directive can be used"))
                 elif key == "escape":
+                    assert match is not None  # a directive key comes from a match
                     value = match.group(2)
                     if value in ("\\", "`"):
                         escape = value
@@ -359,10 +360,10 @@ def _expand(word: str, i: int, escape: str, variables: Vars) -> tuple[str, int]:
                 alt = unquote(rest[len(op):], escape, variables)
                 is_set = bool(value) if op.startswith(":") else value is not None
                 if op.endswith("-"):
-                    return (value if is_set else alt), j
+                    return ((value or "") if is_set else alt), j  # set: value is a string
                 if op.endswith("+"):
                     return (alt if is_set else ""), j
-                return (value if is_set else literal), j
+                return ((value or "") if is_set else literal), j
         return literal, j
     match = _NAME_RE.match(word, i + 1)
     if not match:
@@ -434,7 +435,7 @@ def looks_like_dockerfile(text: str) -> bool:
     """True when *text* reads as a Dockerfile: FROM or ARG first, and mostly instructions."""
     try:
         return _not_a_dockerfile(scan(text).instructions) is None
-    except Exception:  # pragma: no cover - the scanner does not raise; detection must not either
+    except Exception:  # noqa: BLE001 - the scanner does not raise; detection must not either
         return False
 
 
@@ -507,7 +508,7 @@ class DockerfileSource(Source):
         result = SourceFile(path=path, format=self.format)
         try:
             self._read(text, path, result)
-        except Exception as exc:  # pragma: no cover - a bug here must not stop the run
+        except Exception as exc:  # noqa: BLE001 - a bug here must not stop the run
             result.workloads.clear()
             result.errors.append(ReadError(path, None, f"could not read Dockerfile: {exc}"))
         return result
