@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import yaml
 from yaml.error import Mark
@@ -110,12 +110,12 @@ def chunks(lines: Iterable[str], batch_bytes: int = BATCH_BYTES) -> Iterator[Chu
                 start = number
         if line.startswith("---") and _DOC_START.match(line):
             if size >= batch_bytes:
-                carry = []
+                carry: list[str] = []
                 while buf and buf[-1].startswith("%"):  # directives belong to the next document
                     carry.insert(0, buf.pop())
                 yield from flush_docs(number - len(carry))
                 buf = carry
-                size = sum(map(len, carry))
+                size = sum(len(line) for line in carry)
         elif line.startswith("items:") and _ITEMS_KEY.match(line):
             state = "wait"
         buf.append(line)
@@ -178,11 +178,12 @@ def _shift(node: yaml.Node, lines: int) -> None:
             stack.extend(n.value)
 
 
-def _moved(mark, lines: int):
-    # The C loader's marks are read-only: a moved mark is a new one.
+def _moved(mark: Mark | None, lines: int) -> Mark | None:
+    # The C loader's marks are read-only: a moved mark is a new one.  Without a buffer (the C
+    # loader keeps none) the pointer is never read.
     if mark is None:
         return None
-    return Mark(mark.name, mark.index, mark.line + lines, mark.column, None, None)
+    return Mark(mark.name, mark.index, mark.line + lines, mark.column, None, 0)
 
 
 def _shift_error(exc: yaml.YAMLError, lines: int) -> None:

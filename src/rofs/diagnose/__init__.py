@@ -14,10 +14,11 @@ import io
 import json
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import BinaryIO, Iterable, Iterator, TextIO
+from typing import BinaryIO, TextIO
 
 import yaml
 
@@ -261,7 +262,8 @@ def read_log(raw: BinaryIO, name: str, follow: bool = False) -> Iterator[str]:
     """
     head = raw.peek(8192)[:8192] if hasattr(raw, "peek") else b""
     if _docker_frames(head):
-        yield from _bounded(io.TextIOWrapper(_Demux(raw), encoding="utf-8", errors="replace", newline=None), follow)
+        demuxed = io.BufferedReader(_Demux(raw))
+        yield from _bounded(io.TextIOWrapper(demuxed, encoding="utf-8", errors="replace", newline=None), follow)
         return
     nul = head.find(b"\x00")
     if nul >= 0:
@@ -336,6 +338,8 @@ def snippets(d: Diagnosis) -> dict[str, object]:
         return {}
     name = volume_name_for(d.mount)
     size = d.size or DEFAULT_SIZE
+    volume: dict[str, object]
+    compose: str | dict[str, object]  # the short syntax, or the long one (the only one with a size)
     if d.kind is VolumeKind.PERSISTENT:
         volume = {"name": name, "persistentVolumeClaim": {"claimName": name}}
         compose = f"{name}:{d.mount}"
