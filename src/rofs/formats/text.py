@@ -6,7 +6,8 @@ styling: a long audit prints thousands of lines and pays for nothing it does not
 
 from __future__ import annotations
 
-from typing import IO, Iterable
+from collections.abc import Iterable
+from typing import IO
 
 import click
 

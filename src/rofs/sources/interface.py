@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from rofs.model import Location, SourceFormat, Suppression, Workload
 
@@ -79,7 +79,7 @@ def parse_suppression_text(text: str, location: Location, container: str | None 
         part = part.strip()
         if not part:
             continue
-        ids, sep, reason = part.partition(":")
+        ids, _, reason = part.partition(":")
         rules = tuple(r.strip() for r in ids.split(",") if r.strip())
         out.append(Suppression(rules=rules, reason=reason.strip() or None, location=location, container=container))
     return out
