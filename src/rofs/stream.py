@@ -115,7 +115,7 @@ def chunks(lines: Iterable[str], batch_bytes: int = BATCH_BYTES) -> Iterator[Chu
                     carry.insert(0, buf.pop())
                 yield from flush_docs(number - len(carry))
                 buf = carry
-                size = sum(len(c) for c in carry)
+                size = sum(len(line) for line in carry)
         elif line.startswith("items:") and _ITEMS_KEY.match(line):
             state = "wait"
         buf.append(line)
@@ -178,11 +178,12 @@ def _shift(node: yaml.Node, lines: int) -> None:
             stack.extend(n.value)
 
 
-def _moved(mark, lines: int):
-    # The C loader's marks are read-only: a moved mark is a new one.
+def _moved(mark: Mark | None, lines: int) -> Mark | None:
+    # The C loader's marks are read-only: a moved mark is a new one.  Without a buffer (the C
+    # loader keeps none) the pointer is never read.
     if mark is None:
         return None
-    return Mark(mark.name, mark.index, mark.line + lines, mark.column, None, None)  # type: ignore[arg-type]  # PyYAML accepts None (no buffer) where its stubs say int
+    return Mark(mark.name, mark.index, mark.line + lines, mark.column, None, 0)
 
 
 def _shift_error(exc: yaml.YAMLError, lines: int) -> None:

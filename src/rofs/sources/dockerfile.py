@@ -61,9 +61,10 @@ from rofs.model import (
 )
 from rofs.sources.interface import ReadError, Source, SourceFile, comment_pragmas
 
-INSTRUCTIONS = frozenset(
-    ["ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"]
-)
+INSTRUCTIONS = frozenset({
+    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
+    "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+})
 HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 DIRECTIVES = frozenset({"syntax", "escape", "check"})
 
@@ -139,40 +140,69 @@ def _continues(line: str, escape: str) -> tuple[str, bool]:
     return line, False
 
 
+class _Cursor:
+    """The physical lines of a Dockerfile (BOM and carriage returns removed), read one at a time."""
+
+    def __init__(self, text: str):
+        lines = text.split("\n")
+        if lines and lines[0].startswith("\ufeff"):
+            lines[0] = lines[0][1:]
+        self.lines = [line.rstrip("\r") for line in lines]
+        self.index = 0  # the next line to read (0-based)
+
+    def more(self) -> bool:
+        return self.index < len(self.lines)
+
+    def peek(self) -> str:
+        return self.lines[self.index]
+
+    def take(self) -> tuple[str, int]:
+        """The next line and its 1-based number."""
+        self.index += 1
+        return self.lines[self.index - 1], self.index
+
+
 def scan(text: str) -> Scan:
     """Split a Dockerfile into instructions the way BuildKit does.  Never raises."""
-    lines = text.split("\n")
-    if lines and lines[0].startswith("\ufeff"):
-        lines[0] = lines[0][1:]
-    lines = [line.rstrip("\r") for line in lines]
-    escape = "\\"
+    cursor = _Cursor(text)
     errors: list[DockerfileError] = []
+    escape = _directives(cursor, errors)
     instructions: list[Instruction] = []
-    directives_done = False
+    while (ins := _next_instruction(cursor, escape)) is not None:
+        instructions.append(ins)
+        if not _read_heredocs(ins, cursor, escape, errors):
+            break  # an unterminated heredoc swallows the rest of the file
+    return Scan(instructions, escape, errors)
+
+
+def _directives(cursor: _Cursor, errors: list[DockerfileError]) -> str:
+    """Read the leading parser directives; the escape character they set (``\\`` by default).
+    The first line that is not a directive is left for the instructions."""
+    escape = "\\"
     seen: set[str] = set()
-    index = 0
-    count = len(lines)
-    while index < count:
-        raw = lines[index]
-        number = index + 1
-        index += 1
+    while cursor.more():
+        match = _DIRECTIVE_RE.match(cursor.peek().lstrip())
+        key = match.group(1).lower() if match else None
+        if match is None or key not in DIRECTIVES:
+            break
+        _, number = cursor.take()
+        if key in seen:
+            errors.append(DockerfileError(number, f"only one {key} parser directive can be used"))
+        elif key == "escape":
+            value = match.group(2)
+            if value in ("\\", "`"):
+                escape = value
+            else:
+                errors.append(DockerfileError(number, f"invalid escape token {value!r}: use ` or \\"))
+        seen.add(key)
+    return escape
+
+
+def _next_instruction(cursor: _Cursor, escape: str) -> Instruction | None:
+    """The next instruction, its continuation lines joined; None at the end of the file."""
+    while cursor.more():
+        raw, number = cursor.take()
         stripped = raw.lstrip()
-        if not directives_done:
-            match = _DIRECTIVE_RE.match(stripped)
-            key = match.group(1).lower() if match else None
-            if key in DIRECTIVES:
-                if key in seen:
-                    errors.append(DockerfileError(number, f"only one {key} parser directive can be used"))
-                elif key == "escape":
-                    assert match is not None  # a directive key comes from a match
-                    value = match.group(2)
-                    if value in ("\\", "`"):
-                        escape = value
-                    else:
-                        errors.append(DockerfileError(number, f"invalid escape token {value!r}: use ` or \\"))
-                seen.add(key)
-                continue
-            directives_done = True
         if not stripped or stripped.startswith("#"):
             continue
         column = len(raw) - len(stripped) + 1
@@ -180,10 +210,8 @@ def scan(text: str) -> Scan:
         text_line = body
         segments = [(0, number, column)]
         end_line, end_column = number, len(raw) + 1
-        while more and index < count:
-            raw = lines[index]
-            number = index + 1
-            index += 1
+        while more and cursor.more():
+            raw, number = cursor.take()
             end_line, end_column = number, len(raw) + 1
             if not raw.strip() or raw.lstrip().startswith("#"):
                 continue
@@ -192,12 +220,11 @@ def scan(text: str) -> Scan:
             text_line += body
         if not text_line.strip():
             continue  # a lone continuation character followed by nothing
-        parts = _WHITESPACE_RE.split(text_line.strip(), maxsplit=1)
-        word = parts[0]
+        word = _WHITESPACE_RE.split(text_line.strip(), maxsplit=1)[0]
         args_start = len(text_line) - len(text_line.lstrip()) + len(word)
         while args_start < len(text_line) and text_line[args_start] in " \t\v\f\r":
             args_start += 1
-        ins = Instruction(
+        return Instruction(
             keyword=word.upper(),
             word=word,
             text=text_line,
@@ -208,27 +235,25 @@ def scan(text: str) -> Scan:
             end_column=end_column,
             segments=segments,
         )
-        for name, chomp in _heredoc_names(ins, escape):
-            content: list[str] = []
-            terminated = False
-            while index < count:
-                raw = lines[index]
-                index += 1
-                candidate = raw.lstrip("\t") if chomp else raw
-                if candidate == name:
-                    terminated = True
-                    ins.end_line, ins.end_column = index, len(raw) + 1
-                    break
-                content.append(raw)
-            if not terminated:
-                errors.append(
-                    DockerfileError(ins.line, f"unterminated heredoc: no line {name!r} ends it", fatal=True)
-                )
-                instructions.append(ins)
-                return Scan(instructions, escape, errors)
-            ins.heredocs.append((name, "\n".join(content)))
-        instructions.append(ins)
-    return Scan(instructions, escape, errors)
+    return None
+
+
+def _read_heredocs(ins: Instruction, cursor: _Cursor, escape: str, errors: list[DockerfileError]) -> bool:
+    """Read the bodies of the heredocs *ins* opens; False (and a fatal error) when one never ends."""
+    for name, chomp in _heredoc_names(ins, escape):
+        content: list[str] = []
+        while cursor.more():
+            raw, number = cursor.take()
+            candidate = raw.lstrip("\t") if chomp else raw
+            if candidate == name:
+                ins.end_line, ins.end_column = number, len(raw) + 1
+                break
+            content.append(raw)
+        else:
+            errors.append(DockerfileError(ins.line, f"unterminated heredoc: no line {name!r} ends it", fatal=True))
+            return False
+        ins.heredocs.append((name, "\n".join(content)))
+    return True
 
 
 def _heredoc_names(ins: Instruction, escape: str) -> list[tuple[str, bool]]:
@@ -359,11 +384,12 @@ def _expand(word: str, i: int, escape: str, variables: Vars) -> tuple[str, int]:
             if rest.startswith(op):
                 alt = unquote(rest[len(op):], escape, variables)
                 is_set = bool(value) if op.startswith(":") else value is not None
+                current = value if value is not None else ""  # what is_set stands for
                 if op.endswith("-"):
-                    return ((value or "") if is_set else alt), j  # set: value is a string
+                    return (current if is_set else alt), j
                 if op.endswith("+"):
                     return (alt if is_set else ""), j
-                return ((value or "") if is_set else literal), j
+                return (current if is_set else literal), j
         return literal, j
     match = _NAME_RE.match(word, i + 1)
     if not match:
@@ -435,7 +461,7 @@ def looks_like_dockerfile(text: str) -> bool:
     """True when *text* reads as a Dockerfile: FROM or ARG first, and mostly instructions."""
     try:
         return _not_a_dockerfile(scan(text).instructions) is None
-    except Exception:  # noqa: BLE001 - the scanner does not raise; detection must not either
+    except Exception:  # noqa: BLE001  # pragma: no cover - the scanner does not raise; detection must not either
         return False
 
 
@@ -508,7 +534,7 @@ class DockerfileSource(Source):
         result = SourceFile(path=path, format=self.format)
         try:
             self._read(text, path, result)
-        except Exception as exc:  # noqa: BLE001 - a bug here must not stop the run
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - a bug here must not stop the run
             result.workloads.clear()
             result.errors.append(ReadError(path, None, f"could not read Dockerfile: {exc}"))
         return result
