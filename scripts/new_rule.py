@@ -83,7 +83,8 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
 '''
 
 FIXTURE = """\
-# Fixtures for {id}: `# expect: {id}` on a line means the rule flags exactly that line.
+# Fixtures for {id}: end each line the rule must flag with an "expect" comment naming {id}
+# (the syntax is in tests/test_rules.py); lines without one must not be flagged.
 apiVersion: v1
 kind: Pod
 metadata:
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                               capture_output=True, text=True, check=True, env=env)
         (REPO / "docs" / "rules.md").write_text(docs.stdout)
         print("regenerated docs/rules.md")
-    print(f"next: write check() in {module_path.relative_to(REPO)}, mark the fixture lines it flags, run the tests")
+    print(f"next: write check() in {module_path.relative_to(REPO)}, add a fixture it flags and mark that line;"
+          f" until then tests/test_rules.py fails with '{rule_id}: no firing case'")
     return 0
 
 

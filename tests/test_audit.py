@@ -249,7 +249,8 @@ def test_symlinks_leaving_the_tree_are_not_followed(tmp_path: Path):
     (tree / "inside.yaml").write_text(POD)
     (tree / "inside-link.yaml").symlink_to(tree / "inside.yaml")
     result = audit([str(tree)], builtin_registry())
-    assert sorted(Path(f.path).name for f in result.files) == ["inside-link.yaml", "inside.yaml"]
+    # the link inside the tree names a file the walk finds anyway: it is read once, not twice
+    assert sorted(Path(f.path).name for f in result.files) == ["inside.yaml"]
 
 
 def test_large_files_are_streamed_with_the_same_result(tmp_path: Path, monkeypatch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -418,3 +419,34 @@ def test_a_200_mb_log_is_explained_in_bounded_memory(tmp_path: Path):
     assert (found["line"], found["mount"]) == (BIG // len(line) + 1, "/var/cache/nginx")
     assert rss < 100, f"peak RSS {rss} MiB for a 200 MiB log"
     print(f"\nexplain 200 MB: {took:.1f} s, peak RSS {rss} MiB")
+
+
+def test_fifos_are_skipped_in_a_walk_and_not_written_by_fix(tmp_path: Path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "ok.yaml").write_text("services:\n  web:\n    image: nginx:1.27\n")
+    os.mkfifo(tree / "pipe.yaml")  # nobody writes it: reading it would block for ever
+    code, out, err = rofs("audit", str(tree), "--select", "RO101", timeout=30)
+    assert code == 1 and "ok.yaml" in out and "pipe.yaml" not in out + err
+    code, out, err = rofs("fix", str(tree), timeout=30)
+    assert code == 1 and "changed 1 of 1 files" in err
+    named = rofs("fix", str(tree / "pipe.yaml"), timeout=30)
+    assert named[0] == 2 and "not a regular file" in named[2]
+    assert stat.S_ISFIFO(os.lstat(tree / "pipe.yaml").st_mode)  # still the FIFO, not a file put in its place
+
+
+def test_a_file_and_a_link_to_it_are_read_once_and_a_named_link_is_not_replaced(tmp_path: Path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "inner.yaml").write_text("services:\n  web:\n    image: nginx:1.27\n")
+    (tree / "a-link.yaml").symlink_to("inner.yaml")
+    code, out, err = rofs("audit", str(tree), "--select", "RO101", timeout=30)
+    assert code == 1 and out.count(" RO101 ") == 1
+    code, out, err = rofs("fix", str(tree), timeout=30)
+    assert code == 1 and "changed 1 of 1 files" in err and "not fixable" not in err
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("services:\n  web:\n    image: nginx:1.27\n")
+    (tree / "out.yaml").symlink_to(outside)
+    code, out, err = rofs("fix", str(tree / "out.yaml"), timeout=30)
+    assert code == 2 and "a symbolic link; nothing written" in err and str(outside) in err
+    assert os.path.islink(tree / "out.yaml") and "read_only" not in outside.read_text()

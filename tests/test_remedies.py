@@ -227,3 +227,33 @@ def test_rules_apply_where_the_format_expresses_what_they_need():
     assert applies["RO104"] == {k8s}
     assert applies["RO301"] == applies["RO302"] == {dockerfile}
     assert applies["RO303"] == applies["RO901"] == {k8s, compose, dockerfile}
+
+
+def test_a_volume_moved_to_persistent_storage_is_not_also_bounded(tmp_path: Path):
+    manifest = tmp_path / "cart.yaml"
+    manifest.write_text("""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: cart
+spec:
+  selector:
+    matchLabels: {app: cart}
+  template:
+    metadata:
+      labels: {app: cart}
+    spec:
+      containers:
+        - name: redis
+          image: redis:7
+          volumeMounts:
+            - name: data
+              mountPath: /data
+      volumes:
+        - name: data
+          emptyDir: {}
+""")
+    findings = audit_json(manifest, select="RO202,RO203")
+    assert [(f["rule"], f["path"]) for f in findings] == [("RO202", "/data")]  # was: RO203 "bound /data" too
+    result = rofs("fix", str(manifest), "--select", "RO202,RO203")
+    assert {rule for *_, rule, _ in fixed_lines(result.stderr)} == {"RO202"}

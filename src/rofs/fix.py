@@ -209,7 +209,7 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
     STREAM_BYTES, and long standard input, are fixed piece by piece (``fix_stream``)."""
     out: list[FileFix] = []
     for path, explicit in discover(inputs, exclude):
-        taken = take(path, explicit, stream_json=False)  # JSON holds one value: it is fixed whole
+        taken = take(path, explicit, stream_json=False, special=False)  # JSON is fixed whole
         if taken is None or taken.skipped:
             continue
         fixed = _fix_taken(taken, registry, selected, show_diff)
@@ -221,6 +221,12 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
 def _fix_taken(taken: Taken, registry: ProfileRegistry, selected: set[str], show_diff: bool) -> FileFix | None:
     if taken.error:
         return FileFix(path=taken.display, error=str(taken.error))
+    if taken.path != STDIN and os.path.islink(taken.path):
+        return FileFix(path=taken.display, error=f"{taken.display}: a symbolic link; nothing written (a fix replaces"
+                       f" the file it names): fix its target, {os.path.realpath(taken.path)}")
+    if not taken.regular:
+        return FileFix(path=taken.display, error=f"{taken.display}: not a regular file, so there is nothing to write"
+                       " the fix back to: pipe it in instead (rofs fix - < FILE > FIXED)")
     if taken.stream:
         target = Path(taken.path) if taken.path != STDIN else None
         return fix_stream(taken.stream, taken.display, registry, selected, target, show_diff)

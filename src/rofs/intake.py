@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -199,10 +200,23 @@ def discover(inputs: Iterable[str], exclude: tuple[str, ...] = ()) -> Iterator[t
             continue
         path = Path(item)
         if path.is_dir():
-            yield from _walk(path, exclude, seen)
+            yield from _once(list(_walk(path, exclude, seen)))
         elif str(path) not in seen:
             seen.add(str(path))
             yield str(path), True
+
+
+def _once(found: list[tuple[str, bool]]) -> Iterator[tuple[str, bool]]:
+    """Each file of a walk once: a link to a file the walk also found, or to one an earlier link
+    named, is dropped (its findings would be reported twice, and fixed twice)."""
+    real = {os.path.realpath(p) for p, _ in found if not os.path.islink(p)}
+    for path, explicit in found:
+        if os.path.islink(path):
+            target = os.path.realpath(path)
+            if target in real:
+                continue
+            real.add(target)
+        yield path, explicit
 
 
 def _walk(path: Path, exclude: tuple[str, ...], seen: set[str]) -> Iterator[tuple[str, bool]]:
@@ -260,6 +274,7 @@ class Taken:
     stream: str | None = None
     data: bytes | None = None
     stamp: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) before reading (a fix checks it)
+    regular: bool = True  # a regular file (a FIFO named on the command line, as from <(helm template), is read)
 
     def text(self, keep_endings: bool = False) -> tuple[str | None, ReadError | None, str | None]:
         """(text, error, skip reason) of *data*: a named file that is not text is an error, one
@@ -271,11 +286,13 @@ class Taken:
         return text, None, skip
 
 
-def take(path: str, explicit: bool, stream_json: bool = True) -> Taken | None:
+def take(path: str, explicit: bool, stream_json: bool = True, special: bool = True) -> Taken | None:
     """Decide how to read *path*; None for files of no interest found by a directory walk.
 
     Long YAML files (past STREAM_BYTES) and long standard input are left to be read as streams;
     with *stream_json* False a JSON file is always read whole (a fix must keep it one value).
+    With *special* False a FIFO or device named on the command line is not read at all (a fix
+    has nowhere to write back to, and reading could wait for a writer for ever).
     """
     name = os.path.basename(path)
     if path != STDIN and not explicit and not claimed_by_name(name):
@@ -286,6 +303,11 @@ def take(path: str, explicit: bool, stream_json: bool = True) -> Taken | None:
         return _take_stdin(taken)
     if os.path.isdir(path):
         taken.error = ReadError(path, None, directory_error(path))
+        return taken
+    taken.regular = _regular(path)
+    if not taken.regular and not explicit:
+        return None  # a FIFO, socket or device found by a walk: reading it could block for ever
+    if not taken.regular and not special:
         return taken
     if _helm_template(taken, name):
         return taken
@@ -377,6 +399,13 @@ def template_line(path: str) -> int | None:
     except OSError:
         return None
     return None
+
+
+def _regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # reading it will say why
 
 
 def file_size(path: str) -> int:

@@ -207,6 +207,24 @@ def needed_path(spec: WritablePath, container: Container, match: ProfileMatch) -
     return spec.path
 
 
+def persistent_data_on_ephemeral(
+    workload: Workload, ctx: Context
+) -> Iterator[tuple[Container, ProfileMatch, WritablePath, str, Mount, Volume]]:
+    """Each place an app keeps data that must persist on an emptyDir or tmpfs (RO202's finding;
+    RO203 leaves those volumes alone, since the remedy moves them to persistent storage)."""
+    for container in workload.containers:
+        match = ctx.match(container)
+        if match is None or not runs_the_app(container):
+            continue
+        for spec in match.profile.paths_for(match.layout.id):
+            if spec.kind is not VolumeKind.PERSISTENT:
+                continue
+            path = needed_path(spec, container, match)
+            covered = serving_mount(workload, container, spec, path)
+            if covered is not None and covered[1].kind in (VolumeKind.EPHEMERAL, VolumeKind.MEMORY):
+                yield container, match, spec, path, covered[0], covered[1]
+
+
 def runs_the_app(container: Container) -> bool:
     """Profile rules describe the app's own process.  An init or ephemeral container that runs a
     command of its own (a copy step, a debugger) with the app's image is not the app."""

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rofs.model import Capability, Finding, RuleMeta, Severity, VolumeKind, Workload
+from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import DEFAULT_PERSISTENT, Applicability, MakePersistent
-from rofs.rules.common import Context, needed_path, runs_the_app, serving_mount
+from rofs.rules.common import Context, persistent_data_on_ephemeral
 
 META = RuleMeta(
     id="RO202",
@@ -49,28 +49,15 @@ META = RuleMeta(
 
 
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
-    for container in workload.containers:
-        match = ctx.match(container)
-        if match is None or not runs_the_app(container):
-            continue
-        for spec in match.profile.paths_for(match.layout.id):
-            if spec.kind is not VolumeKind.PERSISTENT:
-                continue
-            path = needed_path(spec, container, match)
-            covered = serving_mount(workload, container, spec, path)
-            if covered is None:
-                continue
-            mount, volume = covered
-            if volume.kind not in (VolumeKind.EPHEMERAL, VolumeKind.MEMORY):
-                continue
-            kind = volume.type or volume.kind.value
-            yield ctx.finding(
-                META,
-                workload,
-                mount.location,
-                f"{match.profile.title} keeps data that must persist in {path} ({spec.purpose}),"
-                f" but volume {volume.name!r} is {kind}: it is wiped on every restart",
-                container,
-                path=path,
-                remedies=(MakePersistent(volume.name, mount.path, spec.size or DEFAULT_PERSISTENT),),
-            )
+    for container, match, spec, path, mount, volume in persistent_data_on_ephemeral(workload, ctx):
+        kind = volume.type or volume.kind.value
+        yield ctx.finding(
+            META,
+            workload,
+            mount.location,
+            f"{match.profile.title} keeps data that must persist in {path} ({spec.purpose}),"
+            f" but volume {volume.name!r} is {kind}: it is wiped on every restart",
+            container,
+            path=path,
+            remedies=(MakePersistent(volume.name, mount.path, spec.size or DEFAULT_PERSISTENT),),
+        )

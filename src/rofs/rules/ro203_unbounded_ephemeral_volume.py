@@ -1,7 +1,8 @@
 """
 ## What it does
 Flags emptyDir volumes (either medium) without `sizeLimit`, and Compose tmpfs mounts
-without a size.
+without a size. A volume that holds an app's data that must persist is RO202's: its remedy
+makes it persistent, so it is not bounded here.
 
 ## Why is this bad?
 An unbounded emptyDir fills the node's disk (or, with `medium: Memory`, its RAM) until
@@ -33,7 +34,7 @@ from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, VolumeKind, Workload
 from rofs.remedy import DEFAULT_EPHEMERAL, DEFAULT_MEMORY, Applicability, BoundVolume
-from rofs.rules.common import Context, profile_size
+from rofs.rules.common import Context, persistent_data_on_ephemeral, profile_size
 
 META = RuleMeta(
     id="RO203",
@@ -52,8 +53,11 @@ EPHEMERAL_KINDS = (VolumeKind.EPHEMERAL, VolumeKind.MEMORY)
 
 
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
+    moving = {volume.name for *_, volume in persistent_data_on_ephemeral(workload, ctx)}  # RO202 makes them persistent
     for volume in workload.volumes:
         if volume.kind not in (VolumeKind.EPHEMERAL, VolumeKind.MEMORY) or volume.size_limit is not None:
+            continue
+        if volume.name in moving:
             continue
         if volume.type not in ("emptyDir", "tmpfs"):
             continue
