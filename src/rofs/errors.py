@@ -7,6 +7,8 @@ from typing import IO, Any, NoReturn
 
 import click
 
+from rofs.terminal import printable
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
@@ -18,7 +20,8 @@ class RofsError(click.ClickException):
     exit_code = EXIT_USAGE
 
     def show(self, file: IO[Any] | None = None) -> None:  # one line, no "Usage:" block
-        click.echo(f"rofs: error: {self.format_message()}", err=True)
+        # a file name in the message may hold a newline or an escape sequence
+        click.echo(f"rofs: error: {printable(self.format_message())}", err=True)
 
 
 def fail(message: str) -> NoReturn:

@@ -10,6 +10,7 @@ kernel's fs.protected_symlinks, which not every machine turns on).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -17,6 +18,11 @@ from pathlib import Path
 
 class ConcurrentChange(OSError):
     """The file changed between rofs reading it and writing it back."""
+
+
+class Unreplaceable(OSError):
+    """Putting a new file in place of this one would change more than its text (its other hard
+    links, its owner): nothing is written."""
 
 
 def stamp(path: str) -> tuple[int, int, int] | None:
@@ -179,13 +185,7 @@ class Replacement:
             self.handle.flush()
             fd = self.handle.fileno()
             os.fsync(fd)
-            try:
-                perms = stat.S_IMODE(os.stat(self.leaf, dir_fd=self.dirfd).st_mode)
-            except FileNotFoundError:
-                umask = os.umask(0)
-                os.umask(umask)
-                perms = 0o666 & ~umask
-            os.fchmod(fd, perms)
+            self._keep_identity(fd)
             if expect is not None and stamp(str(self.target)) != expect:
                 raise ConcurrentChange(f"{self.target} changed while rofs was fixing it; nothing written, run rofs fix again")
             if self.name is None:
@@ -204,6 +204,31 @@ class Replacement:
         except OSError:
             pass
         self._close_dir()
+
+    def _keep_identity(self, fd: int) -> None:
+        """Give the new file the old one's owner, group and mode (a new file: 0666 less the umask);
+        refuse when the old one has other hard links, which a rename would leave unchanged."""
+        try:
+            old = os.stat(self.leaf, dir_fd=self.dirfd, follow_symlinks=False)
+        except FileNotFoundError:
+            old = None
+        if old is None or stat.S_ISLNK(old.st_mode):  # a link is replaced by a new file, not followed
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)
+            return
+        if old.st_nlink > 1:
+            raise Unreplaceable(errno.EMLINK, f"it has {old.st_nlink} hard links, and a new file put in its"
+                                " place would leave the others unchanged; nothing written (to change them"
+                                f" all, write the new text through this name: cat NEW > {self.target})")
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)  # as root, a rewrite must not hand the file to root
+        except PermissionError:
+            if old.st_uid != os.geteuid():
+                raise Unreplaceable(errno.EPERM, f"it belongs to user {old.st_uid}, and a new file put in its"
+                                    " place would belong to you; nothing written (run as its owner)") from None
+            # our own file in a group we are not in: the group becomes ours, as with any editor
+        os.fchmod(fd, stat.S_IMODE(old.st_mode))  # after chown, which clears set-id bits
 
     def discard(self) -> None:
         self.handle.close()

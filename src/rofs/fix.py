@@ -58,16 +58,14 @@ class FileFix:
         return self.error is None and self.fixed != self.original
 
     def diff(self, suggested: bool = False) -> str:
+        """The fix as a unified diff; with *suggested*, then what only the author can decide, as
+        a second diff from the fixed text (so a change the fix makes is never labelled a suggestion)."""
         old, new = _diff_names(self.path)
-        target = self.suggested if suggested and self.suggested is not None else self.fixed
-        return "".join(
-            difflib.unified_diff(
-                self.original.splitlines(keepends=True),
-                target.splitlines(keepends=True),
-                fromfile=old,
-                tofile=new + (" (suggested, not applied)" if suggested else ""),
-            )
-        )
+        text = _unified(self.original, self.fixed, old, new) if self.changed else ""
+        if suggested and self.suggested is not None and self.suggested != self.fixed:
+            text += _unified(self.fixed, self.suggested, new if self.changed else old,
+                             new + " (suggested, not applied)")
+        return text
 
     @property
     def has_suggestions(self) -> bool:
@@ -88,6 +86,11 @@ class FileFix:
 
     def discard(self) -> None:
         """Drop what was prepared and not saved."""
+
+
+def _unified(before: str, after: str, old: str, new: str) -> str:
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), old, new)
+    return "".join(lines)
 
 
 def _diff_names(name: str) -> tuple[str, str]:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, TextIO, cast
 
 import click
 
+from rofs.terminal import printable
+
 if TYPE_CHECKING:
     from rofs.fix import FileFix
     from rofs.model import Finding
@@ -58,26 +60,25 @@ def report(results: list[FileFix], show_diff: bool) -> int:
     return tally.exit_code
 
 
+def _say(line: str) -> None:
+    click.echo(printable(line), err=True)  # file and object names may hold control bytes
+
+
 def _report_one(result: FileFix, out: TextIO, show_diff: bool, tally: Tally) -> None:
     if result.error:
         tally.errors += 1
-        click.echo(f"rofs: error: {result.error}", err=True)
+        _say(f"rofs: error: {result.error}")
         return
     if result.has_suggestions:
         tally.pending += 1
         if show_diff:
             result.write_diff(out, suggested=True)
         else:
-            click.echo(f"rofs: {result.path}: suggestions that only you can make: rofs fix --diff {result.path}", err=True)
+            _say(f"rofs: {result.path}: suggestions that only you can make: {diff_command(result.path)}")
     if not result.changed:
         if result.path == "<stdin>":
             result.write_fixed(out)
         return
-    tally.changed += 1
-    for line in fixed_findings(result.applied):
-        click.echo(f"rofs: {line}", err=True)
-    for note in grouped_notes(result.notes):
-        click.echo(f"rofs: {result.path}: {note}", err=True)
     if show_diff:
         if not result.has_suggestions:
             result.write_diff(out)
@@ -87,18 +88,27 @@ def _report_one(result: FileFix, out: TextIO, show_diff: bool, tally: Tally) -> 
         try:
             result.save()
         except OSError as exc:
-            tally.errors += 1
-            click.echo(f"rofs: error: cannot write {result.path}: {exc.strerror or exc}", err=True)
+            tally.errors += 1  # nothing was changed: the findings are still there
+            _say(f"rofs: error: cannot write {result.path}: {exc.strerror or exc}")
             return
-        click.echo(f"fixed {result.path}", err=True)
+    tally.changed += 1
+    for line in fixed_findings(result.applied):
+        _say(f"rofs: {line}")
+    for note in grouped_notes(result.notes):
+        _say(f"rofs: {result.path}: {note}")
+    if not show_diff and result.path != "<stdin>":
+        _say(f"fixed {result.path}")
 
 
-def fixed_findings(findings: list[Finding], shown: int = 20) -> list[str]:
-    """What a fix resolves, finding by finding, in the audit's words (the first *shown* of a file)."""
-    out = [f"{f.location} {f.rule} fixed: {f.fix}" for f in findings[:shown]]
-    if len(findings) > shown:
-        out.append(f"... and {len(findings) - shown} more findings fixed (rofs audit lists them before the fix)")
-    return out
+def diff_command(path: str) -> str:
+    """The command that shows a file's suggestions (standard input is piped in again)."""
+    return "rofs fix --diff - < FILE" if path == "<stdin>" else f"rofs fix --diff {path}"
+
+
+def fixed_findings(findings: list[Finding]) -> list[str]:
+    """What a fix resolves, finding by finding, in the audit's words (every one: a reviewer reads
+    what changed here, not in a second audit)."""
+    return [f"{f.location} {f.rule} fixed: {f.fix}" for f in findings]
 
 
 def grouped_notes(notes: list[str], shown: int = 3) -> list[str]:

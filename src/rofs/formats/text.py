@@ -15,6 +15,7 @@ from rofs.model import Finding
 from rofs.remedy import fix_label
 from rofs.results import AuditResult
 from rofs.sources.interface import SourceFile
+from rofs.terminal import printable
 
 STYLE = {"critical": ("red", True), "high": ("red", False), "medium": ("yellow", False), "low": ("cyan", False)}
 
@@ -41,26 +42,27 @@ def render(
                 if not show_suppressed:
                     continue
             if not header:
-                out.write("\n" + style(source.path, bold=True, underline=True) + "\n")
+                out.write("\n" + style(printable(source.path), bold=True, underline=True) + "\n")
                 header = True
             out.write(_line(f, style) + "\n")
         result.files.append(source)
         for error in source.errors:
-            out.write(style("error", fg="red", bold=True) + f" {error}\n")
+            out.write(style("error", fg="red", bold=True) + f" {printable(str(error))}\n")
     out.write("\n" + summary_line(result) + "\n")
     return result
 
 
 def _line(f: Finding, style) -> str:
     fg, bold = STYLE[f.severity.value]
-    who = f"{f.kind}/{f.object}" + (f" [{f.container}]" if f.container else "")
-    line = f"{f.location} {style(f.rule, fg=fg, bold=bold)} {f.message} " + style(
+    # names come from the files: a newline or an escape sequence in one must not forge a line
+    who = printable(f"{f.kind}/{f.object}" + (f" [{f.container}]" if f.container else ""))
+    line = f"{printable(str(f.location))} {style(f.rule, fg=fg, bold=bold)} {printable(f.message)} " + style(
         f"({who}; {f.name}, {f.severity.value})", dim=True
     )
     if f.suppressed is not None:
-        return style(f"{line} suppressed: {f.suppressed}", dim=True)
+        return style(f"{line} suppressed: {printable(f.suppressed)}", dim=True)
     if f.fix:
-        line += "\n" + style(f"    {fix_label(f.applicability)}: {f.fix}", dim=True)
+        line += "\n" + style(f"    {fix_label(f.applicability)}: {printable(f.fix)}", dim=True)
     return line
 
 
