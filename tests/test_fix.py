@@ -555,3 +555,20 @@ spec:
         - name: api
           image: registry.example.com/shop/api:2
 """
+
+
+def test_a_mount_added_to_a_service_others_merge_would_change_them_so_it_is_refused(tmp_path: Path):
+    """`web` takes `volumes:` from `db` through `<<`: a tmpfs appended to db's list would be
+    mounted in web too (found by the property test)."""
+    text = ("services:\n  db: &db\n    build: ./app\n    volumes: []\n"
+            "  web:\n    build: ./app\n    tmpfs:\n    - /tmp:size=64m\n    <<: *db\n")
+    result = fix_text(text, str(tmp_path / "compose.yaml"), builtin_registry(), SELECTED)
+    assert result.error is not None and "other services merge it (<<)" in result.error
+    assert "its mount at /tmp would change for them too" in result.error
+    # the same, once web sets its own volumes: db's list is db's alone, and the fix goes ahead
+    own = text.replace("    <<: *db\n", "    volumes: []\n    <<: *db\n")
+    fixed = fix_text(own, str(tmp_path / "compose.yaml"), builtin_registry(), SELECTED)
+    assert fixed.error is None
+    after = yaml.safe_load(fixed.fixed)["services"]
+    assert after["db"]["volumes"] == [{"type": "tmpfs", "target": "/tmp", "tmpfs": {"size": 268435456}}]
+    assert after["web"]["volumes"] == [] and after["web"]["tmpfs"] == ["/tmp:size=64m"]

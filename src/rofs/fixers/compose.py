@@ -148,6 +148,7 @@ class ComposeFixer:
         if "volumes" in fx.inherited and (fx.entries or fx.handled):
             editor.add_keys(node, {"volumes": fx.inherited["volumes"] + fx.entries})
         elif fx.entries:
+            fx.refuse_if_merged(str(fx.entries[0]["target"]), "volumes")
             editor.extend_list(node, "volumes", fx.entries)
 
     @staticmethod
@@ -222,7 +223,7 @@ class ServiceFix:
     declared: set[str]  # named volumes the top level declares
     new_top: dict[str, dict]  # named volumes the fix declares
     skipped: set[int]  # ids of the remedies not applied
-    merged_into: set[int]  # ids of the mappings others merge (`<<: *db`)
+    merged_into: dict[int, set[str]]  # id of a mapping others merge (`<<: *db`) -> the keys they take from it
     short: set[str]  # paths of the short `tmpfs:` entries
     long_items: dict[str, yaml.MappingNode]  # `type: tmpfs` items of `volumes:`, by target
     volume_items: dict[str, yaml.Node]  # every item of `volumes:`, by target
@@ -233,7 +234,7 @@ class ServiceFix:
 
     @classmethod
     def of(cls, editor: _Editor, node: yaml.MappingNode, workload: Workload, notes: list[str], declared: set[str],
-           new_top: dict[str, dict], skipped: set[int], merged_into: set[int]) -> ServiceFix:
+           new_top: dict[str, dict], skipped: set[int], merged_into: dict[int, set[str]]) -> ServiceFix:
         volumes = merged_get(node, "volumes")
         # `tmpfs:` / `volumes:` that come from a merge key (`<<: *defaults`) are not edited in place
         # (that would change every service sharing them): the service gets its own copy instead.
@@ -255,9 +256,10 @@ class ServiceFix:
         self.new_top[name] = {}
         return name
 
-    def refuse_if_merged(self, path: str) -> None:
-        """A mount of a service that others merge (`<<: *db`) is not changed in place: it would change them too."""
-        if id(self.node) in self.merged_into:
+    def refuse_if_merged(self, path: str, key: str) -> None:
+        """The `tmpfs:` or `volumes:` (*key*) of a service that others merge (`<<: *db`) and do not
+        set themselves is not changed in place: it would change theirs too."""
+        if key in self.merged_into.get(id(self.node), ()):
             raise ValueError(f"{self.label}: other services merge it (<<), and its mount at {path} would change for"
                              " them too; give those services their own tmpfs/volumes first")
 
@@ -275,10 +277,10 @@ def _persist_tmpfs(fx: ServiceFix, path: str) -> None:
             fx.inherited["volumes"] = [i for i in fx.inherited["volumes"] if _item_target(i) != path]
             fx.entries.append(entry)
         elif isinstance(item, yaml.ScalarNode) or is_flow(item):
-            fx.refuse_if_merged(path)
+            fx.refuse_if_merged(path, "volumes")
             fx.editor.replace(item, "{" + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}")
         else:
-            fx.refuse_if_merged(path)
+            fx.refuse_if_merged(path, "volumes")
             fx.editor.delete_lines(item.start_mark.line, last_line(item))
             fx.entries.append(entry)
     fx.handled.add(path)
@@ -295,7 +297,7 @@ def _bound_tmpfs(fx: ServiceFix, path: str, size: int) -> None:
             if _long_tmpfs_target(i) == path:
                 i["tmpfs"] = {**(i.get("tmpfs") or {}), "size": size}
     elif path in fx.long_items:
-        fx.refuse_if_merged(path)
+        fx.refuse_if_merged(path, "volumes")
         fx.editor.set_value(fx.long_items[path], ["tmpfs", "size"], size)
     fx.handled.add(path)
 
@@ -305,7 +307,7 @@ def _take_out_moved(fx: ServiceFix) -> None:
     if fx.moved and "tmpfs" in fx.inherited:
         fx.editor.add_keys(fx.node, {"tmpfs": [t for t in fx.inherited["tmpfs"] if _tmpfs_path(t) not in fx.moved]})
     elif fx.moved:
-        fx.refuse_if_merged(min(fx.moved))
+        fx.refuse_if_merged(min(fx.moved), "tmpfs")
         ComposeFixer._remove_tmpfs(fx.editor, fx.node, fx.moved)
 
 
@@ -365,9 +367,11 @@ def _long_tmpfs_items(volumes: yaml.Node | None) -> dict[str, yaml.MappingNode]:
     return out
 
 
-def _merge_sources(root: yaml.Node) -> set[int]:
-    """Ids of the mappings merged into others (the values of `<<` keys)."""
-    out: set[int] = set()
+def _merge_sources(root: yaml.Node) -> dict[int, set[str]]:
+    """For each mapping merged into others (the values of `<<` keys), by id: the keys of it that
+    some mapping merging it does not set itself, so takes from it (precedence between several
+    merged mappings is ignored: a key may be counted that another source provides)."""
+    out: dict[int, set[str]] = {}
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -378,9 +382,13 @@ def _merge_sources(root: yaml.Node) -> set[int]:
         if isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
             continue
+        own = {k.value for k, _ in node.value if k.tag != MERGE_TAG and isinstance(k, yaml.ScalarNode)}
         for knode, vnode in node.value:
             if knode.tag == MERGE_TAG:
-                out.update(id(n) for n in (vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]))
+                for source in vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]:
+                    if isinstance(source, yaml.MappingNode):
+                        taken = {k.value for k, _ in source.value if isinstance(k, yaml.ScalarNode)} - own
+                        out.setdefault(id(source), set()).update(taken)
             stack.append(vnode)
     return out
 
