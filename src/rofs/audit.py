@@ -15,6 +15,7 @@ from rofs.model import Finding, Severity, Workload
 from rofs.profiles import ProfileRegistry
 from rofs.results import AuditResult, FileReport
 from rofs.rules import RULES, SUPPRESSION_RULE, Context
+from rofs.rules.common import UNKNOWN_LEAVE
 from rofs.sources.interface import SourceFile
 
 __all__ = ["AuditOptions", "AuditResult", "FileReport", "audit", "iter_audit", "stream_audit"]
@@ -27,6 +28,7 @@ class AuditOptions:
     exclude: tuple[str, ...] = ()
     fail_on: Severity = Severity.LOW
     keep_workloads: bool = False  # keep the model of every file in the result (tests, fix)
+    unknown_images: str = UNKNOWN_LEAVE  # what the fix of an image without a profile is (rules.common)
 
 
 # --- checking ---------------------------------------------------------------------
@@ -44,7 +46,7 @@ def stream_audit(
     ``options.keep_workloads``), so memory stays flat however long the input."""
     options = options or AuditOptions()
     selected = set(options.select if options.select is not None else RULES) - options.ignore
-    ctx = Context(registry)
+    ctx = Context(registry, options.unknown_images)
     for path, explicit in discover(inputs, options.exclude):
         if progress:
             progress(path)

@@ -2,7 +2,8 @@
 
 Looked up in the working directory (``--config FILE`` names one explicitly).  Keys:
 ``select``, ``ignore`` (lists of rule IDs, names or prefixes), ``fail-on`` (severity),
-``profile-files`` (list of paths, relative to the config file), ``exclude`` (globs).
+``profile-files`` (list of paths, relative to the config file), ``exclude`` (globs),
+``unknown-images`` (``leave`` or ``read-only``: what a fix does with an image without a profile).
 Command-line options win over the file.
 """
 
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-KEYS = {"select", "ignore", "fail-on", "profile-files", "exclude"}
+KEYS = {"select", "ignore", "fail-on", "profile-files", "exclude", "unknown-images"}
+UNKNOWN_IMAGES = ("leave", "read-only")  # as rofs.rules.common.UNKNOWN_IMAGES
 
 
 class ConfigError(ValueError):
@@ -29,6 +31,7 @@ class Settings:
     fail_on: str | None = None
     profile_files: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
+    unknown_images: str | None = None
 
 
 def load(explicit: str | None = None, cwd: Path | None = None) -> Settings:
@@ -83,6 +86,9 @@ def _settings(data: object, path: Path) -> Settings:
     fail_on = data.get("fail-on")
     if fail_on is not None and not isinstance(fail_on, str):
         raise ConfigError(f"{path}: fail-on must be one of low, medium, high, critical")
+    unknown_images = data.get("unknown-images")
+    if unknown_images is not None and unknown_images not in UNKNOWN_IMAGES:
+        raise ConfigError(f"{path}: unknown-images must be one of {', '.join(UNKNOWN_IMAGES)}")
     return Settings(
         source=str(path),
         select=strings("select") if "select" in data else None,
@@ -90,4 +96,5 @@ def _settings(data: object, path: Path) -> Settings:
         fail_on=fail_on,
         profile_files=[str(path.parent / p) for p in strings("profile-files")],
         exclude=strings("exclude"),
+        unknown_images=unknown_images,
     )

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,6 +31,7 @@ from rofs.intake import STDIN, Taken, detect, discover, take, text_reader, unrea
 from rofs.model import Finding, SourceFormat
 from rofs.profiles import ProfileRegistry
 from rofs.rules import RULES, Context, fixable
+from rofs.rules.common import UNKNOWN_LEAVE
 from rofs.sources.interface import comment_pragmas
 from rofs.sources.kubernetes import ShapeError, yaml_error
 from rofs.stream import chunks, gc_paused
@@ -52,6 +54,7 @@ class FileFix:
     suggested: str | None = None  # Dockerfiles: the fix plus what only the author can decide
     stamp: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) when read: to detect a concurrent change
     applied: list[Finding] = field(default_factory=list)  # the findings this fix resolves (as the audit words them)
+    unprofiled: Counter[str] = field(default_factory=Counter)  # images left as they are, no profile: containers
 
     @property
     def changed(self) -> bool:
@@ -98,18 +101,24 @@ def _diff_names(name: str) -> tuple[str, str]:
     return (name, name) if name.startswith("/") or name == "<stdin>" else (f"a/{name}", f"b/{name}")
 
 
-def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
-    """Fix one file's text (nothing is written here)."""
+def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str],
+             unknown_images: str = UNKNOWN_LEAVE) -> FileFix:
+    """Fix one file's text (nothing is written here).  *unknown_images*: what to do with images
+    that have no profile (see rofs.rules.common.UNKNOWN_IMAGES)."""
+    return _fix_text_in(text, path, Context(registry, unknown_images), selected)
+
+
+def _fix_text_in(text: str, path: str, ctx: Context, selected: set[str]) -> FileFix:
     with gc_paused():
-        return _fix_text(text, path, registry, selected)
+        return _fix_text(text, path, ctx, selected)
 
 
-def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
+def _fix_text(text: str, path: str, ctx: Context, selected: set[str]) -> FileFix:
     result = FileFix(path=path, original=text, fixed=text)
     body = text.removeprefix("\ufeff")
     bom = text[: len(text) - len(body)]
     if text_reader(os.path.basename(path), body) is not None:
-        return _fix_dockerfile(result, body, bom, registry, selected)
+        return _fix_dockerfile(result, body, bom, ctx, selected)
     try:
         documents = [d for d in yaml.compose_all(body, Loader=Loader) if d is not None]
     except yaml.YAMLError as exc:
@@ -119,7 +128,6 @@ def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str
     result.format = kind
     if kind is None:
         return result
-    ctx = Context(registry)
     pragmas = comment_pragmas(body, path)
     as_json = _json_text(body)
     style = JSON_STYLE.set(as_json)
@@ -128,6 +136,7 @@ def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str
             fixer = KubernetesFixer(ctx, selected)
             edits, notes = fixer.fix(body, path, pragmas, append=not as_json)
             result.applied = fixer.applied
+            result.unprofiled = fixer.unprofiled
         else:
             from rofs.fixers.compose import ComposeFixer
 
@@ -135,6 +144,7 @@ def _fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str
             fixer = None
             edits, notes = compose.fix(body, path, pragmas)
             result.applied = compose.applied
+            result.unprofiled = compose.unprofiled
         fixed = bom + apply(body, edits)
         if as_json and fixer is not None and fixer.appended_docs:
             fixed = bom + _json_with(fixed[len(bom):], fixer.appended_docs, body)
@@ -183,7 +193,7 @@ def _json_with(fixed: str, documents: list[dict], original: str) -> str:
     return json.dumps(value, indent=indent) + "\n"
 
 
-def _fix_dockerfile(result: FileFix, body: str, bom: str, registry: ProfileRegistry, selected: set[str]) -> FileFix:
+def _fix_dockerfile(result: FileFix, body: str, bom: str, ctx: Context, selected: set[str]) -> FileFix:
     from rofs.fixers.dockerfile import DockerfileFixer
     from rofs.sources.dockerfile import DockerfileSource
 
@@ -193,7 +203,7 @@ def _fix_dockerfile(result: FileFix, body: str, bom: str, registry: ProfileRegis
         result.error = f"{result.path}: cannot fix: {source.errors[0]}"
         return result
     findings = [f for w in source.workloads
-                for f in active(w, Context(registry), selected, comment_pragmas(body, result.path) + source.suppressions)]
+                for f in active(w, ctx, selected, comment_pragmas(body, result.path) + source.suppressions)]
     fixer = DockerfileFixer()
     try:
         applied, suggested, notes = fixer.fix(body, findings)
@@ -207,21 +217,23 @@ def _fix_dockerfile(result: FileFix, body: str, bom: str, registry: ProfileRegis
     return result
 
 
-def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(), show_diff: bool = False) -> list[FileFix]:
+def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(), show_diff: bool = False,
+              unknown_images: str = UNKNOWN_LEAVE) -> list[FileFix]:
     """Fix every file of *inputs* (nothing is written here: see FileFix.save).  Files past
     STREAM_BYTES, and long standard input, are fixed piece by piece (``fix_stream``)."""
+    ctx = Context(registry, unknown_images)
     out: list[FileFix] = []
     for path, explicit in discover(inputs, exclude):
         taken = take(path, explicit, stream_json=False, special=False)  # JSON is fixed whole
         if taken is None or taken.skipped:
             continue
-        fixed = _fix_taken(taken, registry, selected, show_diff)
+        fixed = _fix_taken(taken, ctx, selected, show_diff)
         if fixed is not None:
             out.append(fixed)
     return out
 
 
-def _fix_taken(taken: Taken, registry: ProfileRegistry, selected: set[str], show_diff: bool) -> FileFix | None:
+def _fix_taken(taken: Taken, ctx: Context, selected: set[str], show_diff: bool) -> FileFix | None:
     if taken.error:
         return FileFix(path=taken.display, error=str(taken.error))
     if taken.path != STDIN and os.path.islink(taken.path):
@@ -232,13 +244,13 @@ def _fix_taken(taken: Taken, registry: ProfileRegistry, selected: set[str], show
                        " the fix back to: pipe it in instead (rofs fix - < FILE > FIXED)")
     if taken.stream:
         target = Path(taken.path) if taken.path != STDIN else None
-        return fix_stream(taken.stream, taken.display, registry, selected, target, show_diff)
+        return _fix_stream_in(taken.stream, taken.display, ctx, selected, target, show_diff)
     text, error, skip = taken.text(keep_endings=True)
     if error:
         return FileFix(path=taken.display, error=str(error))
     if skip or text is None:
         return None
-    result = fix_text(text, taken.display, registry, selected)
+    result = _fix_text_in(text, taken.display, ctx, selected)
     result.stamp = taken.stamp
     return result
 
@@ -314,7 +326,7 @@ class _Collision(Exception):
 
 
 def fix_stream(source: str, display: str, registry: ProfileRegistry, selected: set[str],
-               target: Path | None, show_diff: bool) -> FileFix:
+               target: Path | None, show_diff: bool, unknown_images: str = UNKNOWN_LEAVE) -> FileFix:
     """Fix a long Kubernetes stream piece by piece (see rofs.stream): memory stays flat.
 
     The fixed text goes to a temp file beside *target* (ready for ``save``), or to a private
@@ -322,14 +334,19 @@ def fix_stream(source: str, display: str, registry: ProfileRegistry, selected: s
     persistent paths are written once, after the last document, as for a whole file.  A file
     that turns out not to be Kubernetes is fixed whole, as usual.
     """
+    return _fix_stream_in(source, display, Context(registry, unknown_images), selected, target, show_diff)
+
+
+def _fix_stream_in(source: str, display: str, ctx: Context, selected: set[str], target: Path | None,
+                   show_diff: bool) -> FileFix:
     stamp = file_stamp(source) if target is not None else None
     try:
         with open(source, "rb") as probe:
             if b"\x00" in probe.read(8192):
                 return FileFix(path=display, error=f"{display}: {unreadable_text('binary')}")
-        return _fix_stream_pass(source, display, registry, selected, target, show_diff, stamp, set())
+        return _fix_stream_pass(source, display, ctx, selected, target, show_diff, stamp, set())
     except _Collision as again:
-        return _fix_stream_pass(source, display, registry, selected, target, show_diff, stamp, again.args[0])
+        return _fix_stream_pass(source, display, ctx, selected, target, show_diff, stamp, again.args[0])
     except OSError as exc:
         return FileFix(path=display, error=f"{display}: cannot read: {exc.strerror or exc}")
 
@@ -409,12 +426,13 @@ class _StreamPass:
     """One pass over a long Kubernetes stream: pieces parsed, fixed and written out in order;
     the claims the fix adds go after the last piece."""
 
-    def __init__(self, source: str, display: str, registry: ProfileRegistry, selected: set[str],
+    def __init__(self, source: str, display: str, ctx: Context, selected: set[str],
                  stamp: tuple[int, int, int] | None, preseed: set[str]):
         self.display = display
         self.result = StreamedFix(path=display, source=source, stamp=stamp, format=SourceFormat.KUBERNETES)
-        self.fixer = KubernetesFixer(Context(registry), selected)
+        self.fixer = KubernetesFixer(ctx, selected)
         self.result.applied = self.fixer.applied  # the same list: it grows piece by piece
+        self.result.unprofiled = self.fixer.unprofiled
         self.taken = set(preseed)  # claim names found in the stream, or added by this fix
         self.existing: set[str] = set()  # claim names found in the stream
         self.appended: list[str] = []
@@ -521,15 +539,15 @@ class _StreamPass:
             self.result.discard()
 
 
-def _fix_stream_pass(source: str, display: str, registry: ProfileRegistry, selected: set[str], target: Path | None,
+def _fix_stream_pass(source: str, display: str, ctx: Context, selected: set[str], target: Path | None,
                      show_diff: bool, stamp: tuple[int, int, int] | None, preseed: set[str]) -> FileFix:
-    fixing = _StreamPass(source, display, registry, selected, stamp, preseed)
+    fixing = _StreamPass(source, display, ctx, selected, stamp, preseed)
     result = fixing.result
     try:
         fixing.open_outputs(target, show_diff)
         return fixing.run(source)
     except _NotKubernetes:
-        return _whole(source, display, registry, selected, stamp, result)
+        return _whole(source, display, ctx, selected, stamp, result)
     except UnicodeDecodeError as exc:
         result.error = f"{display}: not UTF-8 (byte {exc.start} of a block): nothing fixed"
         return result
@@ -569,14 +587,14 @@ def _fix_piece(fixer, piece, body: str, docs, display: str, taken: set[str], res
     return fixed
 
 
-def _whole(source: str, display: str, registry: ProfileRegistry, selected: set[str],
+def _whole(source: str, display: str, ctx: Context, selected: set[str],
            stamp: tuple[int, int, int] | None, streamed: StreamedFix) -> FileFix:
     """A long file that is not Kubernetes (a Compose file): fixed whole, as usual."""
     streamed.discard()
     text, error, skip = read_text_raw(source)
     if error or skip or text is None:
         return FileFix(path=display, error=f"{display}: {error or skip}")
-    result = fix_text(text, display, registry, selected)
+    result = _fix_text_in(text, display, ctx, selected)
     result.stamp = stamp
     return result
 

@@ -8,12 +8,14 @@ review, 2 a file could not be fixed or written.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO, cast
 
 import click
 
+from rofs.remedy import BUILT_FROM_SOURCE
 from rofs.terminal import printable
 
 if TYPE_CHECKING:
@@ -56,6 +58,8 @@ def report(results: list[FileFix], show_diff: bool) -> int:
     finally:
         for result in results:
             result.discard()
+    for line in unprofiled_lines(results):
+        _say(line)
     click.echo(tally.summary(show_diff), err=True)
     return tally.exit_code
 
@@ -98,6 +102,25 @@ def _report_one(result: FileFix, out: TextIO, show_diff: bool, tally: Tally) -> 
         _say(f"rofs: {result.path}: {note}")
     if not show_diff and result.path != "<stdin>":
         _say(f"fixed {result.path}")
+
+
+def unprofiled_lines(results: list[FileFix]) -> list[str]:
+    """Once per image, over every file: the containers left as they are for want of a profile,
+    and how to learn what they write."""
+    containers: Counter[str] = Counter()
+    files: Counter[str] = Counter()
+    for result in results:
+        if result.error is None:
+            containers.update(result.unprofiled)
+            files.update(result.unprofiled.keys())
+    out = []
+    for image, n in sorted(containers.items()):
+        where = f"{n} container{'s' if n > 1 else ''} in {files[image]} file{'s' if files[image] > 1 else ''}"
+        what = "images built from source" if image == BUILT_FROM_SOURCE else image
+        out.append(f"rofs: no profile for {what} ({where}): left as it is. Learn what it writes with"
+                   " `rofs trace -- COMMAND` (or `rofs run --image saved-image.tar`), then fix again with"
+                   " --profile-file; or make it read-only with a bounded /tmp only: --unknown-images read-only")
+    return out
 
 
 def diff_command(path: str) -> str:

@@ -174,8 +174,31 @@ class Suggestion:
         return self.text
 
 
-Remedy = ReadOnlyRoot | RemovePodSetting | AddMount | MakePersistent | BoundVolume | DeclareVolume | ExecForm | NonRootUser | Suggestion
-SUGGESTION_ONLY = (DeclareVolume, Suggestion)
+@dataclass(frozen=True)
+class LearnPaths:
+    """The image has no profile: which paths it writes is unknown, so its root is not made
+    read-only until they are learnt (or the user opts into a bounded /tmp alone)."""
+
+    image: str | None  # None: a Compose service built from source
+
+    def describe(self, words: Wording) -> str:
+        what = self.image or "this build"
+        return (f"learn the paths {what} writes (rofs trace -- COMMAND, or rofs run --image saved-image.tar),"
+                f" then fix with --profile-file; --unknown-images read-only sets {words.read_only()} with a"
+                " bounded /tmp only")
+
+
+BUILT_FROM_SOURCE = "(built from source)"
+
+
+def unprofiled_images(findings) -> list[str]:
+    """The images (or BUILT_FROM_SOURCE) of *findings* left as they are for want of a profile."""
+    return [r.image or BUILT_FROM_SOURCE for f in findings for r in f.remedies if isinstance(r, LearnPaths)]
+
+
+SUGGESTION_ONLY = (DeclareVolume, Suggestion, LearnPaths)
+Remedy = (ReadOnlyRoot | RemovePodSetting | AddMount | MakePersistent | BoundVolume | DeclareVolume | ExecForm
+          | NonRootUser | Suggestion | LearnPaths)
 
 
 def describe(remedies: tuple[Remedy, ...], words: Wording) -> str:
@@ -186,7 +209,7 @@ def describe(remedies: tuple[Remedy, ...], words: Wording) -> str:
 REMEDY_TYPES = {
     ReadOnlyRoot: "read-only-root", RemovePodSetting: "remove-pod-setting", AddMount: "add-mount",
     MakePersistent: "make-persistent", BoundVolume: "bound-volume", DeclareVolume: "declare-volume",
-    ExecForm: "exec-form", NonRootUser: "non-root-user", Suggestion: "suggestion",
+    ExecForm: "exec-form", NonRootUser: "non-root-user", Suggestion: "suggestion", LearnPaths: "learn-paths",
 }
 
 
@@ -211,6 +234,7 @@ def _json(words: tuple[str, ...]) -> str:
 
 
 __all__ = [
+    "BUILT_FROM_SOURCE",
     "DEFAULT_EPHEMERAL",
     "DEFAULT_MEMORY",
     "DEFAULT_PERSISTENT",
@@ -219,6 +243,7 @@ __all__ = [
     "BoundVolume",
     "DeclareVolume",
     "ExecForm",
+    "LearnPaths",
     "MakePersistent",
     "NonRootUser",
     "ReadOnlyRoot",
@@ -227,4 +252,5 @@ __all__ = [
     "Suggestion",
     "Wording",
     "describe",
+    "unprofiled_images",
 ]

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 
 SEVERITIES = ["low", "medium", "high", "critical"]
 
+unknown_images_option = click.option(
+    "--unknown-images", type=click.Choice(["leave", "read-only"]), default=None,
+    help="What a fix does with a container whose image has no profile. leave (default): nothing, and"
+    " how to learn its paths is said once per image (a read-only root with a guessed /tmp crashes most"
+    " servers). read-only: set the read-only root with a bounded /tmp only.",
+)
+
 
 @click.command(short_help="Check K8s, Compose, Dockerfiles for read-only root problems.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
@@ -40,6 +47,7 @@ SEVERITIES = ["low", "medium", "high", "critical"]
 @click.option("--show-suppressed", is_flag=True, help="Also list suppressed findings (text format).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (default: .rofs.yaml or [tool.rofs] in pyproject.toml).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE.")
+@unknown_images_option
 @profile_file_option
 def audit(
     paths: tuple[str, ...],
@@ -51,6 +59,7 @@ def audit(
     show_suppressed: bool,
     config_file: str | None,
     output: str | None,
+    unknown_images: str | None,
     profile_files: tuple[str, ...],
 ) -> None:
     """Report every container that is not read-only, every path its app must write that has no
@@ -81,7 +90,8 @@ def audit(
         fail(f"fail-on must be one of {', '.join(SEVERITIES)}")
     threshold = Severity(level)
     _check_paths(paths)
-    options = AuditOptions(select=chosen, ignore=ignored, exclude=tuple(settings.exclude) + exclude, fail_on=threshold)
+    options = AuditOptions(select=chosen, ignore=ignored, exclude=tuple(settings.exclude) + exclude, fail_on=threshold,
+                           unknown_images=unknown_images or settings.unknown_images or "leave")
     progress = progress_printer() if fmt == "text" and sys.stderr.isatty() and not output else None
     if fmt == "text":
         from rofs.audit import stream_audit
@@ -142,6 +152,7 @@ def rule_cmd(rule_id: str) -> None:
 @click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Do not fix these rules.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (as for audit).")
+@unknown_images_option
 @profile_file_option
 def fix(
     paths: tuple[str, ...],
@@ -150,6 +161,7 @@ def fix(
     ignore: tuple[str, ...],
     exclude: tuple[str, ...],
     config_file: str | None,
+    unknown_images: str | None,
     profile_files: tuple[str, ...],
 ) -> None:
     """Rewrite Kubernetes and Compose files so every container has a read-only root AND the
@@ -179,7 +191,8 @@ def fix(
     chosen = _rules(list(select)) if select else set(ALL_RULES)
     ignored = _rules(list(ignore) + settings.ignore)
     _check_paths(paths)
-    results = fix_paths(paths, registry, chosen - ignored, tuple(settings.exclude) + exclude, show_diff=show_diff)
+    results = fix_paths(paths, registry, chosen - ignored, tuple(settings.exclude) + exclude, show_diff=show_diff,
+                        unknown_images=unknown_images or settings.unknown_images or "leave")
     raise SystemExit(fix_report.report(results, show_diff))
 
 

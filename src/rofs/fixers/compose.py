@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 import yaml
@@ -19,7 +20,15 @@ from rofs.fixers.editor import Editor
 from rofs.fixers.naming import unique_name
 from rofs.fixers.textedit import Lines, dash_column, flow, is_flow, last_line, render_block
 from rofs.model import Finding, SourceFormat, VolumeKind, Workload, path_covers, volume_name_for
-from rofs.remedy import DEFAULT_EPHEMERAL, AddMount, Applicability, BoundVolume, MakePersistent, ReadOnlyRoot
+from rofs.remedy import (
+    DEFAULT_EPHEMERAL,
+    AddMount,
+    Applicability,
+    BoundVolume,
+    MakePersistent,
+    ReadOnlyRoot,
+    unprofiled_images,
+)
 from rofs.rules import Context, fixable
 from rofs.rules.common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
 from rofs.sources.compose import VOLUME_MODES, ComposeSource
@@ -81,6 +90,7 @@ class ComposeFixer:
         self.ctx = ctx
         self.selected = set(selected) & fixable()
         self.applied: list[Finding] = []  # the findings whose remedies were written
+        self.unprofiled: Counter[str] = Counter()  # images left as they are, for want of a profile: services
 
     def fix(self, text: str, path: str, suppressions: list) -> tuple[list, list[str]]:
         documents = [d for d in yaml.compose_all(text, Loader=Loader) if d is not None]
@@ -107,8 +117,9 @@ class ComposeFixer:
             if node is None or id(node) in done:
                 continue  # `other: *service` is the same mapping: fixed once, for both
             done.add(id(node))
-            findings = [f for f in active(workload, self.ctx, self.selected, suppressions)
-                        if Applicability(f.applicability).applied]
+            every = active(workload, self.ctx, self.selected, suppressions)
+            self.unprofiled.update(unprofiled_images(every))
+            findings = [f for f in every if Applicability(f.applicability).applied]
             if findings:
                 for key in ("tmpfs", "volumes"):
                     if id(get(node, key)) in shared:

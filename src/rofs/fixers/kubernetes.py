@@ -9,6 +9,7 @@ image's files.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import yaml
@@ -26,6 +27,7 @@ from rofs.remedy import (
     MakePersistent,
     ReadOnlyRoot,
     RemovePodSetting,
+    unprofiled_images,
 )
 from rofs.rules import Context, fixable
 from rofs.rules.common import minimal
@@ -73,6 +75,7 @@ class KubernetesFixer:
         self.ctx = ctx
         self.selected = set(selected) & fixable()
         self.applied: list[Finding] = []  # the findings whose remedies were written (all pieces of a stream)
+        self.unprofiled: Counter[str] = Counter()  # images left as they are, for want of a profile: containers
 
     def fix(self, text: str, path: str, suppressions: list, documents: list | None = None,
             pvc_names: set[str] | None = None, append: bool = True) -> tuple[list, list[str]]:
@@ -94,8 +97,9 @@ class KubernetesFixer:
         self.appended_docs: list[dict] = []
         for doc in documents:
             for pod in source.pod_workloads(doc, path):
-                findings = [f for f in active(pod.workload, self.ctx, self.selected, suppressions)
-                            if Applicability(f.applicability).applied]
+                every = active(pod.workload, self.ctx, self.selected, suppressions)
+                self.unprofiled.update(unprofiled_images(every))
+                findings = [f for f in every if Applicability(f.applicability).applied]
                 if not findings:
                     continue
                 if editor is None:

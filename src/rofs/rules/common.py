@@ -86,12 +86,19 @@ def _reader_wordings() -> dict[SourceFormat, Wording]:
     return wordings()
 
 
+# What `rofs fix` does with a container whose image has no profile (``--unknown-images``).
+UNKNOWN_LEAVE = "leave"  # left as it is, with how to learn its paths: a guess would crash it
+UNKNOWN_READ_ONLY = "read-only"  # made read-only with a bounded /tmp only (the user asked for it)
+UNKNOWN_IMAGES = (UNKNOWN_LEAVE, UNKNOWN_READ_ONLY)
+
+
 @dataclass
 class Context:
-    """Everything a rule may consult besides the workload itself: the profiles, and how each
-    format words a remedy (from its reader)."""
+    """Everything a rule may consult besides the workload itself: the profiles, how each format
+    words a remedy (from its reader), and what to do with images that have no profile."""
 
     registry: ProfileRegistry
+    unknown_images: str = UNKNOWN_LEAVE
     wordings: dict[SourceFormat, Wording] = field(default_factory=_reader_wordings)
     _matches: dict[str, ProfileMatch | None] = field(default_factory=dict)
 

@@ -31,8 +31,10 @@ containers:
 
 ## Fix
 Set the flag on the container and mount every path the app's profile needs writable
-(`rofs generate APP` shows them); for an image without a profile, start with a bounded
-`/tmp` and find the rest with `rofs trace`.
+(`rofs generate APP` shows them). An image without a profile is left as it is, since a
+read-only root with a guessed `/tmp` crashes most servers at start: learn its paths with
+`rofs trace` (or `rofs run --image`) and pass the profile with `--profile-file`, or opt into
+a read-only root with a bounded `/tmp` alone with `--unknown-images read-only`.
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
-from rofs.remedy import Applicability, ReadOnlyRoot, Remedy
-from rofs.rules.common import READ_ONLY_REFS, Context, missing_mounts, mount_remedies
+from rofs.remedy import Applicability, LearnPaths, ReadOnlyRoot, Remedy
+from rofs.rules.common import READ_ONLY_REFS, UNKNOWN_LEAVE, Context, missing_mounts, mount_remedies
 
 META = RuleMeta(
     id="RO101",
@@ -72,8 +74,10 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
                 message += f"; {match.profile.title} then needs writable " + ", ".join(m.path for m in needed)
             else:
                 message += f"; every path {match.profile.title} writes is already mounted"
-        elif container.image:
-            message += "; no profile for this image: find its writable paths with `rofs trace`"
+        else:
+            message += f"; no profile for {'this image' if container.image else 'this build'}, so the paths it writes are unknown"
         remedies: tuple[Remedy, ...] = (ReadOnlyRoot(container.name), *mount_remedies(workload, container, mounts))
+        if match is None and ctx.unknown_images == UNKNOWN_LEAVE:
+            remedies = (LearnPaths(container.image),)  # a read-only root with a guessed /tmp crashes most servers
         yield ctx.finding(META, workload, container.security.where("read_only_root_fs"), message, container,
                           remedies=remedies)
