@@ -136,6 +136,9 @@ class SecuritySettings(_Located):
     capabilities_add: tuple[str, ...] = ()
     capabilities_drop: tuple[str, ...] = ()
     seccomp_profile: str | None = None
+    # fields whose value is a variable the runtime fills in (Compose ``read_only: ${RO}``), and
+    # the text as written: not known here, so neither true nor false
+    interpolated: tuple[tuple[str, str], ...] = ()
     location: Location | None = None
     field_locations: FieldLocations = ()
 

@@ -235,13 +235,14 @@ class ServiceFix:
     new_top: dict[str, dict]  # named volumes the fix declares
     skipped: set[int]  # ids of the remedies not applied
     merged_into: dict[int, set[str]]  # id of a mapping others merge (`<<: *db`) -> the keys they take from it
-    short: set[str]  # paths of the short `tmpfs:` entries
+    short: dict[str, yaml.ScalarNode]  # the short `tmpfs:` entries, by path
     long_items: dict[str, yaml.MappingNode]  # `type: tmpfs` items of `volumes:`, by target
     volume_items: dict[str, yaml.Node]  # every item of `volumes:`, by target
     inherited: dict[str, list]  # `tmpfs:` / `volumes:` that come from a merge key, as plain values
     entries: list[dict] = field(default_factory=list)  # long-syntax items to add to `volumes:`
     moved: set[str] = field(default_factory=set)  # short `tmpfs:` entries to take out (they move to `volumes:`)
     handled: set[str] = field(default_factory=set)  # tmpfs paths made persistent or bounded
+    resized: bool = False  # an inherited short `tmpfs:` entry got a size: the service needs its own copy
 
     @classmethod
     def of(cls, editor: _Editor, node: yaml.MappingNode, workload: Workload, notes: list[str], declared: set[str],
@@ -299,10 +300,17 @@ def _persist_tmpfs(fx: ServiceFix, path: str) -> None:
 
 
 def _bound_tmpfs(fx: ServiceFix, path: str, size: int) -> None:
-    """The tmpfs at *path* gets a size (a short entry moves to the long syntax, the only one with a size)."""
-    if path in fx.short:
-        fx.moved.add(path)
-        fx.entries.append({"type": "tmpfs", "target": path, "tmpfs": {"size": size}})
+    """The tmpfs at *path* gets a size; a short entry keeps its form and every option it has
+    (``/tmp:rw,noexec,nosuid`` -> ``/tmp:rw,noexec,nosuid,size=256m``)."""
+    if path in fx.short and "tmpfs" in fx.inherited:
+        fx.inherited["tmpfs"] = [_with_size(t, size) if _tmpfs_path(t) == path else t for t in fx.inherited["tmpfs"]]
+        fx.resized = True
+    elif path in fx.short:
+        fx.refuse_if_merged(path, "tmpfs")
+        node = fx.short[path]
+        new = _with_size(node.value, size)
+        in_flow = is_flow(get(fx.node, "tmpfs"))
+        fx.editor.replace(node, json.dumps(new) if node.style or in_flow else new)
     elif path in fx.long_items and "volumes" in fx.inherited:
         for i in fx.inherited["volumes"]:
             if _long_tmpfs_target(i) == path:
@@ -315,7 +323,7 @@ def _bound_tmpfs(fx: ServiceFix, path: str, size: int) -> None:
 
 def _take_out_moved(fx: ServiceFix) -> None:
     """Remove the short `tmpfs:` entries that moved to `volumes:`."""
-    if fx.moved and "tmpfs" in fx.inherited:
+    if (fx.moved or fx.resized) and "tmpfs" in fx.inherited:
         fx.editor.add_keys(fx.node, {"tmpfs": [t for t in fx.inherited["tmpfs"] if _tmpfs_path(t) not in fx.moved]})
     elif fx.moved:
         fx.refuse_if_merged(min(fx.moved), "tmpfs")
@@ -361,10 +369,17 @@ def _add_mount(fx: ServiceFix, need: AddMount) -> None:
         fx.entries.append({"type": "tmpfs", "target": need.path, "tmpfs": {"size": need.size or DEFAULT_EPHEMERAL}})
 
 
-def _short_tmpfs_paths(value: yaml.Node | None) -> set[str]:
-    """Paths of a service's `tmpfs:` value (a string or a list)."""
+def _short_tmpfs_paths(value: yaml.Node | None) -> dict[str, yaml.ScalarNode]:
+    """The entries of a service's `tmpfs:` value (a string or a list), by path."""
     items = [value] if isinstance(value, yaml.ScalarNode) else getattr(value, "value", []) or []
-    return {i.value.split(":", 1)[0].rstrip("/") for i in items if isinstance(i, yaml.ScalarNode) and i.value}
+    return {i.value.split(":", 1)[0].rstrip("/"): i for i in items if isinstance(i, yaml.ScalarNode) and i.value}
+
+
+def _with_size(entry: object, size: int) -> str:
+    """A short tmpfs entry with ``size=`` added (or replaced), its other options kept in order."""
+    path, _, options = str(entry).partition(":")
+    kept = [o for o in options.split(",") if o and not o.strip().startswith("size=")]
+    return f"{path}:{','.join([*kept, 'size=' + format_docker_size(size)])}"
 
 
 def _long_tmpfs_items(volumes: yaml.Node | None) -> dict[str, yaml.MappingNode]:

@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
-from rofs.remedy import Applicability, LearnPaths, ReadOnlyRoot, Remedy
+from rofs.remedy import Applicability, LearnPaths, ReadOnlyRoot, Remedy, Suggestion
 from rofs.rules.common import READ_ONLY_REFS, UNKNOWN_LEAVE, Context, missing_mounts, mount_remedies
 
 META = RuleMeta(
@@ -63,6 +63,15 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
     words = ctx.words(workload.format)
     for container in workload.containers:
         if container.security.read_only_root_fs is True:
+            continue
+        variable = dict(container.security.interpolated).get("read_only_root_fs")
+        if variable is not None:  # the user's decision, made where it runs: reported, never rewritten
+            yield ctx.finding(
+                META, workload, container.security.where("read_only_root_fs"),
+                f"{words.read_only().split(':')[0]} is set by a variable ({variable}) that rofs does not resolve,"
+                " so the root may be writable", container,
+                remedies=(Suggestion(f"make sure {variable} is true where this runs; to check the resolved"
+                                     " file: docker compose config | rofs audit -"),))
             continue
         state = "set to false" if container.security.read_only_root_fs is False else "not set"
         message = f"root filesystem is writable ({words.read_only()} {state})"

@@ -330,6 +330,8 @@ def _security(service: yaml.MappingNode, user: str | None, loc: Location, path: 
     node = present("read_only", "read_only_root_fs")
     if node is not None:
         values["read_only_root_fs"] = _cbool(node)
+        if _interpolated(node):
+            values["interpolated"] = (("read_only_root_fs", node.value),)
     node = present("privileged", "privileged")
     if node is not None:
         values["privileged"] = _cbool(node)
