@@ -309,7 +309,8 @@ def _bound_tmpfs(fx: ServiceFix, path: str, size: int) -> None:
         fx.refuse_if_merged(path, "tmpfs")
         node = fx.short[path]
         new = _with_size(node.value, size)
-        in_flow = is_flow(get(fx.node, "tmpfs"))
+        listed = get(fx.node, "tmpfs")
+        in_flow = listed is not None and is_flow(listed)
         fx.editor.replace(node, json.dumps(new) if node.style or in_flow else new)
     elif path in fx.long_items and "volumes" in fx.inherited:
         for i in fx.inherited["volumes"]:
