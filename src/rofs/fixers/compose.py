@@ -53,7 +53,7 @@ class _Editor(Editor):
             return super()._emit_map_add(mapping, items)
         column = mapping.value[0][0].start_mark.column
         end = max(last_line(mapping), _text_end_line(self.lines, mapping.value[0][0].start_mark.line, column))
-        offset, prefix = self.lines.after(end)
+        offset, prefix = self.lines.after(self.lines.comments_after(end, column))
         self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl), column)
 
 
@@ -195,7 +195,7 @@ class ComposeFixer:
         else:
             for item in value.value:
                 if item not in keep:
-                    editor.delete_lines(item.start_mark.line, last_line(item))
+                    editor.delete_lines(item.start_mark.line, last_line(item), item)
 
 
 @dataclass
@@ -293,7 +293,7 @@ def _persist_tmpfs(fx: ServiceFix, path: str) -> None:
             fx.editor.replace(item, "{" + ", ".join(f"{k}: {v}" for k, v in entry.items()) + "}")
         else:
             fx.refuse_if_merged(path, "volumes")
-            fx.editor.delete_lines(item.start_mark.line, last_line(item))
+            fx.editor.delete_lines(item.start_mark.line, last_line(item), item)
             fx.entries.append(entry)
     fx.handled.add(path)
     fx.notes.append(f"{fx.label}: {path} held data that must persist; it is now named volume {vname}.")

@@ -43,8 +43,17 @@ class Editor:
     def source(self, node: yaml.Node) -> str:
         return self.text[node.start_mark.index:node.end_mark.index]
 
-    def delete_lines(self, first: int, last: int) -> None:
-        self._edit(self.lines.start_of(first), self.lines.start_of(last + 1), "")
+    def delete_lines(self, first: int, last: int, *nodes: yaml.Node) -> None:
+        """Delete lines *first* to *last*, except the comment lines among them: a comment is the
+        author's and stays where it was (the lines of a block scalar in *nodes* are text, not
+        comments, and go)."""
+        text_lines = _scalar_lines(nodes)
+        kept = [n for n in range(first, last + 1) if n not in text_lines and self.lines.is_comment(n)]
+        start = first
+        for line in [*kept, last + 1]:
+            if line > start:
+                self._edit(self.lines.start_of(start), self.lines.start_of(line), "")
+            start = line + 1
 
     # --- structural operations ------------------------------------------------------
 
@@ -122,7 +131,7 @@ class Editor:
             # `- emptyDir: {}` then `  name: x`: pull the next key up onto the dash's line.
             self._edit(knode.start_mark.index, pairs[1][0].start_mark.index, "")
         else:
-            self.delete_lines(knode.start_mark.line, last_line(vnode))
+            self.delete_lines(knode.start_mark.line, last_line(vnode), vnode)
         return True
 
     def remove_item(self, seq: yaml.SequenceNode, item: yaml.Node) -> None:
@@ -131,7 +140,7 @@ class Editor:
         i = next(n for n, node in enumerate(items) if node is item)
         self._removed[id(seq)] = self._removed.get(id(seq), 0) + 1
         if not is_flow(seq):
-            self.delete_lines(item.start_mark.line, last_line(item))
+            self.delete_lines(item.start_mark.line, last_line(item), item)
         elif i + 1 < len(items):
             self._edit(item.start_mark.index, items[i + 1].start_mark.index, "")
         elif i > 0:
@@ -145,14 +154,14 @@ class Editor:
             knode, vnode = key_node(mapping, key), get(mapping, key)
             if knode is None or vnode is None:
                 raise KeyError(key)
-            self.delete_lines(knode.start_mark.line, last_line(vnode))
+            self.delete_lines(knode.start_mark.line, last_line(vnode), vnode)
 
     def _shares_line_with_dash(self, knode: yaml.Node) -> bool:
         line_start = self.lines.start_of(knode.start_mark.line)
         return self.text[line_start:knode.start_mark.index].strip().startswith("-")
 
     def delete_pair_lines(self, knode: yaml.Node, vnode: yaml.Node) -> None:
-        self.delete_lines(knode.start_mark.line, last_line(vnode))
+        self.delete_lines(knode.start_mark.line, last_line(vnode), vnode)
 
     def append_document(self, doc: dict) -> None:
         self._appended_docs.append(doc)
@@ -187,7 +196,7 @@ class Editor:
             self._edit(end, end, (", " if mapping.value else "") + body)
             return
         column = mapping.value[0][0].start_mark.column
-        offset, prefix = self.lines.after(last_line(mapping))
+        offset, prefix = self.lines.after(self.lines.comments_after(last_line(mapping), column))
         self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl), column)
 
     def _emit_seq_add(self, seq: yaml.SequenceNode, items: list) -> None:
@@ -198,9 +207,25 @@ class Editor:
             self._edit(end, end, (", " if remaining > 0 else "") + body)
             return
         column = dash_column(self.text, seq.value[0])
-        offset, prefix = self.lines.after(last_line(seq))
+        offset, prefix = self.lines.after(self.lines.comments_after(last_line(seq), column))
         # +1: a list's items sit deeper than a sibling key at the dash's column
         self._edit(offset, offset, prefix + render_block(items, column, self.seq_offset, self.nl), column + 1)
+
+
+def _scalar_lines(nodes: tuple[yaml.Node, ...]) -> set[int]:
+    """The lines inside multi-line scalars of *nodes*: text there that starts with # is not a comment."""
+    out: set[int] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if node.end_mark.line > node.start_mark.line:
+                out.update(range(node.start_mark.line, node.end_mark.line + 1))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(x for pair in node.value for x in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return out
 
 
 def _nest(path: list[str], value: Any) -> Any:

@@ -67,6 +67,20 @@ class Lines:
             return len(self.text), self.newline
         return offset, ""
 
+    def is_comment(self, line: int) -> bool:
+        """Whether *line* holds a comment and nothing else."""
+        return line < len(self.starts) and self.line_text(line).lstrip().startswith("#")
+
+    def comments_after(self, line: int, column: int) -> int:
+        """The last line of the comment lines right after *line* indented deeper than *column*:
+        they belong to what ends at *line* (a commented-out entry), so new lines go after them."""
+        while self.is_comment(line + 1):
+            text = self.line_text(line + 1)
+            if len(text) - len(text.lstrip()) <= column:
+                break
+            line += 1
+        return line
+
     def line_text(self, line: int) -> str:
         end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else len(self.text)
         return self.text[self.starts[line]:end].rstrip("\r")
