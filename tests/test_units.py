@@ -12,7 +12,10 @@ from rofs.units import (
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("64Mi", 64 << 20), ("1Gi", 1 << 30), ("500M", 500_000_000), ("1.5Gi", 3 << 29), ("100", 100), ("2k", 2000)],
+    [("64Mi", 64 << 20), ("1Gi", 1 << 30), ("500M", 500_000_000), ("1.5Gi", 3 << 29), ("100", 100), ("2k", 2000),
+     # the rest of resource.Quantity's grammar: exponents, milli (rounded up, as Value() does), exa
+     ("1e3", 1000), ("1E6", 10**6), ("1.5e9", 1_500_000_000), ("500m", 1), ("1500m", 2), (".5k", 500),
+     ("1E", 10**18), ("+2Ki", 2048)],
 )
 def test_parse_quantity(text, expected):
     assert parse_quantity(text) == expected
@@ -23,7 +26,7 @@ def test_parse_docker_size(text, expected):
     assert parse_docker_size(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "lots", "-1Gi", "1 Zi", "Gi"])
+@pytest.mark.parametrize("bad", ["", "lots", "-1Gi", "1 Zi", "Gi", "1e", "1e99", "1e3Mi"])
 def test_bad_sizes_are_errors(bad):
     with pytest.raises(SizeError):
         parse_size(bad)

@@ -67,7 +67,7 @@ class FileFix:
         text = _unified(self.original, self.fixed, old, new) if self.changed else ""
         if suggested and self.suggested is not None and self.suggested != self.fixed:
             text += _unified(self.fixed, self.suggested, new if self.changed else old,
-                             new + " (suggested, not applied)")
+                             new.rstrip("\t") + "\t(suggested, not applied)")
         return text
 
     @property
@@ -92,13 +92,31 @@ class FileFix:
 
 
 def _unified(before: str, after: str, old: str, new: str) -> str:
-    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), old, new)
-    return "".join(lines)
+    """A unified diff that patch and git apply take: a last line without a newline is marked so."""
+    out = []
+    for line in difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True), old, new):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
 
 
 def _diff_names(name: str) -> tuple[str, str]:
-    """The ---/+++ names of a file's diff: a/ and b/ for relative paths, as git writes them."""
-    return (name, name) if name.startswith("/") or name == "<stdin>" else (f"a/{name}", f"b/{name}")
+    """The ---/+++ names of a file's diff, as git writes them: a/ and b/ before a relative path
+    (normalised: ``./x`` is ``x``), a tab after a name with a space, C quotes around one with a
+    quote, a backslash or a control character (patch and git apply read all three)."""
+    if name == "<stdin>":
+        return name, name
+    if name.startswith("/"):
+        return _quoted(name), _quoted(name)
+    path = os.path.normpath(name)
+    return _quoted(f"a/{path}"), _quoted(f"b/{path}")
+
+
+def _quoted(name: str) -> str:
+    if any(c in name for c in '"\\') or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        named = {"\n": "\\n", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
+        return '"' + "".join(named.get(c) or (f"\\{ord(c):03o}" if ord(c) < 0x20 or ord(c) == 0x7F else c)
+                             for c in name) + '"'
+    return name + "\t" if " " in name else name
 
 
 def fix_text(text: str, path: str, registry: ProfileRegistry, selected: set[str],
@@ -402,7 +420,7 @@ class _StreamDiff:
         old_len = sum(1 for x in lines if x[0] in " -")
         new_len = sum(1 for x in lines if x[0] in " +")
         self.out.write(f"@@ -{_range(self.start[0], old_len)} +{_range(self.start[1], new_len)} @@\n")
-        self.out.writelines(x if x.endswith("\n") else x + "\n" for x in lines)
+        self.out.writelines(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n" for x in lines)
         self.hunk = None
         self.gap = self.gap[max(0, len(self.gap) - self.n):]  # the next hunk's leading context
 

@@ -7,13 +7,16 @@ spellings each platform uses.
 from __future__ import annotations
 
 import re
+from decimal import ROUND_CEILING, Decimal
 
-_K8S_SUFFIX = {
-    "": 1,
+_K8S_SUFFIX: dict[str, int | Decimal] = {
+    "": 1, "m": Decimal("0.001"),
     "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
 }
-_K8S_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\s*$")
+# The quantity grammar of k8s.io/apimachinery (resource.Quantity): a number, then a binary
+# suffix, a decimal one (m is milli) or a decimal exponent (1e3, 1.5E9).
+_K8S_RE = re.compile(r"^\s*\+?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)|[eE]([+-]?[0-9]+))?\s*$")
 
 # Docker/Compose sizes: b, k, m, g (optionally with a trailing "b"), powers of 1024.
 _DOCKER_SUFFIX = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
@@ -33,8 +36,11 @@ def parse_quantity(text: str | float) -> int:
     match = _K8S_RE.match(text)
     if not match:
         raise SizeError(f"not a Kubernetes quantity: {text!r} (use e.g. 64Mi, 1Gi, 500M)")
-    number, suffix = match.groups()
-    return int(float(number) * _K8S_SUFFIX[suffix or ""])
+    number, suffix, exponent = match.groups()
+    if exponent and abs(int(exponent)) > 24:
+        raise SizeError(f"not a size this tool can hold: {text!r}")
+    value = Decimal(number) * (Decimal(10) ** int(exponent) if exponent else _K8S_SUFFIX[suffix or ""])
+    return int(value.to_integral_value(rounding=ROUND_CEILING))  # as Quantity.Value(): rounded up
 
 
 def parse_docker_size(text: str | int) -> int:

@@ -47,7 +47,7 @@ class _Editor(Editor):
             # in a flow collection the comma would split it
             end = mapping.end_mark.index - 1
             body = ", ".join(f"{_flow_value(k)}: {_flow_value(v)}" for k, v in items.items())
-            self._edit(end, end, (", " if mapping.value else "") + body)
+            self._edit(end, end, self.flow_separator(end, bool(mapping.value)) + body)
             return
         if not mapping.value:
             return super()._emit_map_add(mapping, items)

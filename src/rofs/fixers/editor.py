@@ -189,11 +189,18 @@ class Editor:
         """The documents to add after the file, as text (each starting with ``---``)."""
         return "".join("---" + self.nl + render_block(doc, 0, self.seq_offset, self.nl) for doc in self._appended_docs)
 
+    def flow_separator(self, end: int, has_items: bool) -> str:
+        """What goes before a new entry added at *end* (a flow collection's closing bracket): a
+        comma, unless the collection is empty or already ends with one (``{a: 1, }``)."""
+        if not has_items or self.text[:end].rstrip().endswith(","):
+            return " " if has_items and not self.text[:end].endswith((" ", "\n")) else ""
+        return ", "
+
     def _emit_map_add(self, mapping: yaml.MappingNode, items: dict) -> None:
         if is_flow(mapping):
             end = mapping.end_mark.index - 1  # the closing brace
             body = ", ".join(f"{flow(k)}: {flow(v)}" for k, v in items.items())
-            self._edit(end, end, (", " if mapping.value else "") + body)
+            self._edit(end, end, self.flow_separator(end, bool(mapping.value)) + body)
             return
         column = mapping.value[0][0].start_mark.column
         offset, prefix = self.lines.after(self.lines.comments_after(last_line(mapping), column))
@@ -204,7 +211,7 @@ class Editor:
             end = seq.end_mark.index - 1  # the closing bracket
             body = ", ".join(flow(v) for v in items)
             remaining = len(seq.value) - self._removed.get(id(seq), 0)
-            self._edit(end, end, (", " if remaining > 0 else "") + body)
+            self._edit(end, end, self.flow_separator(end, remaining > 0) + body)
             return
         column = dash_column(self.text, seq.value[0])
         offset, prefix = self.lines.after(self.lines.comments_after(last_line(seq), column))
