@@ -104,23 +104,26 @@ def _report_one(result: FileFix, out: TextIO, show_diff: bool, tally: Tally) -> 
         _say(f"fixed {result.path}")
 
 
-def unprofiled_lines(results: list[FileFix]) -> list[str]:
-    """Once per image, over every file: the containers left as they are for want of a profile,
-    and how to learn what they write."""
+def unprofiled_lines(results: list[FileFix], shown: int = 12) -> list[str]:
+    """Once for the whole run: the images left as they are for want of a profile (with how many
+    containers each), and once how to learn what they write."""
     containers: Counter[str] = Counter()
-    files: Counter[str] = Counter()
     for result in results:
         if result.error is None:
             containers.update(result.unprofiled)
-            files.update(result.unprofiled.keys())
-    out = []
-    for image, n in sorted(containers.items()):
-        where = f"{n} container{'s' if n > 1 else ''} in {files[image]} file{'s' if files[image] > 1 else ''}"
-        what = "images built from source" if image == BUILT_FROM_SOURCE else image
-        out.append(f"rofs: no profile for {what} ({where}): left as it is. Learn what it writes with"
-                   " `rofs trace -- COMMAND` (or `rofs run --image saved-image.tar`), then fix again with"
-                   " --profile-file; or make it read-only with a bounded /tmp only: --unknown-images read-only")
-    return out
+    if not containers:
+        return []
+    names = [f"{'images built from source' if image == BUILT_FROM_SOURCE else image}" + (f" ({n})" if n > 1 else "")
+             for image, n in sorted(containers.items(), key=lambda kv: (-kv[1], kv[0]))]
+    more = f" and {len(names) - shown} more (rofs audit --select RO101 lists them)" if len(names) > shown else ""
+    total = sum(containers.values())
+    return [
+        f"rofs: left as they are, for want of a profile: {total} container{'s' if total > 1 else ''} of"
+        f" {len(names)} image{'s' if len(names) > 1 else ''}: {', '.join(names[:shown])}{more}",
+        "rofs: learn what an image writes with `rofs trace -- COMMAND` (or `rofs run --image saved-image.tar`)"
+        " and fix again with --profile-file; or give them a read-only root with a bounded /tmp only:"
+        " --unknown-images read-only",
+    ]
 
 
 def diff_command(path: str) -> str:

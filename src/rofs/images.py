@@ -57,12 +57,18 @@ class ImageRef:
         return text
 
 
+# A Compose variable with a default (`${VAR:-default}`, `${VAR-default}`) whose default is plain text:
+# the image is read as that default (what runs when the variable is not set).
+_COMPOSE_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^${}]*)\}")
+
+
 def parse_image(reference: str) -> ImageRef:
     """Parse an image reference.  Raises :class:`ImageRefError` on malformed input."""
     ref = reference.strip()
     if not ref:
         raise ImageRefError("empty image reference")
-    if "${" in ref or "{{" in ref:
+    ref = _COMPOSE_DEFAULT.sub(lambda m: m.group(1), ref)  # `${PG_IMAGE:-postgres:16}`: its default
+    if "$" in ref or "{{" in ref:
         raise ImageRefError(f"image reference is a template, not a name: {reference!r}")
     digest = None
     if "@" in ref:
