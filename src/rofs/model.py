@@ -226,10 +226,23 @@ class Workload(_Located):
         yield from self.containers
 
 
+# Links every mainstream base image has (Debian, Ubuntu, Alpine, UBI, distroless): a mount at
+# /var/run/mysqld lands on /run/mysqld, since the runtime resolves links in the image.
+RUNTIME_LINKS = (("/var/run", "/run"), ("/var/lock", "/run/lock"))
+
+
+def resolved(path: str) -> str:
+    """*path* as the container sees it once /var/run and /var/lock are followed to /run."""
+    for link, target in RUNTIME_LINKS:
+        if path == link or path.startswith(link + "/"):
+            return target + path[len(link):]
+    return path
+
+
 def path_covers(mount_path: str, path: str) -> bool:
-    """True when *path* is *mount_path* or lies beneath it (component-wise)."""
-    mount = mount_path.rstrip("/") or "/"
-    target = path.rstrip("/") or "/"
+    """True when *path* is *mount_path* or lies beneath it (component-wise; /var/run is /run)."""
+    mount = resolved(mount_path.rstrip("/")) or "/"
+    target = resolved(path.rstrip("/")) or "/"
     if mount == "/":
         return True
     return target == mount or target.startswith(mount + "/")
@@ -248,7 +261,7 @@ def mount_serves(outer_path: str, outer_kind: VolumeKind, inner_path: str, inner
     Kafka's ``/tmp/kraft-combined-logs`` beneath an ephemeral ``/tmp`` still needs its
     own persistent volume, nested inside the emptyDir.
     """
-    if outer_path == inner_path or not path_covers(outer_path, inner_path):
+    if resolved(outer_path) == resolved(inner_path) or not path_covers(outer_path, inner_path):
         return False
     return outer_kind is inner_kind or outer_kind is VolumeKind.PERSISTENT
 

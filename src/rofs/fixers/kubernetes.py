@@ -281,6 +281,13 @@ def _add_new_volumes(fx: PodFix) -> None:
         if not isinstance(obj_spec, yaml.MappingNode):  # the reader found the pod spec inside it
             raise ShapeError(fx.pod.obj, "a StatefulSet's spec should be a mapping")
         editor.extend_list(obj_spec, "volumeClaimTemplates", fx.new_templates)
+        names = ", ".join(t["metadata"]["name"] for t in fx.new_templates)
+        fx.notes.append(
+            f"{fx.label}: added volumeClaimTemplates {names}. A StatefulSet's volumeClaimTemplates cannot be"
+            " changed once it exists (the API server refuses the update): to apply this to a running one, delete"
+            f" it keeping its pods (kubectl delete statefulset {fx.workload.name} --cascade=orphan) and apply, or add one"
+            " PersistentVolumeClaim per replica by hand and mount it as a volume instead."
+        )
     if fx.seeds:
         owner = fx.workload.containers[min(fx.todo.mounts)]
         editor.extend_list(spec, "initContainers", [_seed_container(owner, fx.seeds)])

@@ -33,8 +33,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, VolumeKind, Workload
-from rofs.remedy import DEFAULT_EPHEMERAL, DEFAULT_MEMORY, Applicability, BoundVolume
-from rofs.rules.common import Context, persistent_data_on_ephemeral, profile_size
+from rofs.remedy import DEFAULT_EPHEMERAL, DEFAULT_MEMORY, Applicability, BoundVolume, Remedy, Suggestion
+from rofs.rules.common import UNKNOWN_LEAVE, Context, persistent_data_on_ephemeral, profile_size
 
 META = RuleMeta(
     id="RO203",
@@ -71,7 +71,15 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             message = f"emptyDir {volume.name!r}{medium}{at} has no sizeLimit"
         size = next((found for c in users for m in c.mounts if m.volume == volume.name
                      if (found := profile_size(c, ctx.match(c), m.path, EPHEMERAL_KINDS))), None)
-        size = size or (DEFAULT_MEMORY if volume.kind is VolumeKind.MEMORY else DEFAULT_EPHEMERAL)
+        remedy: Remedy
+        if size is None and users and ctx.unknown_images == UNKNOWN_LEAVE and all(ctx.match(c) is None for c in users):
+            # what an app without a profile writes there is unknown: a guessed limit could get it evicted
+            what = ", ".join(sorted({c.image or "this build" for c in users}))
+            remedy = Suggestion(f"give it a size once you know how much {what} writes there (rofs trace measures it):"
+                                " past its limit the pod is evicted")
+        else:
+            size = size or (DEFAULT_MEMORY if volume.kind is VolumeKind.MEMORY else DEFAULT_EPHEMERAL)
+            remedy = BoundVolume(volume.name, paths[0] if paths else None, size, volume.kind)
         yield ctx.finding(
             META,
             workload,
@@ -79,5 +87,5 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             message,
             users[0] if len(users) == 1 else None,
             path=paths[0] if paths else None,
-            remedies=(BoundVolume(volume.name, paths[0] if paths else None, size, volume.kind),),
+            remedies=(remedy,),
         )
