@@ -118,11 +118,11 @@ def unprofiled_lines(results: list[FileFix], shown: int = 12) -> list[str]:
     more = f" and {len(names) - shown} more (rofs audit --select RO101 lists them)" if len(names) > shown else ""
     total = sum(containers.values())
     return [
-        f"rofs: left as they are, for want of a profile: {total} container{'s' if total > 1 else ''} of"
-        f" {len(names)} image{'s' if len(names) > 1 else ''}: {', '.join(names[:shown])}{more}",
-        "rofs: learn what an image writes with `rofs trace -- COMMAND` (or `rofs run --image saved-image.tar`)"
+        (f"rofs: left as they are, for want of a profile: {total} container{'s' if total > 1 else ''} of"
+        f" {len(names)} image{'s' if len(names) > 1 else ''}: {', '.join(names[:shown])}{more}"),
+        ("rofs: learn what an image writes with `rofs trace -- COMMAND` (or `rofs run --image saved-image.tar`)"
         " and fix again with --profile-file; or give them a read-only root with a bounded /tmp only:"
-        " --unknown-images read-only",
+        " --unknown-images read-only"),
     ]
 
 
