@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   postgresql redis-server nginx-light memcached  # real servers the tests start
   python3-venv
   gcc libc6-dev  # the escape tests build their attacker program static
+  acl attr  # the fix tests check that ACLs and extended attributes survive a rewrite
 )
 
 missing=()

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from test_cli import rofs
+from conftest import require_tool
+from test_cli import ROFS, rofs
 
 REDIS = """\
 apiVersion: v1
@@ -108,12 +110,114 @@ def test_dockerfile_diff_shows_the_fix_apart_from_the_suggestion(tmp_path: Path)
     f.write_text(DOCKERFILE)
     cli = rofs("fix", "--diff", str(f))
     assert cli.returncode == 1 and f.read_text() == DOCKERFILE
-    fix_part, _, suggestion_part = cli.stdout.partition("(suggested, not applied)")
+    fix_part, _, suggestion_part = cli.stdout.partition("suggested, not applied")
     # the exec-form CMD is the fix (applied by `rofs fix`), in the first diff, unlabelled
     assert '+CMD ["python", "-m", "app", "--port", "8000"]' in fix_part
-    assert "+++ " in fix_part and "(suggested" not in fix_part.splitlines()[1]
-    # the USER is only suggested, in a second diff made from the fixed text
-    assert "+USER " in suggestion_part and "+CMD" not in suggestion_part
+    assert "+++ " in fix_part and "suggested" not in fix_part
+    # the USER is only suggested: a second diff, from the fixed text, commented out so that
+    # patch and git apply take the fix alone
+    assert "# +USER " in suggestion_part and "+CMD" not in suggestion_part
+    assert all(line.startswith("# ") for line in suggestion_part.splitlines()[1:])
     stdin = rofs("fix", "-", input=DOCKERFILE)
     assert stdin.returncode == 1
     assert "rofs fix --diff - < FILE" in stdin.stderr
+
+
+COMPOSE = "services:\n  web:\n    image: nginx:1.27\n"
+
+
+def test_a_path_through_a_link_and_back_writes_the_file_that_was_read(tmp_path: Path):
+    """`lnk/../app.yaml` is the app.yaml beside the link's target, as the kernel reads it: the fix
+    goes there, and the file the name would give as text is left alone."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    pod = tmp_path / "real" / "app.yaml"
+    pod.write_text(REDIS.format(name="cache"))
+    other = tmp_path / "app.yaml"
+    other.write_text(COMPOSE)
+    (tmp_path / "lnk").symlink_to("real/sub")
+    cli = subprocess.run([ROFS, "fix", "lnk/../app.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert cli.returncode == 1, cli.stderr
+    assert other.read_text() == COMPOSE
+    assert "readOnlyRootFilesystem: true" in pod.read_text()
+
+
+def test_extended_attributes_and_acls_survive_a_fix(tmp_path: Path):
+    setfacl = require_tool("setfacl", "acl")
+    getfacl = require_tool("getfacl", "acl")
+    f = tmp_path / "pod.yaml"
+    f.write_text(REDIS.format(name="cache"))
+    f.chmod(0o640)
+    os.setxattr(f, "user.note", b"reviewed")
+    subprocess.run([setfacl, "-m", "u:nobody:rw", str(f)], check=True)
+    acl_before = subprocess.run([getfacl, "-c", str(f)], capture_output=True, text=True, check=True).stdout
+    ino = f.stat().st_ino
+    cli = rofs("fix", str(f))
+    assert cli.returncode == 1, cli.stderr
+    assert f.stat().st_ino != ino and "readOnlyRootFilesystem: true" in f.read_text()  # a new file, replaced
+    assert os.getxattr(f, "user.note") == b"reviewed"
+    assert subprocess.run([getfacl, "-c", str(f)], capture_output=True, text=True, check=True).stdout == acl_before
+    assert "user:nobody:rw-" in acl_before
+
+
+def test_an_append_only_directory_is_refused_and_left_clean(tmp_path: Path):
+    chattr = require_tool("chattr", "e2fsprogs")
+    d = tmp_path / "ad"
+    d.mkdir()
+    f = d / "pod.yaml"
+    text = REDIS.format(name="cache")
+    f.write_text(text)
+    if subprocess.run([chattr, "+a", str(d)], capture_output=True).returncode != 0:
+        pytest.skip("this file system has no append-only flag")
+    try:
+        cli = rofs("fix", str(f))
+        names = sorted(p.name for p in d.iterdir())
+    finally:
+        subprocess.run([chattr, "-a", str(d)], check=True)
+    assert cli.returncode == 2 and "append-only or immutable" in cli.stderr
+    assert names == ["pod.yaml"] and f.read_text() == text
+
+
+def test_the_longest_file_name_can_be_fixed(tmp_path: Path):
+    f = tmp_path / ("p" * 250 + ".yaml")  # 255 bytes, the limit of a name
+    f.write_text(REDIS.format(name="cache"))
+    cli = rofs("fix", str(f))
+    assert cli.returncode == 1, cli.stderr
+    assert "readOnlyRootFilesystem: true" in f.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f.name]
+
+
+def test_a_full_standard_output_is_an_error_not_a_traceback():
+    with open("/dev/full", "w") as full:
+        for args in (["fix", "-"], ["audit", "-"], ["fix", "--diff", "-"]):
+            cli = subprocess.run([ROFS, *args], input=REDIS.format(name="c"), stdout=full, stderr=subprocess.PIPE,
+                                 text=True)
+            assert cli.returncode == 2, (args, cli.stderr)
+            assert cli.stderr.strip().splitlines()[-1] == "rofs: error: cannot write the output: No space left on device"
+            assert "Traceback" not in cli.stderr
+
+
+def test_one_file_named_twice_is_fixed_once(tmp_path: Path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(REDIS.format(name="cache"))
+    cli = subprocess.run([ROFS, "fix", "pod.yaml", str(f)], cwd=tmp_path, capture_output=True, text=True)
+    assert cli.returncode == 1, cli.stderr
+    assert "rofs fix: changed 1 of 1 files" in cli.stderr
+
+
+def test_audit_errors_on_stderr_are_escaped(tmp_path: Path):
+    bad = tmp_path / "bad\x1b[31m\n.yaml"
+    bad.write_text("a: [\n")
+    cli = rofs("audit", str(bad))
+    assert cli.returncode == 2
+    assert "\x1b" not in cli.stderr and "bad\\x1b[31m\\n.yaml" in cli.stderr
+
+
+def test_patch_applies_the_fix_and_not_the_suggestion(tmp_path: Path):
+    patch = require_tool("patch")
+    f = tmp_path / "Dockerfile"
+    f.write_text(DOCKERFILE)
+    diff = subprocess.run([ROFS, "fix", "--diff", "Dockerfile"], cwd=tmp_path, capture_output=True, text=True)
+    assert diff.returncode == 1
+    subprocess.run([patch, "-p1"], cwd=tmp_path, input=diff.stdout, text=True, check=True, capture_output=True)
+    assert f.read_text() == DOCKERFILE.replace("CMD python -m app --port 8000",
+                                               'CMD ["python", "-m", "app", "--port", "8000"]')

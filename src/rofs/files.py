@@ -58,20 +58,26 @@ def open_parent(path: str | Path, _depth: int = 0) -> tuple[int, str]:
     """(descriptor of the directory that holds *path*, its last name), resolved one component at a
     time from "/": a symbolic link is followed only when it is trusted (see _trusted_link), so a
     link another user planted, anywhere on the way, is refused rather than followed as root."""
-    absolute = os.path.normpath(os.path.join(os.getcwd(), str(path)))
-    parts = [p for p in absolute.split("/") if p]
-    if not parts:
+    # not normalised as text: `link/../x` is the x beside the link's target, as the kernel reads it
+    absolute = os.path.join(os.getcwd(), str(path))
+    parts = [p for p in absolute.split("/") if p and p != "."]
+    if not parts or parts[-1] == "..":
         raise OSError(f"{path}: not a file")
     fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for i, part in enumerate(parts[:-1]):
+            if part == "..":  # the parent of the directory reached, which the kernel knows
+                parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                continue
             st = os.stat(part, dir_fd=fd, follow_symlinks=False)
             if stat.S_ISLNK(st.st_mode):
                 if not _trusted_link(st, os.fstat(fd)) or _depth > 40:
                     raise OSError(f"{path}: /{'/'.join(parts[:i + 1])} is a symbolic link another user could have"
                                   " made: not followed")
                 target = os.readlink(part, dir_fd=fd)
-                here = "/" + "/".join(parts[:i])
+                here = os.readlink(f"/proc/self/fd/{fd}")  # the directory reached (parts may hold ..)
                 rest = "/".join(parts[i + 1:])
                 os.close(fd)
                 fd = -1
@@ -175,7 +181,7 @@ class Replacement:
         try:
             fd = os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
         except (AttributeError, OSError):
-            self.name = f".{self.leaf}.rofs-{os.getpid()}-{id(self):x}"
+            self.name = _temp_name(self)
             fd = os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                          dir_fd=dirfd)
         self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
@@ -186,10 +192,10 @@ class Replacement:
             fd = self.handle.fileno()
             os.fsync(fd)
             self._keep_identity(fd)
-            if expect is not None and stamp(str(self.target)) != expect:
+            if expect is not None and self._stamp() != expect:
                 raise ConcurrentChange(f"{self.target} changed while rofs was fixing it; nothing written, run rofs fix again")
             if self.name is None:
-                base = f".{self.leaf}.rofs-{os.getpid()}-{id(self):x}"
+                base = _temp_name(self)
                 # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N: the way to name an O_TMPFILE file
                 os.link(f"/proc/self/fd/{fd}", base, dst_dir_fd=self.dirfd, follow_symlinks=True)
                 self.name = base
@@ -205,9 +211,19 @@ class Replacement:
             pass
         self._close_dir()
 
+    def _stamp(self) -> tuple[int, int, int] | None:
+        """The stamp of the file this replacement is about to replace (the one the name reached
+        through the directory held open, which is what a stamp taken by name must match)."""
+        try:
+            st = os.stat(self.leaf, dir_fd=self.dirfd)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
     def _keep_identity(self, fd: int) -> None:
         """Give the new file the old one's owner, group and mode (a new file: 0666 less the umask);
         refuse when the old one has other hard links, which a rename would leave unchanged."""
+        _refuse_fixed_in_place(self.dirfd, self.leaf, str(self.target))
         try:
             old = os.stat(self.leaf, dir_fd=self.dirfd, follow_symlinks=False)
         except FileNotFoundError:
@@ -229,14 +245,15 @@ class Replacement:
                                     " place would belong to you; nothing written (run as its owner)") from None
             # our own file in a group we are not in: the group becomes ours, as with any editor
         os.fchmod(fd, stat.S_IMODE(old.st_mode))  # after chown, which clears set-id bits
+        _copy_xattrs(self.dirfd, self.leaf, fd, str(self.target))  # ACLs too (after chmod: they set its group bits)
 
     def discard(self) -> None:
         self.handle.close()
         if self.name is not None:
             try:
                 os.unlink(self.name, dir_fd=self.dirfd)
-            except FileNotFoundError:
-                pass
+            except OSError:
+                pass  # gone already, or a directory that refuses it (commit checked for those first)
             self.name = None
         self._close_dir()
 
@@ -244,3 +261,62 @@ class Replacement:
         if self.dirfd >= 0:
             os.close(self.dirfd)
             self.dirfd = -1
+
+
+def _temp_name(replacement: object) -> str:
+    """A name for the new file before it is renamed: short, so a target of 255 bytes still has room."""
+    return f".rofs-{os.getpid()}-{id(replacement):x}.tmp"
+
+
+_FS_IOC_GETFLAGS = 0x80086601  # linux/fs.h
+_FS_APPEND_FL, _FS_IMMUTABLE_FL = 0x20, 0x10
+
+
+def _inode_flags(fd: int) -> int:
+    import array
+    import fcntl
+
+    buf = array.array("l", [0])
+    try:
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, buf, True)
+    except OSError:
+        return 0  # a file system without inode flags
+    return buf[0]
+
+
+def _refuse_fixed_in_place(dirfd: int, leaf: str, shown: str) -> None:
+    """An append-only or immutable directory (or file) cannot take a renamed file: refuse before
+    anything is named there, so nothing is left behind."""
+    if _inode_flags(dirfd) & (_FS_APPEND_FL | _FS_IMMUTABLE_FL):
+        raise Unreplaceable(errno.EPERM, "its directory is append-only or immutable (chattr): nothing written")
+    try:
+        fd = os.open(leaf, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dirfd)
+    except OSError:
+        return
+    try:
+        if _inode_flags(fd) & (_FS_APPEND_FL | _FS_IMMUTABLE_FL):
+            raise Unreplaceable(errno.EPERM, f"{shown} is append-only or immutable (chattr): nothing written")
+    finally:
+        os.close(fd)
+
+
+def _copy_xattrs(dirfd: int, leaf: str, new_fd: int, shown: str) -> None:
+    """Extended attributes of the old file (POSIX ACLs, SELinux labels, user.*) onto the new one;
+    one that cannot be copied stops the write (the file would lose it)."""
+    try:
+        old_fd = os.open(leaf, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dirfd)
+    except OSError:
+        return
+    try:
+        try:
+            names = os.listxattr(old_fd)
+        except OSError:
+            return  # a file system without extended attributes
+        for name in names:
+            try:
+                os.setxattr(new_fd, name, os.getxattr(old_fd, name))
+            except OSError as exc:
+                raise Unreplaceable(exc.errno or errno.EPERM, f"its extended attribute {name} cannot be kept"
+                                    f" ({exc.strerror}); nothing written") from None
+    finally:
+        os.close(old_fd)

@@ -66,8 +66,10 @@ class FileFix:
         old, new = _diff_names(self.path)
         text = _unified(self.original, self.fixed, old, new) if self.changed else ""
         if suggested and self.suggested is not None and self.suggested != self.fixed:
-            text += _unified(self.fixed, self.suggested, new if self.changed else old,
-                             new.rstrip("\t") + "\t(suggested, not applied)")
+            # commented out, so patch and git apply take only the fix; review it, then edit by hand
+            more = _unified(self.fixed, self.suggested, new if self.changed else old, new)
+            text += f"# {self.path}: suggested, not applied (what only you can decide; edit it in by hand):\n"
+            text += "".join(f"# {line}\n" for line in more.splitlines())
         return text
 
     @property

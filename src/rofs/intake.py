@@ -201,8 +201,8 @@ def discover(inputs: Iterable[str], exclude: tuple[str, ...] = ()) -> Iterator[t
         path = Path(item)
         if path.is_dir():
             yield from _once(list(_walk(path, exclude, seen)))
-        elif str(path) not in seen:
-            seen.add(str(path))
+        elif str(path) not in seen and os.path.realpath(path) not in seen:
+            seen.update((str(path), os.path.realpath(path)))  # `a.yaml` and `$PWD/a.yaml` are one file
             yield str(path), True
 
 

@@ -10,9 +10,13 @@ this module holds what they share: ``--profile-file`` and the profile lookups.
 
 from __future__ import annotations
 
+import errno
+import os
+import sys
+
 import click
 
-from rofs.errors import fail
+from rofs.errors import RofsError, fail
 from rofs.model import Profile
 from rofs.profiles import ProfileError, ProfileRegistry, builtin_registry
 
@@ -21,6 +25,21 @@ ORDER = ("audit", "fix", "run", "trace", "explain", "policy", "generate", "profi
 
 class OrderedGroup(click.Group):
     """Commands in the order a newcomer meets them (the rest as defined)."""
+
+    def invoke(self, ctx: click.Context):
+        """The command, its output flushed before it ends: a full disk or quota on standard output
+        is a one-line error and exit 2, never a traceback or an exit code that means "findings"."""
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+                raise
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - what is left in the buffer goes nowhere at exit
+            where = f"{exc.filename}: " if exc.filename else "cannot write the output: "
+            raise RofsError(f"{where}{exc.strerror or exc}") from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = list(self.commands)

@@ -17,6 +17,7 @@ import click
 from rofs.commands import profile_file_option, registry_with
 from rofs.errors import fail
 from rofs.output import emit, progress_printer, report_stream
+from rofs.terminal import printable
 
 if TYPE_CHECKING:
     from rofs.config import Settings
@@ -111,9 +112,9 @@ def audit(
     named = {"<stdin>" if p == "-" else p for p in paths}
     for source in result.files:
         if source.skipped and source.path in named:  # asked for, and nothing in it to check: say so
-            click.echo(f"rofs: {source.path}: skipped: {source.skipped}", err=True)
+            click.echo(printable(f"rofs: {source.path}: skipped: {source.skipped}"), err=True)
     for error in result.errors:
-        click.echo(f"rofs: error: {error}", err=True)
+        click.echo(printable(f"rofs: error: {error}"), err=True)
     raise SystemExit(result.exit_code(threshold))
 
 
