@@ -139,7 +139,7 @@ def test_a_bad_file_does_not_stop_the_others(tmp_path: Path):
 def test_alias_bomb_costs_its_size(tmp_path: Path, command):
     f = tmp_path / "bomb.yaml"
     f.write_text(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: lol}\nspec:\n  containers: [{name: x, image: busybox}]\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: lol}\nspec:\n  containers: [{name: x, image: redis:7.4}]\n"
         + "".join(f"  l{i}: &l{i} [" + ",".join([f"*l{i - 1}" if i else '"lol"'] * 9) + "]\n" for i in range(10))
     )
     code, err, took, rss = measured(command, str(f), timeout=60)

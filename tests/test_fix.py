@@ -21,6 +21,7 @@ from conftest import CORPUS, SCHEMAS, require_path
 from rofs.audit import AuditOptions, audit
 from rofs.fix import ALL_RULES, FIXABLE, fix_paths, fix_text
 from rofs.profiles import builtin_registry
+from rofs.rules.common import UNKNOWN_LEAVE, UNKNOWN_READ_ONLY
 from test_cli import rofs
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -34,8 +35,10 @@ REMOVABLE = re.compile(
 )
 
 
-def fixed(text: str, name: str = "file.yaml") -> str:
-    result = fix_text(text, name, builtin_registry(), SELECTED)
+def fixed(text: str, name: str = "file.yaml", unknown_images: str = UNKNOWN_READ_ONLY) -> str:
+    """The fixed text; images without a profile get a read-only root and /tmp, as with
+    --unknown-images read-only, since most tests here are about how edits are made."""
+    result = fix_text(text, name, builtin_registry(), SELECTED, unknown_images=unknown_images)
     assert result.error is None, result.error
     return result.fixed
 
@@ -44,9 +47,9 @@ def fixed(text: str, name: str = "file.yaml") -> str:
 def test_fixture_is_fixed_exactly_as_expected(name):
     source = FIXTURES / name
     expected = source.with_name(source.name.replace(".yaml", ".fixed.yaml"))
-    out = fixed(source.read_text(), name)
+    out = fixed(source.read_text(), name, UNKNOWN_LEAVE)  # the default: images without a profile left alone
     assert out == expected.read_text()
-    assert fixed(out, name) == out, "a second run changes nothing"
+    assert fixed(out, name, UNKNOWN_LEAVE) == out, "a second run changes nothing"
     docs = [d for d in yaml.safe_load_all(out) if d]
     if "services" in docs[0]:
         compose = jsonschema.Draft7Validator(json.loads((SCHEMAS / "compose-spec.json").read_text()))
@@ -55,7 +58,8 @@ def test_fixture_is_fixed_exactly_as_expected(name):
         for doc in docs:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     result = audit([str(expected)], builtin_registry(), AuditOptions(select=set(FIXABLE)))
-    assert [(f.rule, str(f.location)) for f in result.active] == []
+    # what is left is what only the author can do (an image without a profile, ...)
+    assert [(f.rule, str(f.location)) for f in result.active if f.applicability != "suggestion"] == []
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +81,11 @@ def test_corpus_every_file_fixes_or_says_why(corpus_fix):
     assert errors == []
     outcome = Counter((r.format.value, r.changed, r.has_suggestions) for r in results)
     assert outcome == {
-        ("kubernetes", True, False): 501, ("kubernetes", False, False): 598,
-        ("compose", True, False): 55, ("compose", False, False): 1,  # the empty override file
+        # images without a profile are left as they are by default (--unknown-images leave): 1005
+        # Kubernetes files and 33 Compose files hold nothing else to fix (with read-only: 501 and 55
+        # files changed)
+        ("kubernetes", True, False): 94, ("kubernetes", False, False): 1005,
+        ("compose", True, False): 23, ("compose", False, False): 33,
         # Dockerfiles: 4 plain-word commands rewritten; 96 have suggestions to review; 16 are fine (the
         # directories-owned-by-the-user suggestion comes with RO302 only: three images that end as
         # their own non-root user no longer get it)
@@ -144,7 +151,7 @@ def test_corpus_fixed_objects_still_validate(corpus_fix):
                     continue  # invalid (or a CRD we have no schema for) before the fix: not ours to judge
             kubernetes_validate.validate(doc, K8S_VERSION, strict=False)
             checked += 1
-    assert checked > 500
+    assert checked > 100
 
 
 def test_nothing_to_fix_is_byte_identical_and_untouched(tmp_path: Path):
@@ -162,13 +169,13 @@ def test_fix_in_place_keeps_mode_and_leaves_no_temp_files(tmp_path: Path):
     f = tmp_path / "shop.yaml"
     shutil.copy(EXAMPLES / "k8s" / "shop.yaml", f)
     f.chmod(0o640)
-    result = rofs("fix", str(f))
+    result = rofs("fix", "--unknown-images", "read-only", str(f))
     assert result.returncode == 1, result.stderr
     assert stat.S_IMODE(f.stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.yaml"]
     assert "fixed " + str(f) in result.stderr
-    assert rofs("fix", str(f)).returncode == 0, "second run: nothing left to fix"
-    audit_after = rofs("audit", str(f), "--select", ",".join(sorted(FIXABLE)))
+    assert rofs("fix", "--unknown-images", "read-only", str(f)).returncode == 0, "second run: nothing left to fix"
+    audit_after = rofs("audit", "--unknown-images", "read-only", str(f), "--select", ",".join(sorted(FIXABLE)))
     assert audit_after.returncode == 0, audit_after.stdout
 
 
@@ -176,7 +183,7 @@ def test_diff_writes_nothing(tmp_path: Path):
     f = tmp_path / "compose.yaml"
     shutil.copy(EXAMPLES / "compose" / "compose.yaml", f)
     before = f.read_bytes()
-    result = rofs("fix", "--diff", str(f))
+    result = rofs("fix", "--diff", "--unknown-images", "read-only", str(f))
     assert result.returncode == 1
     assert result.stdout.startswith(f"--- {f}\n+++ {f}\n")
     assert "+    read_only: true" in result.stdout
@@ -187,7 +194,7 @@ def test_stdin_to_stdout():
     text = (EXAMPLES / "k8s" / "shop.yaml").read_text()
     result = rofs("fix", "-", input=text)
     assert result.returncode == 1
-    assert result.stdout == fixed(text)
+    assert result.stdout == fixed(text, unknown_images=UNKNOWN_LEAVE)
     clean = rofs("fix", "-", input=result.stdout)
     assert clean.returncode == 0 and clean.stdout == result.stdout
 
@@ -398,8 +405,9 @@ def test_compose_flow_service_loses_only_its_tmpfs_pair():
     text = "{services: {db: {image: busybox, tmpfs: [/tmp], volumes: []}}}\n"
     out = fixed(text, "compose.yaml")  # was: "overlapping edits" (the tmpfs line was deleted whole)
     service = yaml.safe_load(out)["services"]["db"]
-    assert "tmpfs" not in service and service["image"] == "busybox" and service["read_only"] is True
-    assert service["volumes"] == [{"type": "tmpfs", "target": "/tmp", "tmpfs": {"size": 268435456}}]
+    # the short entry keeps its form and gets a size
+    assert service["tmpfs"] == ["/tmp:size=256m"] and service["image"] == "busybox" and service["read_only"] is True
+    assert service["volumes"] == []
 
 
 def test_compose_merged_tmpfs_and_volumes_are_copied_not_lost():
@@ -414,8 +422,9 @@ def test_compose_merged_tmpfs_and_volumes_are_copied_not_lost():
     assert doc["x-defaults"] == {"tmpfs": ["/tmp"], "volumes": ["./conf:/etc/app:ro"]}  # untouched
     app, web = doc["services"]["app"], doc["services"]["web"]
     assert sorted(_mount_targets(app)) == ["/etc/app", "/tmp"]  # was: the bind mount lost
-    # the own `tmpfs: [/scratch]` moved to `volumes:` stays as `tmpfs: []`: without it, /tmp would come back
-    assert web["tmpfs"] == [] and sorted(_mount_targets(web)) == ["/etc/app", "/scratch", "/tmp"]
+    # web's own `tmpfs: [/scratch]` gets its size in place (it hides the merged /tmp, so /tmp comes
+    # as a tmpfs of its own, beside the merged bind mount)
+    assert web["tmpfs"] == ["/scratch:size=256m"] and sorted(_mount_targets(web)) == ["/etc/app", "/scratch", "/tmp"]
     result = audit_text(out)
     assert result == []
     assert fixed(out, "compose.yaml") == out
@@ -487,7 +496,7 @@ def test_compose_tmpfs_options_with_commas_are_quoted_in_a_flow_service():
             "services: {db: {<<: *base, image: busybox}}\n")
     out = fixed(text, "compose.yaml")  # was: `tmpfs: [/data:size=1g,mode=1777]`, which reads as two entries
     db = yaml.safe_load(out)["services"]["db"]
-    assert db["tmpfs"] == ["/data:size=1g,mode=1777"]
+    assert db["tmpfs"] == ["/tmp:size=256m", "/data:size=1g,mode=1777"]  # its own copy, /tmp bounded
     assert audit_text(out) == []
 
 
@@ -526,7 +535,7 @@ def test_a_key_with_nothing_after_it_gets_its_value_after_a_space(tail: str):
     style as "" where the Python loader says None; both must get `volumeMounts: [...]`."""
     text = ("apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n    - name: web\n"
             "      image: registry.example.com/web:1\n      volumeMounts:" + tail)
-    result = fix_text(text, "pod.yaml", builtin_registry(), SELECTED)
+    result = fix_text(text, "pod.yaml", builtin_registry(), SELECTED, unknown_images=UNKNOWN_READ_ONLY)
     assert result.error is None, result.error
     pod = next(yaml.safe_load_all(result.fixed))
     assert pod["spec"]["containers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
@@ -537,7 +546,7 @@ def test_the_same_note_for_many_workloads_is_one_line(tmp_path: Path):
     docs = [DEPLOY_UNKNOWN.format(name=f"api-{i}") for i in range(5)]
     f = tmp_path / "apis.yaml"
     f.write_text("---\n".join(docs))
-    result = rofs("fix", str(f))
+    result = rofs("fix", "--unknown-images", "read-only", str(f))
     notes = [line for line in result.stderr.splitlines() if "no profile for" in line]
     assert notes == [(f"rofs: {f}: Deployment api-0 [api], Deployment api-1 [api], Deployment api-2 [api] and 2 more:"
                       " no profile for registry.example.com/shop/api:2; added a bounded /tmp only. Its other writable"
@@ -562,12 +571,12 @@ def test_a_mount_added_to_a_service_others_merge_would_change_them_so_it_is_refu
     mounted in web too (found by the property test)."""
     text = ("services:\n  db: &db\n    build: ./app\n    volumes: []\n"
             "  web:\n    build: ./app\n    tmpfs:\n    - /tmp:size=64m\n    <<: *db\n")
-    result = fix_text(text, str(tmp_path / "compose.yaml"), builtin_registry(), SELECTED)
+    result = fix_text(text, str(tmp_path / "compose.yaml"), builtin_registry(), SELECTED, unknown_images=UNKNOWN_READ_ONLY)
     assert result.error is not None and "other services merge it (<<)" in result.error
-    assert "its mount at /tmp would change for them too" in result.error
+    assert "would change for them too" in result.error
     # the same, once web sets its own volumes: db's list is db's alone, and the fix goes ahead
     own = text.replace("    <<: *db\n", "    volumes: []\n    <<: *db\n")
-    fixed = fix_text(own, str(tmp_path / "compose.yaml"), builtin_registry(), SELECTED)
+    fixed = fix_text(own, str(tmp_path / "compose.yaml"), builtin_registry(), SELECTED, unknown_images=UNKNOWN_READ_ONLY)
     assert fixed.error is None
     after = yaml.safe_load(fixed.fixed)["services"]
     assert after["db"]["volumes"] == [{"type": "tmpfs", "target": "/tmp", "tmpfs": {"size": 268435456}}]

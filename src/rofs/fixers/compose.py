@@ -111,7 +111,8 @@ class ComposeFixer:
         new_top: dict[str, dict] = {}
         done: set[int] = set()
         shared = _shared_nodes(root)
-        self._merged_into = _merge_sources(root)
+        self._merged_into, owns = _merge_sources(root)
+        plans = []
         for workload in source.workloads:
             node = nodes.get(workload.name)
             if node is None or id(node) in done:
@@ -120,6 +121,14 @@ class ComposeFixer:
             every = active(workload, self.ctx, self.selected, suppressions)
             self.unprofiled.update(unprofiled_images(every))
             findings = [f for f in every if Applicability(f.applicability).applied]
+            remedies = [r for f in findings for r in f.remedies]
+            if id(node) in owns:  # what it will set itself: what it merges no longer decides those
+                if any(isinstance(r, ReadOnlyRoot) for r in remedies):
+                    owns[id(node)].add("read_only")
+                if any(isinstance(r, AddMount) and r.path != RUNTIME_SHM for r in remedies):
+                    owns[id(node)].add("volumes")
+            plans.append((workload, node, findings))
+        for workload, node, findings in plans:
             if findings:
                 for key in ("tmpfs", "volumes"):
                     if id(get(node, key)) in shared:
@@ -155,6 +164,7 @@ class ComposeFixer:
         for need in _writable_needs(fx, todo.needs):
             _add_mount(fx, need)
         if todo.make_ro:
+            fx.refuse_if_merged(None, "read_only")
             editor.set_value(node, ["read_only"], True)
         if "volumes" in fx.inherited and (fx.entries or fx.handled):
             editor.add_keys(node, {"volumes": fx.inherited["volumes"] + fx.entries})
@@ -234,7 +244,7 @@ class ServiceFix:
     declared: set[str]  # named volumes the top level declares
     new_top: dict[str, dict]  # named volumes the fix declares
     skipped: set[int]  # ids of the remedies not applied
-    merged_into: dict[int, set[str]]  # id of a mapping others merge (`<<: *db`) -> the keys they take from it
+    merged_into: dict[int, list[set[str]]]  # id of a mapping others merge (`<<: *db`) -> their own keys
     short: dict[str, yaml.ScalarNode]  # the short `tmpfs:` entries, by path
     long_items: dict[str, yaml.MappingNode]  # `type: tmpfs` items of `volumes:`, by target
     volume_items: dict[str, yaml.Node]  # every item of `volumes:`, by target
@@ -246,7 +256,7 @@ class ServiceFix:
 
     @classmethod
     def of(cls, editor: _Editor, node: yaml.MappingNode, workload: Workload, notes: list[str], declared: set[str],
-           new_top: dict[str, dict], skipped: set[int], merged_into: dict[int, set[str]]) -> ServiceFix:
+           new_top: dict[str, dict], skipped: set[int], merged_into: dict[int, list[set[str]]]) -> ServiceFix:
         volumes = merged_get(node, "volumes")
         # `tmpfs:` / `volumes:` that come from a merge key (`<<: *defaults`) are not edited in place
         # (that would change every service sharing them): the service gets its own copy instead.
@@ -268,12 +278,13 @@ class ServiceFix:
         self.new_top[name] = {}
         return name
 
-    def refuse_if_merged(self, path: str, key: str) -> None:
-        """The `tmpfs:` or `volumes:` (*key*) of a service that others merge (`<<: *db`) and do not
-        set themselves is not changed in place: it would change theirs too."""
-        if key in self.merged_into.get(id(self.node), ()):
-            raise ValueError(f"{self.label}: other services merge it (<<), and its mount at {path} would change for"
-                             " them too; give those services their own tmpfs/volumes first")
+    def refuse_if_merged(self, path: str | None, key: str) -> None:
+        """*key* (`tmpfs:`, `volumes:`, `read_only:`) of a service that others merge (`<<: *db`) and
+        do not set themselves is not changed in place: it would change theirs too."""
+        if any(key not in own for own in self.merged_into.get(id(self.node), ())):
+            what = f"its mount at {path}" if path else f"its {key}"
+            raise ValueError(f"{self.label}: other services merge it (<<), and {what} would change for"
+                             f" them too; give those services their own {key} first")
 
 
 def _persist_tmpfs(fx: ServiceFix, path: str) -> None:
@@ -360,6 +371,7 @@ def _add_mount(fx: ServiceFix, need: AddMount) -> None:
     """``shm_size`` for /dev/shm; a named volume for persistent or populated paths; a bounded tmpfs otherwise."""
     if need.path == RUNTIME_SHM:
         if merged_get(fx.node, "shm_size") is None:
+            fx.refuse_if_merged(None, "shm_size")
             fx.editor.add_keys(fx.node, {"shm_size": format_docker_size(need.size or RUNTIME_SHM_SIZE)})
         return
     if need.kind is VolumeKind.PERSISTENT or need.populated:
@@ -394,11 +406,13 @@ def _long_tmpfs_items(volumes: yaml.Node | None) -> dict[str, yaml.MappingNode]:
     return out
 
 
-def _merge_sources(root: yaml.Node) -> dict[int, set[str]]:
-    """For each mapping merged into others (the values of `<<` keys), by id: the keys of it that
-    some mapping merging it does not set itself, so takes from it (precedence between several
-    merged mappings is ignored: a key may be counted that another source provides)."""
-    out: dict[int, set[str]] = {}
+def _merge_sources(root: yaml.Node) -> tuple[dict[int, list[set[str]]], dict[int, set[str]]]:
+    """For each mapping merged into others (the values of `<<` keys), by id: the keys each of
+    those sets itself.  A key one of them does not set is taken from the merged mapping, now or
+    once a fix adds it there (precedence between several merged mappings is ignored).  Second:
+    the same sets by the id of the mapping that merges."""
+    out: dict[int, list[set[str]]] = {}
+    owns: dict[int, set[str]] = {}
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -410,14 +424,14 @@ def _merge_sources(root: yaml.Node) -> dict[int, set[str]]:
             stack.extend(node.value)
             continue
         own = {k.value for k, _ in node.value if k.tag != MERGE_TAG and isinstance(k, yaml.ScalarNode)}
+        owns[id(node)] = own
         for knode, vnode in node.value:
             if knode.tag == MERGE_TAG:
                 for source in vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]:
                     if isinstance(source, yaml.MappingNode):
-                        taken = {k.value for k, _ in source.value if isinstance(k, yaml.ScalarNode)} - own
-                        out.setdefault(id(source), set()).update(taken)
+                        out.setdefault(id(source), []).append(own)
             stack.append(vnode)
-    return out
+    return out, owns
 
 
 def _shared_nodes(root: yaml.Node) -> set[int]:
