@@ -144,7 +144,7 @@ def _pod_specs(doc: dict):
 
 
 def _kubernetes_checks(old: list[dict], new: list[dict], result) -> None:
-    key = lambda d: (d.get("kind"), (d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name"))  # noqa: E731
+    key = lambda d: (d.get("kind"), (d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name"))
     before = {key(d): d for d in old}
     claims = [d for d in new if d.get("kind") == "PersistentVolumeClaim" and key(d) not in before]
     templates = sum(len(spec.get("volumeClaimTemplates") or []) for d in new for _, _, spec in _pod_specs(d)) - sum(
