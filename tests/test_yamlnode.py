@@ -67,11 +67,14 @@ def test_is_null_is_false_for_values_that_are_not_null(written: str):
 # --- own keys --------------------------------------------------------------------------------
 
 
-def test_get_and_key_node_read_the_first_of_a_duplicated_key():
+def test_get_and_key_node_read_the_last_of_a_duplicated_key():
+    """As every YAML loader does (PyYAML's constructor, the one kubectl and docker compose use
+    keep the last or refuse the file): rofs reads and edits the value that takes effect."""
     doc = compose("a: first\nb: x\na: second\n")
-    assert get(doc, "a").value == "first"
+    assert get(doc, "a").value == "second" and merged_get(doc, "a").value == "second"
+    assert yaml.safe_load("a: first\nb: x\na: second\n")["a"] == "second"
     knode = key_node(doc, "a")
-    assert (knode.value, knode.start_mark.line) == ("a", 0)
+    assert (knode.value, knode.start_mark.line) == ("a", 2)
 
 
 def test_get_does_not_follow_merge_keys():
@@ -146,7 +149,7 @@ def test_merged_key_node_is_where_the_key_is_written():
 def test_merged_pairs_without_merges_are_the_own_pairs_duplicates_kept():
     doc = compose("a: 1\na: 2\n")
     assert texts(merged_pairs(doc)) == [("a", "1"), ("a", "2")]
-    assert merged_get(doc, "a").value == "1"
+    assert merged_get(doc, "a").value == "2"  # the last, as a loader keeps
     assert merged_pairs(get(doc, "a")) == []
     assert merged_pairs(None) == []
 

@@ -112,14 +112,14 @@ def key_text(node: yaml.Node) -> str | None:
 
 def _own_pair(node: yaml.Node | None, key: str) -> Pair | None:
     if isinstance(node, yaml.MappingNode):
-        for pair in node.value:
+        for pair in reversed(node.value):  # a key written twice: the last, as every YAML loader keeps
             if isinstance(pair[0], yaml.ScalarNode) and pair[0].value == key:
                 return pair
     return None
 
 
 def get(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    """The value of *key* among the mapping's own keys (the first, if written twice); None when
+    """The value of *key* among the mapping's own keys (the last, if written twice); None when
     *node* is not a mapping or has no such key.  ``<<`` merges are not followed."""
     pair = _own_pair(node, key)
     return pair[1] if pair is not None else None
@@ -163,7 +163,7 @@ def merged_pairs(node: yaml.Node | None, depth: int = 0) -> list[Pair]:
 
 
 def _merged_pair(node: yaml.Node | None, key: str) -> Pair | None:
-    for pair in merged_pairs(node):
+    for pair in reversed(merged_pairs(node)):  # own keys (the last of a repeated one), then merged
         if key_text(pair[0]) == key:
             return pair
     return None
@@ -179,6 +179,26 @@ def merged_key_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
     """The key node of *key* with merges applied: in the merged mapping when it comes from there."""
     pair = _merged_pair(node, key)
     return pair[0] if pair is not None else None
+
+
+def shared_nodes(root: yaml.Node) -> set[int]:
+    """Ids of the collections reachable more than once (an anchor and its aliases)."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            continue
+        if id(node) in seen:
+            shared.add(id(node))
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(v for _, v in node.value)
+        else:
+            stack.extend(node.value)
+    return shared
 
 
 # --- values -----------------------------------------------------------------------------
@@ -294,6 +314,7 @@ __all__ = [
     "HELM_HINT",
     "MERGE_TAG",
     "Loader",
+    "shared_nodes",
     "Pair",
     "ShapeError",
     "as_bool",

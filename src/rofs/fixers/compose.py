@@ -33,7 +33,7 @@ from rofs.rules import Context, fixable
 from rofs.rules.common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
 from rofs.sources.compose import VOLUME_MODES, ComposeSource
 from rofs.units import format_docker_size
-from rofs.yamlnode import MERGE_TAG, Loader, get, key_node, merged_get, split_colons
+from rofs.yamlnode import MERGE_TAG, Loader, get, key_node, merged_get, shared_nodes, split_colons
 
 
 class _Editor(Editor):
@@ -110,7 +110,7 @@ class ComposeFixer:
         declared = {k.value for k, _ in top_volumes.value} if isinstance(top_volumes, yaml.MappingNode) else set()
         new_top: dict[str, dict] = {}
         done: set[int] = set()
-        shared = _shared_nodes(root)
+        shared = shared_nodes(root)
         self._merged_into, owns = _merge_sources(root)
         plans = []
         for workload in source.workloads:
@@ -432,26 +432,6 @@ def _merge_sources(root: yaml.Node) -> tuple[dict[int, list[set[str]]], dict[int
                         out.setdefault(id(source), []).append(own)
             stack.append(vnode)
     return out, owns
-
-
-def _shared_nodes(root: yaml.Node) -> set[int]:
-    """Ids of the collections reachable more than once (an anchor and its aliases)."""
-    seen: set[int] = set()
-    shared: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-            continue
-        if id(node) in seen:
-            shared.add(id(node))
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            stack.extend(v for _, v in node.value)
-        else:
-            stack.extend(node.value)
-    return shared
 
 
 def _inherits(node: yaml.MappingNode, key: str) -> bool:

@@ -37,6 +37,10 @@ class Editor:
         self._order += 1
         self.edits.append(TextEdit(start, end, new, (10_000 - column) * 100_000 + self._order))
 
+    def replace_span(self, start: int, end: int, new: str) -> None:
+        """Replace the text from offset *start* to *end* (what no node covers: an alias's ``*name``)."""
+        self._edit(start, end, new)
+
     def replace(self, node: yaml.Node, new: str) -> None:
         self._edit(node.start_mark.index, node.end_mark.index, new)
 

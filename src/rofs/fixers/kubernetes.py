@@ -9,6 +9,7 @@ image's files.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -33,7 +34,7 @@ from rofs.rules import Context, fixable
 from rofs.rules.common import minimal
 from rofs.sources.kubernetes import ROLES, KubernetesSource, PodWorkload
 from rofs.units import format_quantity
-from rofs.yamlnode import Loader, ShapeError, get, scalar_text
+from rofs.yamlnode import Loader, ShapeError, get, key_node, scalar_text, shared_nodes
 
 SEED = "seed-writable-dirs"
 SEED_ROOT = "/rofs-seed"
@@ -75,7 +76,8 @@ class KubernetesFixer:
         self.ctx = ctx
         self.selected = set(selected) & fixable()
         self.applied: list[Finding] = []  # the findings whose remedies were written (all pieces of a stream)
-        self.unprofiled: Counter[str] = Counter()  # images left as they are, for want of a profile: containers
+        self.unprofiled: Counter[str] = Counter()
+        self.shared: set[int] = set()  # ids of the nodes of the document at hand reached more than once  # images left as they are, for want of a profile: containers
 
     def fix(self, text: str, path: str, suppressions: list, documents: list | None = None,
             pvc_names: set[str] | None = None, append: bool = True) -> tuple[list, list[str]]:
@@ -96,6 +98,7 @@ class KubernetesFixer:
         self.appended = ""
         self.appended_docs: list[dict] = []
         for doc in documents:
+            self.shared = shared_nodes(doc) if "&" in text else set()  # anchors used more than once
             for pod in source.pod_workloads(doc, path):
                 every = active(pod.workload, self.ctx, self.selected, suppressions)
                 self.unprofiled.update(unprofiled_images(every))
@@ -123,7 +126,7 @@ class KubernetesFixer:
         for ci in sorted(todo.mounts):
             _add_mounts(fx, ci)
         for ci in sorted(todo.read_only):
-            editor.set_value(fx.cnodes[ci], ["securityContext", "readOnlyRootFilesystem"], True)
+            _set_read_only(fx, ci, self.shared)
         if todo.remove_pod_read_only:
             _remove_pod_read_only(fx)
         _bound_volumes(fx)
@@ -269,6 +272,27 @@ def _persist_volume(fx: PodFix, vname: str, size: int) -> None:
         editor.add_keys(item, replacement)
     editor.append_document(_pvc(claim, fx.workload.namespace, size))
     fx.notes.append(f"{fx.label}: volume {vname} held data that must persist; it is now PersistentVolumeClaim {claim}.")
+
+
+_ALIAS = re.compile(r"[ \t]*:[ \t]*(\*[^\s,\[\]{}]+)")
+
+
+def _set_read_only(fx: PodFix, ci: int, shared: set[int]) -> None:
+    """readOnlyRootFilesystem: true in the container's securityContext.  One written as an alias
+    (``securityContext: *sec``, shared with the pod's, say) becomes ``{<<: *sec, readOnlyRootFilesystem:
+    true}``: the alias stays, and nothing else that uses it changes."""
+    cnode = fx.cnodes[ci]
+    sc = get(cnode, "securityContext")
+    if sc is None or id(sc) not in shared:
+        fx.editor.set_value(cnode, ["securityContext", "readOnlyRootFilesystem"], True)
+        return
+    knode = key_node(cnode, "securityContext")
+    assert knode is not None
+    alias = _ALIAS.match(fx.editor.text, knode.end_mark.index)
+    if alias is None:
+        raise ValueError(f"{fx.label} [{scalar_text(get(cnode, 'name'))}]: its securityContext is an anchor that"
+                         " another part of the file uses; write it out in each place first")
+    fx.editor.replace_span(alias.start(1), alias.end(1), "{<<: " + alias.group(1) + ", readOnlyRootFilesystem: true}")
 
 
 def _add_new_volumes(fx: PodFix) -> None:

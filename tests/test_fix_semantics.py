@@ -1,0 +1,199 @@
+"""`rofs fix` on the shapes real repositories have, each from a minimal file: what a reviewer
+would reject is never written (settings lost or overwritten, comments deleted, storage nobody
+asked for, images without a profile made read-only), and what Kubernetes or Compose would refuse
+is said."""
+
+from __future__ import annotations
+
+import yaml
+
+from rofs.fix import ALL_RULES, fix_text
+from rofs.profiles import builtin_registry
+
+REGISTRY = builtin_registry()
+
+
+def fix(text: str, name: str = "pod.yaml", **options):
+    result = fix_text(text, name, REGISTRY, set(ALL_RULES), **options)
+    assert result.error is None, result.error
+    again = fix_text(result.fixed, name, REGISTRY, set(ALL_RULES), **options)
+    assert again.fixed == result.fixed, "a second fix changes nothing"
+    return result
+
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+    - name: c
+      image: {image}
+{extra}"""
+
+REDIS_DATA = """\
+      volumeMounts:
+        - {name: data, mountPath: /data}
+  volumes:
+    - name: data
+      persistentVolumeClaim: {claimName: d}
+"""
+
+
+def audit_text_findings(text: str, name: str) -> list:
+    """Every finding of *text* (read as a file called *name*)."""
+    import tempfile
+    from pathlib import Path
+
+    from rofs.audit import AuditOptions, audit
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_text(text)
+        result = audit([str(path)], REGISTRY, AuditOptions())
+        assert result.errors == [], result.errors
+        return list(result.findings)
+
+
+def container(text: str) -> dict:
+    return next(d for d in yaml.safe_load_all(text) if d["kind"] == "Pod")["spec"]["containers"][0]
+
+
+# --- images without a profile -------------------------------------------------------
+
+
+def test_an_image_without_a_profile_is_left_as_it_is_by_default():
+    text = POD.format(image="registry.example.com/shop/api:2", extra="")
+    result = fix(text)
+    assert not result.changed and result.unprofiled == {"registry.example.com/shop/api:2": 1}
+    opted = fix(text, unknown_images="read-only")
+    assert container(opted.fixed)["securityContext"] == {"readOnlyRootFilesystem": True}
+    assert container(opted.fixed)["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+def test_the_volumes_only_an_unprofiled_image_mounts_keep_their_size():
+    text = POD.format(image="registry.example.com/shop/api:2", extra=(
+        "      volumeMounts:\n        - {name: scratch, mountPath: /scratch}\n"
+        "  volumes:\n    - name: scratch\n      emptyDir: {}\n"))
+    assert not fix(text).changed  # a guessed limit could get the pod evicted
+
+
+def test_a_compose_image_with_a_default_is_read_as_the_default():
+    text = "services:\n  cache:\n    image: ${REDIS_IMAGE:-redis:7.4}\n    volumes: [data:/data]\nvolumes: {data: {}}\n"
+    result = fix(text, "compose.yaml")
+    assert yaml.safe_load(result.fixed)["services"]["cache"]["read_only"] is True
+    assert "${REDIS_IMAGE:-redis:7.4}" in result.fixed
+
+
+# --- settings kept ---------------------------------------------------------------------
+
+
+def test_short_tmpfs_entries_keep_every_option_and_get_a_size():
+    text = "services:\n  cache:\n    image: redis:7.4\n    read_only: true\n    tmpfs:\n      - /tmp:rw,noexec,nosuid\n" \
+           "    volumes: [data:/data]\nvolumes: {data: {}}\n"
+    result = fix(text, "compose.yaml")
+    assert yaml.safe_load(result.fixed)["services"]["cache"]["tmpfs"] == ["/tmp:rw,noexec,nosuid,size=256m"]
+
+
+def test_read_only_from_a_variable_is_reported_and_left():
+    text = "services:\n  cache:\n    image: redis:7.4\n    read_only: ${RO:-true}\n    volumes: [data:/data]\n" \
+           "volumes: {data: {}}\n"
+    result = fix(text, "compose.yaml")
+    assert not result.changed
+    [ro101] = [f for f in audit_text_findings(text, "compose.yaml") if f.rule == "RO101"]
+    assert "read_only is set by a variable (${RO:-true})" in ro101.message and ro101.applicability == "suggestion"
+
+
+def test_a_security_context_built_with_a_merge_key_keeps_what_it_merges():
+    extra = "      securityContext:\n        <<: &sec\n          runAsUser: 999\n          runAsNonRoot: true\n" + REDIS_DATA
+    result = fix(POD.format(image="redis:7.4", extra=extra))
+    assert container(result.fixed)["securityContext"] == {
+        "runAsUser": 999, "runAsNonRoot": True, "readOnlyRootFilesystem": True}
+
+
+def test_an_alias_shared_with_the_pod_security_context_is_not_written_through():
+    text = ("x-sec: &sec\n  runAsUser: 999\n  runAsNonRoot: true\n"
+            + POD.format(image="redis:7.4", extra="      securityContext: *sec\n" + REDIS_DATA)
+            ).replace("spec:\n  containers:", "spec:\n  securityContext: *sec\n  containers:")
+    result = fix(text)
+    doc = yaml.safe_load(result.fixed)
+    assert doc["spec"]["securityContext"] == {"runAsUser": 999, "runAsNonRoot": True}  # the pod's: no such field
+    assert doc["spec"]["containers"][0]["securityContext"] == {
+        "runAsUser": 999, "runAsNonRoot": True, "readOnlyRootFilesystem": True}
+    assert "securityContext: {<<: *sec, readOnlyRootFilesystem: true}" in result.fixed
+
+
+def test_a_key_written_twice_is_read_and_fixed_where_it_takes_effect():
+    extra = "      securityContext:\n        runAsUser: 1\n      securityContext:\n        runAsUser: 999\n" + REDIS_DATA
+    result = fix(POD.format(image="redis:7.4", extra=extra))
+    assert container(result.fixed)["securityContext"] == {"runAsUser": 999, "readOnlyRootFilesystem": True}
+    assert "        runAsUser: 1\n      securityContext:\n        runAsUser: 999\n        readOnlyRootFilesystem: true\n" \
+        in result.fixed
+
+
+def test_a_flow_mapping_ending_in_a_comma_takes_a_new_key():
+    extra = "      securityContext: {runAsNonRoot: true, }\n" + REDIS_DATA
+    result = fix(POD.format(image="redis:7.4", extra=extra))
+    assert "securityContext: {runAsNonRoot: true, readOnlyRootFilesystem: true}" in result.fixed
+
+
+def test_every_quantity_kubernetes_accepts_is_read():
+    for quantity, limit in (("1e3", 1000), ("1.5e9", 1_500_000_000), ("500m", 1), ("1E6", 10**6)):
+        extra = ("      volumeMounts:\n        - {name: data, mountPath: /data}\n"
+                 f"  volumes:\n    - name: data\n      emptyDir: {{sizeLimit: {quantity}}}\n")
+        findings = audit_text_findings(POD.format(image="redis:7.4", extra=extra), "pod.yaml")
+        assert not any(f.rule == "RO203" for f in findings), quantity  # bounded: read, not an error
+        assert any(f.rule == "RO202" for f in findings), quantity  # and the workload was read
+        assert limit
+
+
+# --- comments ----------------------------------------------------------------------------
+
+
+def test_no_comment_line_is_deleted_and_new_keys_go_after_commented_entries():
+    text = ("services:\n  db:\n    image: redis:7.4\n    environment:\n      A: b\n      # B: c\n"
+            "  cache:\n    image: redis:7.4\n    tmpfs:\n      # scratch space\n      - /data\n      # end\n")
+    result = fix(text, "compose.yaml")
+    comments = [line.strip() for line in result.fixed.splitlines() if line.strip().startswith("#")]
+    assert comments == ["# B: c", "# scratch space", "# end"]
+    # uncommenting `# B: c` must still put B under environment
+    assert "      A: b\n      # B: c\n    read_only: true\n" in result.fixed
+    uncommented = yaml.safe_load(result.fixed.replace("# B: c", "B: c"))
+    assert uncommented["services"]["db"]["environment"] == {"A": "b", "B": "c"}
+
+
+def test_comments_survive_removing_a_pod_setting_and_converting_an_emptydir():
+    text = ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: db\nspec:\n  template:\n    spec:\n"
+            "      securityContext:\n        # only this\n        readOnlyRootFilesystem: true\n"
+            "      containers:\n        - name: db\n          image: postgres:16\n"
+            "          volumeMounts:\n            - {name: data, mountPath: /var/lib/postgresql}\n"
+            "      volumes:\n        - name: data\n          # scratch for now\n          emptyDir:\n"
+            "            # no limit\n            medium: \"\"\n          # keep\n")
+    result = fix(text, "deploy.yaml")
+    for comment in ("# only this", "# scratch for now", "# no limit", "# keep"):
+        assert comment in result.fixed
+    assert "persistentVolumeClaim" in result.fixed
+
+
+# --- what Kubernetes would refuse ----------------------------------------------------------
+
+
+def test_claim_templates_added_to_a_statefulset_come_with_the_warning():
+    text = ("apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: cache\nspec:\n  serviceName: cache\n"
+            "  selector: {matchLabels: {app: cache}}\n  template:\n    metadata: {labels: {app: cache}}\n"
+            "    spec:\n      containers:\n        - name: redis\n          image: redis:7.4\n")
+    result = fix(text, "sts.yaml")
+    assert yaml.safe_load(result.fixed)["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+    [note] = [n for n in result.notes if "volumeClaimTemplates" in n]
+    assert "cannot be changed once it exists" in note
+    assert "kubectl delete statefulset cache --cascade=orphan" in note
+
+
+def test_var_run_and_run_are_one_place():
+    text = ("services:\n  db:\n    image: mysql:8.4\n    volumes:\n      - data:/var/lib/mysql\n"
+            "      - sock:/var/run/mysqld\nvolumes: {data: {}, sock: {}}\n")
+    result = fix(text, "compose.yaml")
+    service = yaml.safe_load(result.fixed)["services"]["db"]
+    targets = [v if isinstance(v, str) else v["target"] for v in service["volumes"]]
+    assert not any(t.startswith("/run/mysqld") for t in targets), targets  # /var/run/mysqld serves it
