@@ -314,7 +314,6 @@ __all__ = [
     "HELM_HINT",
     "MERGE_TAG",
     "Loader",
-    "shared_nodes",
     "Pair",
     "ShapeError",
     "as_bool",
@@ -335,6 +334,7 @@ __all__ = [
     "merged_key_node",
     "merged_pairs",
     "scalar_text",
+    "shared_nodes",
     "split_colons",
     "yaml_error",
 ]
