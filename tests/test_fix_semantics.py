@@ -197,3 +197,26 @@ def test_var_run_and_run_are_one_place():
     service = yaml.safe_load(result.fixed)["services"]["db"]
     targets = [v if isinstance(v, str) else v["target"] for v in service["volumes"]]
     assert not any(t.startswith("/run/mysqld") for t in targets), targets  # /var/run/mysqld serves it
+
+
+# --- files taken for what they are ----------------------------------------------------------
+
+
+def test_an_override_fragment_is_not_read_as_a_whole_service(tmp_path):
+    """A service with no image and no build (`docker compose -f base.yaml -f override.yaml`) is
+    part of one another file defines: not audited alone, never fixed, and a file of nothing else
+    says how to read it."""
+    override = "services:\n  web:\n    ports: ['8080:80']\n    environment: {DEBUG: '1'}\n"
+    assert not fix(override, "compose.override.yaml").changed
+    assert audit_text_findings(override, "compose.override.yaml") == []
+    from rofs.audit import AuditOptions, audit
+
+    path = tmp_path / "compose.override.yaml"
+    path.write_text(override)
+    [source] = audit([str(path)], REGISTRY, AuditOptions()).files
+    assert source.skipped is not None and "docker compose -f BASE -f THIS config | rofs audit -" in source.skipped
+    mixed = override + "  cache:\n    image: redis:7.4\n"
+    result = fix(mixed, "compose.yaml")
+    services = yaml.safe_load(result.fixed)["services"]
+    assert services["web"] == {"ports": ["8080:80"], "environment": {"DEBUG": "1"}}
+    assert services["cache"]["read_only"] is True

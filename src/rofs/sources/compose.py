@@ -70,6 +70,17 @@ CONTAINER_FIELDS = (
 ROOT_USERS = frozenset(("root", "0"))
 
 
+FRAGMENT = "service fragment"  # an override of a service defined in another file
+
+
+def _fragment(vnode: yaml.Node) -> bool:
+    """No image and no build, after merges: the rest of the service is in another file
+    (`docker compose -f base.yaml -f override.yaml`, or `extends:`)."""
+    if is_null(vnode):
+        return False  # `name:` alone: a service of nothing, read as such
+    return merged_get(vnode, "image") is None and merged_get(vnode, "build") is None
+
+
 def _interpolated(node: yaml.Node | None) -> bool:
     return isinstance(node, yaml.ScalarNode) and "${" in node.value
 
@@ -148,6 +159,8 @@ class ComposeSource(Source):
         return result
 
     def _read_document(self, doc: yaml.Node, text: str, path: str, result: SourceFile) -> None:
+        """The services of one document; a service with no image and no build of its own is part of
+        a service another file defines (an override, or `extends:`): not read alone."""
         if not isinstance(doc, yaml.MappingNode):
             result.errors.append(
                 ReadError(path, doc.start_mark.line + 1, f"a Compose file should be a mapping, found a {describe(doc)}")
@@ -184,10 +197,16 @@ class ComposeSource(Source):
                     ReadError(path, vnode.start_mark.line + 1, f"service {name} should be a mapping, found a {describe(vnode)}")
                 )
                 continue
+            if _fragment(vnode):
+                result.skipped_kinds[FRAGMENT] += 1
+                continue
             try:
                 result.workloads.append(self._service(name, knode, vnode, declared, path, text))
             except ShapeError as exc:
                 result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"service {name}: {exc}"))
+        if entries and not result.workloads and result.skipped_kinds[FRAGMENT] == len(entries) and not result.errors:
+            result.skipped = (f"{FRAGMENT}s only: read them with the file they extend"
+                              " (docker compose -f BASE -f THIS config | rofs audit -)")
 
     # --- top-level volumes -----------------------------------------------------------
 
