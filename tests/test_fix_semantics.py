@@ -220,3 +220,23 @@ def test_an_override_fragment_is_not_read_as_a_whole_service(tmp_path):
     services = yaml.safe_load(result.fixed)["services"]
     assert services["web"] == {"ports": ["8080:80"], "environment": {"DEBUG": "1"}}
     assert services["cache"]["read_only"] is True
+
+
+def test_a_long_list_with_an_alias_across_items_is_read_whole(tmp_path, monkeypatch):
+    """`kubectl get -o yaml` Lists past the streaming size: an anchor in one item and its alias in
+    another would be "undefined" in separate pieces, so such a file is read whole."""
+    import rofs.intake as intake
+    from rofs.audit import AuditOptions, audit
+    from rofs.fix import fix_paths
+
+    item = ("- apiVersion: v1\n  kind: Pod\n  metadata: {{name: p{i}, labels: {labels}}}\n"
+            "  spec:\n    containers:\n      - {{name: c, image: redis:7.4}}\n")
+    text = "apiVersion: v1\nkind: List\nitems:\n" + "".join(
+        item.format(i=i, labels="&l {app: x}" if i == 0 else "*l") for i in range(3))
+    path = tmp_path / "list.yaml"
+    path.write_text(text)
+    monkeypatch.setattr(intake, "STREAM_BYTES", 100)
+    result = audit([str(path)], REGISTRY, AuditOptions())
+    assert result.errors == [] and result.summary()["objects"] == 3
+    [fixed] = fix_paths([str(path)], REGISTRY, set(ALL_RULES))
+    assert fixed.error is None and fixed.fixed.count("readOnlyRootFilesystem: true") == 3

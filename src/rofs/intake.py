@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import shutil
 import stat
 import sys
@@ -314,7 +315,7 @@ def take(path: str, explicit: bool, stream_json: bool = True, special: bool = Tr
     text_name = any(r.syntax == "text" and r.claims_name(name) for r in READERS)
     yaml_name = name.lower().endswith(YAML_SUFFIXES)
     long = not text_name and (yaml_name or explicit) and file_size(path) > STREAM_BYTES
-    if long and (stream_json or not _starts_json(path)):
+    if long and (stream_json or not _starts_json(path)) and not _aliases(path):
         taken.stream = path
         return taken
     taken.stamp = stamp(path)
@@ -414,6 +415,22 @@ def file_size(path: str) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+_ALIAS = re.compile(rb"(?:^|[\s\[{,:])\*[^\s,\[\]{}]+")
+
+
+def _aliases(path: str) -> bool:
+    """Whether a long YAML file uses aliases: one may name an anchor in another piece of the
+    stream (a `kubectl get -o yaml` List), so the file is read whole instead (up to MAX_BYTES)."""
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 24):
+                if _ALIAS.search(block):
+                    return True
+    except OSError:
+        return False
+    return False
 
 
 def _starts_json(path: str) -> bool:
