@@ -225,7 +225,7 @@ def test_an_override_fragment_is_not_read_as_a_whole_service(tmp_path):
 def test_a_long_list_with_an_alias_across_items_is_read_whole(tmp_path, monkeypatch):
     """`kubectl get -o yaml` Lists past the streaming size: an anchor in one item and its alias in
     another would be "undefined" in separate pieces, so such a file is read whole."""
-    import rofs.intake as intake
+    from rofs import intake
     from rofs.audit import AuditOptions, audit
     from rofs.fix import fix_paths
 
