@@ -240,3 +240,23 @@ def test_a_long_list_with_an_alias_across_items_is_read_whole(tmp_path, monkeypa
     assert result.errors == [] and result.summary()["objects"] == 3
     [fixed] = fix_paths([str(path)], REGISTRY, set(ALL_RULES))
     assert fixed.error is None and fixed.fixed.count("readOnlyRootFilesystem: true") == 3
+
+
+def test_an_init_container_running_its_own_command_with_the_app_image_is_not_the_app():
+    """The nginx profile describes nginx, not a `cp` step in an init container of the same image:
+    such a container is one whose writes are unknown, left by default, and with --unknown-images
+    read-only it gets the /tmp every other unknown container gets."""
+    text = ("apiVersion: v1\nkind: Pod\nmetadata: {name: app}\nspec:\n  initContainers:\n"
+            "    - name: prepare\n      image: nginx:1.27\n      command: [sh, -c, 'cp -r /etc/nginx/. /work/']\n"
+            "      volumeMounts: [{name: work, mountPath: /work}]\n"
+            "  containers:\n    - {name: web, image: nginx:1.27}\n  volumes:\n    - {name: work, emptyDir: {}}\n")
+    [ro101] = [f for f in audit_text_findings(text, "pod.yaml") if f.rule == "RO101" and f.container == "prepare"]
+    assert "runs a command of its own" in ro101.message and ro101.applicability == "suggestion"
+    result = fix(text)
+    doc = yaml.safe_load(result.fixed)
+    assert doc["spec"]["initContainers"][0] == yaml.safe_load(text)["spec"]["initContainers"][0]
+    assert {"name": "work", "emptyDir": {}} in doc["spec"]["volumes"]  # only prepare mounts it: no guessed size
+    assert result.unprofiled == {"nginx:1.27 (own command)": 1}
+    opted = yaml.safe_load(fix(text, unknown_images="read-only").fixed)["spec"]["initContainers"][0]
+    assert opted["securityContext"] == {"readOnlyRootFilesystem": True}
+    assert {"name": "tmp", "mountPath": "/tmp"} in opted["volumeMounts"]

@@ -271,7 +271,7 @@ def missing_mounts(workload: Workload, container: Container, match: ProfileMatch
                 continue
             if serving_mount(workload, container, spec, path) is None:
                 wanted.append(mount_for(container, spec, path))
-    elif runs_the_app(container) and covering_mount(workload, container, "/tmp") is None:
+    elif covering_mount(workload, container, "/tmp") is None:  # a guess: every container gets it alike
         wanted.append(AddMount(container.name, "/tmp", VolumeKind.EPHEMERAL, DEFAULT_EPHEMERAL, name="tmp",
                                purpose="temp files", guess=True))
     for _, path in env_paths(container):

@@ -43,7 +43,7 @@ from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, Workload
 from rofs.remedy import Applicability, LearnPaths, ReadOnlyRoot, Remedy, Suggestion
-from rofs.rules.common import READ_ONLY_REFS, UNKNOWN_LEAVE, Context, missing_mounts, mount_remedies
+from rofs.rules.common import READ_ONLY_REFS, UNKNOWN_LEAVE, Context, missing_mounts, mount_remedies, runs_the_app
 
 META = RuleMeta(
     id="RO101",
@@ -76,6 +76,9 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
         state = "set to false" if container.security.read_only_root_fs is False else "not set"
         message = f"root filesystem is writable ({words.read_only()} {state})"
         match = ctx.match(container)
+        own_command = match is not None and not runs_the_app(container)
+        if own_command:
+            match = None  # the profile describes the app's process, not a copy or prepare step
         mounts = missing_mounts(workload, container, match)
         if match is not None:
             needed = [m for m in mounts if m.purpose != "temp dir set by env"]
@@ -83,10 +86,12 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
                 message += f"; {match.profile.title} then needs writable " + ", ".join(m.path for m in needed)
             else:
                 message += f"; every path {match.profile.title} writes is already mounted"
+        elif own_command:
+            message += "; it runs a command of its own with the app's image, so the paths it writes are unknown"
         else:
             message += f"; no profile for {'this image' if container.image else 'this build'}, so the paths it writes are unknown"
         remedies: tuple[Remedy, ...] = (ReadOnlyRoot(container.name), *mount_remedies(workload, container, mounts))
         if match is None and ctx.unknown_images == UNKNOWN_LEAVE:
-            remedies = (LearnPaths(container.image),)  # a read-only root with a guessed /tmp crashes most servers
+            remedies = (LearnPaths(f"{container.image} (own command)" if own_command else container.image),)  # a read-only root with a guessed /tmp crashes most servers
         yield ctx.finding(META, workload, container.security.where("read_only_root_fs"), message, container,
                           remedies=remedies)

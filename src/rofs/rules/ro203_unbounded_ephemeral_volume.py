@@ -34,7 +34,7 @@ from collections.abc import Iterator
 
 from rofs.model import Capability, Finding, RuleMeta, Severity, VolumeKind, Workload
 from rofs.remedy import DEFAULT_EPHEMERAL, DEFAULT_MEMORY, Applicability, BoundVolume, Remedy, Suggestion
-from rofs.rules.common import UNKNOWN_LEAVE, Context, persistent_data_on_ephemeral, profile_size
+from rofs.rules.common import UNKNOWN_LEAVE, Context, persistent_data_on_ephemeral, profile_size, runs_the_app
 
 META = RuleMeta(
     id="RO203",
@@ -72,7 +72,7 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
         size = next((found for c in users for m in c.mounts if m.volume == volume.name
                      if (found := profile_size(c, ctx.match(c), m.path, EPHEMERAL_KINDS))), None)
         remedy: Remedy
-        if size is None and users and ctx.unknown_images == UNKNOWN_LEAVE and all(ctx.match(c) is None for c in users):
+        if size is None and users and ctx.unknown_images == UNKNOWN_LEAVE and all(ctx.match(c) is None or not runs_the_app(c) for c in users):
             # what an app without a profile writes there is unknown: a guessed limit could get it evicted
             what = ", ".join(sorted({c.image or "this build" for c in users}))
             remedy = Suggestion(f"give it a size once you know how much {what} writes there (rofs trace measures it):"
