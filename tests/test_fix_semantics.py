@@ -260,3 +260,18 @@ def test_an_init_container_running_its_own_command_with_the_app_image_is_not_the
     opted = yaml.safe_load(fix(text, unknown_images="read-only").fixed)["spec"]["initContainers"][0]
     assert opted["securityContext"] == {"readOnlyRootFilesystem": True}
     assert {"name": "tmp", "mountPath": "/tmp"} in opted["volumeMounts"]
+
+
+def test_volumes_merged_from_an_anchor_are_copied_with_a_note():
+    text = ("x-common: &common\n  volumes:\n    - ./conf:/usr/local/etc/redis:ro\n"
+            "services:\n  a:\n    <<: *common\n    image: redis:7.4\n  b:\n    <<: *common\n    image: redis:7.4\n")
+    result = fix(text, "compose.yaml")
+    doc = yaml.safe_load(result.fixed)
+    assert doc["x-common"] == {"volumes": ["./conf:/usr/local/etc/redis:ro"]}  # shared by both: untouched
+    for name in ("a", "b"):  # each its own /data: one volume for two servers would be shared by them
+        targets = [v if isinstance(v, str) else v["target"] for v in doc["services"][name]["volumes"]]
+        assert targets == ["./conf:/usr/local/etc/redis:ro", "/data"]
+    assert [n for n in result.notes if "came from a merge" in n] == [
+        f"service {name}: its volumes came from a merge (<<); it has its own copy of them now, with the new mounts,"
+        " since editing the merged ones would change every service that merges them (a later change to the"
+        " merged list no longer reaches it)" for name in ("a", "b")]

@@ -168,6 +168,9 @@ class ComposeFixer:
             editor.set_value(node, ["read_only"], True)
         if "volumes" in fx.inherited and (fx.entries or fx.handled):
             editor.add_keys(node, {"volumes": fx.inherited["volumes"] + fx.entries})
+            notes.append(f"{fx.label}: its volumes came from a merge (<<); it has its own copy of them now, with the"
+                         " new mounts, since editing the merged ones would change every service that merges them"
+                         " (a later change to the merged list no longer reaches it)")
         elif fx.entries:
             fx.refuse_if_merged(str(fx.entries[0]["target"]), "volumes")
             editor.extend_list(node, "volumes", fx.entries)
