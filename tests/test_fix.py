@@ -331,14 +331,14 @@ def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path, copies: int,
     one = src.read_text()
     old = one + "".join("---\n" + one for _ in range(copies - 1))
     assert (len(old.encode()) > STREAM_BYTES) == (copies > 1)
-    new = fix_text(old, "install.yaml", builtin_registry(), SELECTED).fixed
+    new = fix_text(old, "install.yaml", builtin_registry(), SELECTED, unknown_images=UNKNOWN_READ_ONLY).fixed
     assert new != old
     # How long a whole run takes here, so the kills spread over reading, fixing and writing.
     start = t.monotonic()
     probe = tmp_path / "probe" / "install.yaml"
     probe.parent.mkdir()
     probe.write_text(old)
-    sp.run([str(Path(sys.executable).with_name("rofs")), "fix", str(probe)], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
+    sp.run([str(Path(sys.executable).with_name("rofs")), "fix", "--unknown-images", "read-only", str(probe)], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
     whole = t.monotonic() - start
     assert probe.read_text() == new, "the streamed fix gives what the whole-file fix gives"
     rng = random.Random(7)
@@ -347,7 +347,7 @@ def test_sigkill_at_random_points_leaves_old_or_new(tmp_path: Path, copies: int,
         f = tmp_path / f"run{i}" / "install.yaml"
         f.parent.mkdir()
         f.write_text(old)
-        proc = sp.Popen([str(Path(sys.executable).with_name("rofs")), "fix", str(f)], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
+        proc = sp.Popen([str(Path(sys.executable).with_name("rofs")), "fix", "--unknown-images", "read-only", str(f)], stdout=sp.DEVNULL, stderr=sp.DEVNULL)
         # Up to twice the measured time: some runs end before the kill (new), most are killed
         # while reading, fixing or writing; a machine busier than at the probe still gets both.
         t.sleep(rng.uniform(0.4 * whole, 2.0 * whole))
@@ -511,11 +511,11 @@ def test_concurrent_fixes_of_one_file_detect_each_other(tmp_path: Path, copies: 
     require_path(src, "argo-cd install.yaml")
     one = src.read_text()
     old = one + "".join("---\n" + one for _ in range(copies - 1))
-    new = fix_text(old, "install.yaml", builtin_registry(), SELECTED).fixed
+    new = fix_text(old, "install.yaml", builtin_registry(), SELECTED, unknown_images=UNKNOWN_READ_ONLY).fixed
     f = tmp_path / "install.yaml"
     f.write_text(old)
     exe = str(Path(sys.executable).with_name("rofs"))
-    procs = [sp.Popen([exe, "fix", str(f)], stdout=sp.DEVNULL, stderr=sp.PIPE, text=True) for _ in range(4)]
+    procs = [sp.Popen([exe, "fix", "--unknown-images", "read-only", str(f)], stdout=sp.DEVNULL, stderr=sp.PIPE, text=True) for _ in range(4)]
     outcomes = []
     for proc in procs:
         _, err = proc.communicate(timeout=300)

@@ -27,8 +27,9 @@ class SizeError(ValueError):
     """A size that cannot be read."""
 
 
-def parse_quantity(text: str | float) -> int:
-    """Parse a Kubernetes quantity into bytes: ``'64Mi'`` -> 67108864."""
+def parse_quantity(text: str | float, exponents: bool = True) -> int:
+    """Parse a Kubernetes quantity into bytes: ``'64Mi'`` -> 67108864.  With *exponents* False, the
+    spellings a person types for a size only (no ``1e3``, no milli: ``1m`` is not a thousandth)."""
     if isinstance(text, bool):
         raise SizeError(f"not a size: {text!r}")
     if isinstance(text, (int, float)):
@@ -37,6 +38,8 @@ def parse_quantity(text: str | float) -> int:
     if not match:
         raise SizeError(f"not a Kubernetes quantity: {text!r} (use e.g. 64Mi, 1Gi, 500M)")
     number, suffix, exponent = match.groups()
+    if not exponents and (exponent or suffix == "m" or "." in number and not suffix):
+        raise SizeError(f"not a size: {text!r}")
     if exponent and abs(int(exponent)) > 24:
         raise SizeError(f"not a size this tool can hold: {text!r}")
     value = Decimal(number) * (Decimal(10) ** int(exponent) if exponent else _K8S_SUFFIX[suffix or ""])
@@ -63,7 +66,7 @@ def parse_docker_size(text: str | int) -> int:
 def parse_size(text: str | int) -> int:
     """Parse either spelling (profiles and CLI options accept both)."""
     try:
-        return parse_quantity(text)
+        return parse_quantity(text, exponents=False)
     except SizeError:
         return parse_docker_size(text)
 

@@ -176,7 +176,9 @@ class ComposeFixer:
             editor.extend_list(node, "volumes", fx.entries)
 
     @staticmethod
-    def _remove_tmpfs(editor: Editor, node: yaml.MappingNode, paths: set[str]) -> None:
+    def _remove_tmpfs(editor: Editor, node: yaml.MappingNode, paths: set[str], sized: dict[str, str]) -> None:
+        """Remove the entries of *paths* from the service's own `tmpfs:`, and give those that stay
+        their new text (*sized*, by path) in the same edit where they share a line."""
         value = get(node, "tmpfs")
         knode = key_node(node, "tmpfs")
         if knode is None or value is None:
@@ -200,15 +202,21 @@ class ComposeFixer:
             return
         if not isinstance(value, yaml.SequenceNode):
             return
-        keep = [i for i in value.value if not (isinstance(i, yaml.ScalarNode) and i.value.split(":", 1)[0].rstrip("/") in paths)]
+        def entry_path(item: yaml.Node) -> str | None:
+            return item.value.split(":", 1)[0].rstrip("/") if isinstance(item, yaml.ScalarNode) else None
+
+        keep = [i for i in value.value if entry_path(i) not in paths]
         if not keep:
             remove_key()
         elif is_flow(value):
-            editor.replace(value, "[" + ", ".join(editor.source(i) for i in keep) + "]")
+            texts = [sized.get(entry_path(i) or "", editor.source(i)) for i in keep]
+            editor.replace(value, "[" + ", ".join(texts) + "]")
         else:
             for item in value.value:
                 if item not in keep:
                     editor.delete_lines(item.start_mark.line, last_line(item), item)
+                elif entry_path(item) in sized:
+                    editor.replace(item, sized[entry_path(item) or ""])
 
 
 @dataclass
@@ -256,6 +264,7 @@ class ServiceFix:
     moved: set[str] = field(default_factory=set)  # short `tmpfs:` entries to take out (they move to `volumes:`)
     handled: set[str] = field(default_factory=set)  # tmpfs paths made persistent or bounded
     resized: bool = False  # an inherited short `tmpfs:` entry got a size: the service needs its own copy
+    sized: dict[str, str] = field(default_factory=dict)  # own short `tmpfs:` entries, by path: their new text
 
     @classmethod
     def of(cls, editor: _Editor, node: yaml.MappingNode, workload: Workload, notes: list[str], declared: set[str],
@@ -325,7 +334,7 @@ def _bound_tmpfs(fx: ServiceFix, path: str, size: int) -> None:
         new = _with_size(node.value, size)
         listed = get(fx.node, "tmpfs")
         in_flow = listed is not None and is_flow(listed)
-        fx.editor.replace(node, json.dumps(new) if node.style or in_flow else new)
+        fx.sized[path] = json.dumps(new) if node.style or in_flow else new  # written with the removals
     elif path in fx.long_items and "volumes" in fx.inherited:
         for i in fx.inherited["volumes"]:
             if _long_tmpfs_target(i) == path:
@@ -342,7 +351,10 @@ def _take_out_moved(fx: ServiceFix) -> None:
         fx.editor.add_keys(fx.node, {"tmpfs": [t for t in fx.inherited["tmpfs"] if _tmpfs_path(t) not in fx.moved]})
     elif fx.moved:
         fx.refuse_if_merged(min(fx.moved), "tmpfs")
-        ComposeFixer._remove_tmpfs(fx.editor, fx.node, fx.moved)
+        ComposeFixer._remove_tmpfs(fx.editor, fx.node, fx.moved, fx.sized)
+    else:
+        for path, text in fx.sized.items():
+            fx.editor.replace(fx.short[path], text)
 
 
 def _writable_needs(fx: ServiceFix, needs: list[AddMount]) -> list[AddMount]:

@@ -198,7 +198,7 @@ def _add_mounts(fx: PodFix, ci: int) -> None:
             _note_once(fx.notes, f"{fx.label} [{container.name}]: no profile for {container.image}; added a"
                        " bounded /tmp only. Its other writable paths are unknown: find them with"
                        " `rofs trace`, then pass the profile with --profile-file.")
-        vname = fx.planned.get((need.path, need.kind)) or _reuse(fx.workload, container, need)
+        vname = fx.planned.get((need.path, need.kind)) or _reuse(fx.workload, container, need, fx.todo.bound)
         if vname is None:
             vname = _new_volume(fx, need)
         mounts.append({"name": vname, "mountPath": need.path})
@@ -336,14 +336,18 @@ def _note_once(notes: list[str], note: str) -> None:
         notes.append(note)
 
 
-def _reuse(workload: Workload, container: Container, need: AddMount) -> str | None:
-    """A pod volume another container already mounts at this path, of a fitting kind."""
+def _reuse(workload: Workload, container: Container, need: AddMount, bounded: dict[str, int]) -> str | None:
+    """A pod volume another container already mounts at this path, of a fitting kind.  Not one
+    left without a size (its users have no profile): the app gets one of its own, with its size."""
     for other in workload.containers:
         if other is container:
             continue
         for mount in other.mounts:
             volume = workload.volume(mount.volume)
             if mount.path == need.path and volume is not None and not mount.read_only and volume.kind == need.kind:
+                unsized = volume.size_limit is None and volume.kind is not VolumeKind.PERSISTENT
+                if unsized and need.size is not None and volume.name not in bounded:
+                    continue
                 return volume.name
     return None
 
