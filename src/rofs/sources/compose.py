@@ -197,10 +197,10 @@ class ComposeSource(Source):
                     ReadError(path, vnode.start_mark.line + 1, f"service {name} should be a mapping, found a {describe(vnode)}")
                 )
                 continue
-            if _fragment(vnode):
-                result.skipped_kinds[FRAGMENT] += 1
-                continue
             try:
+                if _fragment(vnode):
+                    result.skipped_kinds[FRAGMENT] += 1
+                    continue
                 result.workloads.append(self._service(name, knode, vnode, declared, path, text))
             except ShapeError as exc:
                 result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"service {name}: {exc}"))
