@@ -275,3 +275,18 @@ def test_volumes_merged_from_an_anchor_are_copied_with_a_note():
         f"service {name}: its volumes came from a merge (<<); it has its own copy of them now, with the new mounts,"
         " since editing the merged ones would change every service that merges them (a later change to the"
         " merged list no longer reaches it)" for name in ("a", "b")]
+
+
+def test_no_persistent_volume_is_nested_over_one_already_there():
+    """RabbitMQ's mnesia directory already on a claim: a claim at /var/lib/rabbitmq would hold it
+    inside another one (and a new 10Gi per replica); which holds the data is the author's call."""
+    text = ("apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: rabbitmq\nspec:\n  serviceName: rabbitmq\n"
+            "  selector: {matchLabels: {app: rabbitmq}}\n  template:\n    metadata: {labels: {app: rabbitmq}}\n"
+            "    spec:\n      containers:\n        - name: rabbitmq\n          image: rabbitmq:3.13-management\n"
+            "          volumeMounts:\n            - {name: data, mountPath: /var/lib/rabbitmq/mnesia}\n"
+            "  volumeClaimTemplates:\n    - metadata: {name: data}\n"
+            "      spec: {storageClassName: local-storage, accessModes: [ReadWriteOnce], resources: {requests: {storage: 3Gi}}}\n")
+    assert not fix(text, "sts.yaml").changed
+    [ro101] = [f for f in audit_text_findings(text, "sts.yaml") if f.rule == "RO101"]
+    assert ro101.applicability == "suggestion"
+    assert "persistent volume 'data' is mounted beneath it at /var/lib/rabbitmq/mnesia" in ro101.fix

@@ -203,6 +203,21 @@ def blocking_mount(workload: Workload, container: Container, path: str) -> Sugge
     return Suggestion(f"make the mount at {mount.path} writable ({why}){beneath}")
 
 
+def persistent_beneath(workload: Workload, container: Container, path: str) -> Suggestion | None:
+    """A persistent volume already mounted beneath *path* (RabbitMQ's mnesia directory on a claim,
+    /var/lib/rabbitmq asked for): a second persistent volume over it would nest one in the other,
+    so which should hold the data is the author's decision."""
+    for mount in container.mounts:
+        volume = workload.volume(mount.volume)
+        if (mount.path and mount.path.rstrip("/") != path.rstrip("/") and path_covers(path, mount.path)
+                and volume is not None and volume.kind is VolumeKind.PERSISTENT):
+            return Suggestion(f"{path} must be writable, and persistent volume {mount.volume!r} is mounted beneath it"
+                              f" at {mount.path}: mount one persistent volume at {path} (moving the data of"
+                              f" {mount.path} into it), or keep {mount.path} and give {path} an ephemeral volume if"
+                              " nothing else there must survive a restart")
+    return None
+
+
 def needed_path(spec: WritablePath, container: Container, match: ProfileMatch) -> str:
     """Where the app really writes this path: moved when the container sets the knob's env var."""
     if spec.env:
@@ -286,6 +301,8 @@ def mount_remedies(workload: Workload, container: Container, mounts: list[AddMou
     out: list[AddMount | Suggestion] = []
     for mount in mounts:
         blocked = blocking_mount(workload, container, mount.path) if mount.path != RUNTIME_SHM else None
+        if blocked is None and mount.kind is VolumeKind.PERSISTENT:
+            blocked = persistent_beneath(workload, container, mount.path)
         if blocked is None:
             out.append(mount)
         elif blocked not in out:
