@@ -91,9 +91,11 @@ def test_timeout_stops_programs_that_ignore_sigterm_or_daemonise():
 
 def test_ctrl_c_stops_the_program_not_just_rofs():
     need_sandbox()
-    proc = subprocess.Popen([ROFS, "run", "--no-trace", "--", "sh", "-c", "trap 'exit 42' INT; while :; do sleep 0.1; done"],
+    proc = subprocess.Popen([ROFS, "run", "--no-trace", "--", "sh", "-c",
+                             "trap 'exit 42' INT; echo ready; while :; do sleep 0.1; done"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    # the signal goes once the program has its trap (a fixed sleep raced the sandbox's start)
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=10) == 42
 
