@@ -59,14 +59,23 @@ def test_kubernetes_objects_and_containers_match_stats(result):
 def test_compose_services_match_stats(result):
     compose = by_format(result, SourceFormat.COMPOSE)
     services = [w for f in compose for w in f.workloads]
-    # 152 services in the files; 6 are override fragments (no image, no build: defined in a base file)
-    assert len(services) == 146
-    assert sum(f.skipped_kinds["service fragment"] for f in compose) == 6
+    # 152 services in the files; the 6 override fragments (no image, no build) are read with the
+    # base beside them (compose.yaml of the OpenTelemetry demo), as docker compose -f reads them
+    assert len(services) == 152
+    assert sum(f.skipped_kinds["service fragment"] for f in compose) == 0
+    fragments = sorted((f.path.split("corpus/")[1], w.name) for f in compose for w in f.workloads
+                       if any(loc.path != f.path for c in w.containers for _, loc in c.field_locations))
+    otel = "open-telemetry__opentelemetry-demo/"
+    assert fragments == [(otel + "compose.agent.yaml", "frontend-proxy"), (otel + "compose.full.yaml", "checkout"), (otel + "compose.full.yaml", "otel-collector"),
+                         (otel + "compose.observability.yaml", "cart"),
+                         (otel + "compose.observability.yaml", "frontend-proxy"),
+                         (otel + "compose.observability.yaml", "otel-collector")]
     read_only = sorted(
         (f.path.split("corpus/")[1], w.name) for f in compose for w in f.workloads
         if w.containers[0].security.read_only_root_fs is True
     )
     assert read_only == [
+        ("open-telemetry__opentelemetry-demo/compose.full.yaml", "checkout"),  # laid over compose.yaml's
         ("open-telemetry__opentelemetry-demo/compose.yaml", "checkout"),
         ("open-telemetry__opentelemetry-demo/compose.yaml", "product-catalog"),
         ("open-telemetry__opentelemetry-demo/compose.yaml", "shipping"),

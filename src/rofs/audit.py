@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rofs.checks import checked, reasonless
-from rofs.intake import discover, open_source
+from rofs.intake import Inputs, open_source
 from rofs.model import Finding, Severity, Workload
 from rofs.profiles import ProfileRegistry
 from rofs.results import AuditResult, FileReport
@@ -47,17 +47,33 @@ def stream_audit(
     options = options or AuditOptions()
     selected = set(options.select if options.select is not None else RULES) - options.ignore
     ctx = Context(registry, options.unknown_images)
-    for path, explicit in discover(inputs, options.exclude):
+    files = Inputs(inputs, options.exclude)
+    elsewhere: set[tuple] = set()  # findings in another file than the one read (a Compose base): once
+    for path, explicit in files:
         if progress:
             progress(path)
         opened = open_source(path, explicit)
         if opened is None:
             continue
         source, workloads = opened
-        yield source, _file_findings(source, workloads, ctx, selected, options.keep_workloads)
+        files.include(source.path, source.includes)
+        yield source, _file_findings(source, workloads, ctx, selected, options.keep_workloads, elsewhere)
 
 
 def _file_findings(
+    source: SourceFile, workloads: Iterable[Workload], ctx: Context, selected: set[str], keep: bool,
+    elsewhere: set[tuple],
+) -> Iterator[Finding]:
+    for finding in _all_findings(source, workloads, ctx, selected, keep):
+        if finding.location.path != source.path:
+            key = (finding.rule, finding.location, finding.object, finding.container, finding.message)
+            if key in elsewhere:
+                continue  # a base read with each of its overrides says it once
+            elsewhere.add(key)
+        yield finding
+
+
+def _all_findings(
     source: SourceFile, workloads: Iterable[Workload], ctx: Context, selected: set[str], keep: bool
 ) -> Iterator[Finding]:
     kept: list[Workload] = []

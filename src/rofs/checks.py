@@ -27,7 +27,7 @@ def check_workload(workload: Workload, ctx: Context, selected: set[str]) -> Iter
 def suppressed_by(finding: Finding, suppressions: Iterable[Suppression]) -> Suppression | None:
     """The suppression that hides *finding*, if one does."""
     for sup in suppressions:
-        if sup.matches(finding.rule, finding.name, finding.container, finding.location.line):
+        if sup.matches(finding.rule, finding.name, finding.container, finding.location.line, finding.location.path):
             return sup
     return None
 

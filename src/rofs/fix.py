@@ -27,7 +27,7 @@ from rofs.files import ConcurrentChange, Replacement, write_atomic
 from rofs.files import stamp as file_stamp
 from rofs.fixers.kubernetes import KubernetesFixer, existing_claims
 from rofs.fixers.textedit import JSON_STYLE, EditConflict, apply
-from rofs.intake import STDIN, Taken, detect, discover, take, text_reader, unreadable_text
+from rofs.intake import STDIN, Inputs, Taken, detect, take, text_reader, unreadable_text
 from rofs.model import Finding, SourceFormat
 from rofs.profiles import ProfileRegistry
 from rofs.rules import RULES, Context, fixable
@@ -55,6 +55,7 @@ class FileFix:
     stamp: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) when read: to detect a concurrent change
     applied: list[Finding] = field(default_factory=list)  # the findings this fix resolves (as the audit words them)
     unprofiled: Counter[str] = field(default_factory=Counter)  # images left as they are, no profile: containers
+    includes: list[str] = field(default_factory=list)  # the files a Compose `include:` names: fixed next
 
     @property
     def changed(self) -> bool:
@@ -165,6 +166,7 @@ def _fix_text(text: str, path: str, ctx: Context, selected: set[str]) -> FileFix
             edits, notes = compose.fix(body, path, pragmas)
             result.applied = compose.applied
             result.unprofiled = compose.unprofiled
+            result.includes = compose.includes
         fixed = bom + apply(body, edits)
         if as_json and fixer is not None and fixer.appended_docs:
             fixed = bom + _json_with(fixed[len(bom):], fixer.appended_docs, body)
@@ -243,13 +245,16 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
     STREAM_BYTES, and long standard input, are fixed piece by piece (``fix_stream``)."""
     ctx = Context(registry, unknown_images)
     out: list[FileFix] = []
-    for path, explicit in discover(inputs, exclude):
+    files = Inputs(inputs, exclude)
+    for path, explicit in files:
         taken = take(path, explicit, stream_json=False, special=False)  # JSON is fixed whole
         if taken is None or taken.skipped:
             continue
         fixed = _fix_taken(taken, ctx, selected, show_diff)
         if fixed is not None:
             out.append(fixed)
+            # an included file is fixed too, if it lies beneath the file's directory (never elsewhere)
+            fixed.notes += files.include(fixed.path, fixed.includes, within=os.path.dirname(fixed.path) or ".")
     return out
 
 

@@ -82,6 +82,8 @@ def _report_one(result: FileFix, out: TextIO, show_diff: bool, tally: Tally) -> 
     if not result.changed:
         if result.path == "<stdin>":
             result.write_fixed(out)
+        for note in grouped_notes(result.notes):  # what it left, and why
+            _say(f"rofs: {result.path}: {note}")
         return
     if show_diff:
         if not result.has_suggestions:

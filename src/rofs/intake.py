@@ -26,6 +26,7 @@ import shutil
 import stat
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +206,40 @@ def discover(inputs: Iterable[str], exclude: tuple[str, ...] = ()) -> Iterator[t
         elif str(path) not in seen and os.path.realpath(path) not in seen:
             seen.update((str(path), os.path.realpath(path)))  # `a.yaml` and `$PWD/a.yaml` are one file
             yield str(path), True
+
+
+class Inputs:
+    """The files to read: those *inputs* name or hold, then the files they include (Compose
+    ``include:``), each file once, an included one right after the file that includes it."""
+
+    def __init__(self, inputs: Iterable[str], exclude: tuple[str, ...] = ()):
+        self._found = discover(inputs, exclude)
+        self._more: deque[tuple[str, bool]] = deque()
+        self._read: set[str] = set()
+
+    def __iter__(self) -> Iterator[tuple[str, bool]]:
+        for item in self._found:
+            yield from self._first(item)
+            while self._more:
+                yield from self._first(self._more.popleft())
+
+    def _first(self, item: tuple[str, bool]) -> Iterator[tuple[str, bool]]:
+        path = item[0]
+        real = path if path == STDIN else os.path.realpath(path)
+        if real not in self._read:
+            self._read.add(real)
+            yield item
+
+    def include(self, by: str, files: Iterable[str], within: str | None = None) -> list[str]:
+        """Read the *files* that *by* includes next; with *within* (a directory), only those
+        beneath it: a note for each of the others."""
+        notes = []
+        for path in files:
+            if within is not None and not os.path.realpath(path).startswith(os.path.realpath(within) + os.sep):
+                notes.append(f"it includes {path}, which lies outside {within or '.'}: not fixed (name it to fix it)")
+                continue
+            self._more.append((path, True))
+        return notes
 
 
 def _once(found: list[tuple[str, bool]]) -> Iterator[tuple[str, bool]]:

@@ -188,10 +188,15 @@ class Suppression:
     container: str | None = None
     line: int | None = None
 
-    def matches(self, rule_id: str, rule_name: str, container: str | None, line: int | None) -> bool:
+    def matches(self, rule_id: str, rule_name: str, container: str | None, line: int | None,
+                path: str | None = None) -> bool:
+        """Does it hide this finding?  A comment hides findings on its line and the next, of its own
+        file (a Compose service read with its base holds findings of both files)."""
         if not any(r in (rule_id, rule_name, "all") for r in self.rules):
             return False
         if self.container is not None and self.container != container:
+            return False
+        if self.line is not None and path is not None and self.location.path and path != self.location.path:
             return False
         return self.line is None or line in (self.line, self.line + 1)
 

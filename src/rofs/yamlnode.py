@@ -81,8 +81,13 @@ def yaml_error(path: str, exc: yaml.YAMLError, text: str = "") -> ReadError:
 
 
 def location(path: str, node: yaml.Node) -> Location:
-    """Where *node* is written: 1-based line and column of its start and of its end."""
+    """Where *node* is written: 1-based line and column of its start and of its end.  A node read
+    from another file than *path* (a Compose base, see rofs.sources.compose_project) names it
+    in its mark; the parser names text it was given ``<unicode string>``."""
     start, end = node.start_mark, node.end_mark
+    name = start.name
+    if name and name[0] != "<":
+        path = name
     return Location(path, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
 

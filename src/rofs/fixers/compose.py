@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ from rofs.remedy import (
 from rofs.rules import Context, fixable
 from rofs.rules.common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
 from rofs.sources.compose import VOLUME_MODES, ComposeSource
+from rofs.sources.compose_project import Layers
 from rofs.units import format_docker_size
 from rofs.yamlnode import MERGE_TAG, Loader, get, key_node, merged_get, shared_nodes, split_colons
 
@@ -91,21 +93,23 @@ class ComposeFixer:
         self.selected = set(selected) & fixable()
         self.applied: list[Finding] = []  # the findings whose remedies were written
         self.unprofiled: Counter[str] = Counter()  # images left as they are, for want of a profile: services
+        self.includes: list[str] = []  # the files the Compose file includes (fixed in turn)
 
     def fix(self, text: str, path: str, suppressions: list) -> tuple[list, list[str]]:
         documents = [d for d in yaml.compose_all(text, Loader=Loader) if d is not None]
         if not documents or not isinstance(documents[0], yaml.MappingNode):
             return [], []
         root = documents[0]
-        services = get(root, "services")
-        if not isinstance(services, yaml.MappingNode):
-            return [], []
         source = ComposeSource().read_documents(documents, text, path)
         if source.errors:
             raise ValueError(str(source.errors[0]))
+        self.includes = source.includes
+        services = get(root, "services")
+        if not isinstance(services, yaml.MappingNode):
+            return [], source.notes
         nodes = {k.value: v for k, v in services.value if isinstance(v, yaml.MappingNode)}
         editor = _Editor(text, _seq_offset(text, services))
-        notes: list[str] = []
+        notes: list[str] = list(source.notes)
         top_volumes = get(root, "volumes")
         declared = {k.value for k, _ in top_volumes.value} if isinstance(top_volumes, yaml.MappingNode) else set()
         new_top: dict[str, dict] = {}
@@ -113,14 +117,22 @@ class ComposeFixer:
         shared = shared_nodes(root)
         self._merged_into, owns = _merge_sources(root)
         plans = []
+        others = [s for s in source.suppressions if s.location.path != path]  # a base's or override's comments
+        completed: list[str] = []
         for workload in source.workloads:
             node = nodes.get(workload.name)
             if node is None or id(node) in done:
                 continue  # `other: *service` is the same mapping: fixed once, for both
             done.add(id(node))
-            every = active(workload, self.ctx, self.selected, suppressions)
-            self.unprofiled.update(unprofiled_images(every))
+            layers = source.layers.get(workload.name) or Layers()
+            every = active(workload, self.ctx, self.selected, list(suppressions) + others)
             findings = [f for f in every if Applicability(f.applicability).applied]
+            if layers.base:  # an override's fragment: the service is defined in its base, and fixed there
+                if findings:
+                    completed.append(workload.name)
+                continue
+            self.unprofiled.update(unprofiled_images(every))
+            findings = _decided_here(findings, workload, node, layers, path, notes)
             remedies = [r for f in findings for r in f.remedies]
             if id(node) in owns:  # what it will set itself: what it merges no longer decides those
                 if any(isinstance(r, ReadOnlyRoot) for r in remedies):
@@ -138,6 +150,12 @@ class ComposeFixer:
                 skipped: set[int] = set()
                 self._fix_service(editor, node, workload, findings, notes, declared, new_top, skipped)
                 self.applied += [f for f in findings if not any(id(r) in skipped for r in f.remedies)]
+        if completed:
+            bases = sorted({source.layers[n].base or "" for n in completed})
+            notes.append(f"service{'s' if len(completed) > 1 else ''} {', '.join(completed)}: laid over"
+                         f" {' and '.join(bases)} (docker compose -f BASE -f {os.path.basename(path)}), where"
+                         f" {'they are' if len(completed) > 1 else 'it is'} defined; not fixed here: fix"
+                         f" {' '.join(bases)}, then audit this file again")
         if new_top:
             if isinstance(top_volumes, yaml.MappingNode) and (is_flow(top_volumes) or top_volumes.value):
                 editor.add_keys(top_volumes, new_top)  # a flow mapping too: what it declares stays as written
@@ -217,6 +235,51 @@ class ComposeFixer:
                     editor.delete_lines(item.start_mark.line, last_line(item), item)
                 elif entry_path(item) in sized:
                     editor.replace(item, sized[entry_path(item) or ""])
+
+
+def _decided_here(findings: list[Finding], workload: Workload, node: yaml.MappingNode, layers: Layers, path: str,
+                  notes: list[str]) -> list[Finding]:
+    """The findings whose remedies an edit of this file can apply: not those about a setting an
+    override laid over this file decides (it would win over the edit), nor about a mount written
+    in another file."""
+    if not layers.merged and all(m.location is None or m.location.path == path
+                                 for m in workload.containers[0].mounts):
+        return findings
+    mounts = {m.path: m for m in workload.containers[0].mounts}
+    own = set(_short_tmpfs_paths(merged_get(node, "tmpfs"))) | set(_volume_items(merged_get(node, "volumes")))
+    kept = []
+    for finding in findings:
+        why = None
+        for remedy in finding.remedies:
+            why = why or _elsewhere(remedy, mounts, own, layers, path)
+        if why is None:
+            kept.append(finding)
+            continue
+        note = f"service {workload.name}: {why}; not fixed (change it there by hand)"
+        if note not in notes:
+            notes.append(note)
+    return kept
+
+
+def _elsewhere(remedy: object, mounts: dict, own: set[str], layers: Layers, path: str) -> str | None:
+    """Why *remedy* cannot be applied in this file, if it cannot."""
+    if isinstance(remedy, ReadOnlyRoot) and "read_only" in layers.above:
+        return f"read_only is set in {layers.above['read_only']}, which docker compose lays over this file"
+    if isinstance(remedy, AddMount):
+        if remedy.path == RUNTIME_SHM and "shm_size" in layers.above:
+            return f"shm_size is set in {layers.above['shm_size']}, which docker compose lays over this file"
+        replaced = sorted(layers.replaced & {"tmpfs", "volumes"})
+        if remedy.path != RUNTIME_SHM and replaced:
+            return (f"{' and '.join(replaced)} {'are' if len(replaced) > 1 else 'is'} replaced (!override or !reset)"
+                    f" in {layers.above[replaced[0]]}, so a mount added here would not reach the container")
+    if isinstance(remedy, (BoundVolume, MakePersistent)) and remedy.path in mounts:
+        where = mounts[remedy.path].location
+        if where is not None and where.path != path:
+            return f"its mount at {remedy.path} is written in {where.path}"
+        if remedy.path not in own:
+            source = layers.below.get("volumes") or layers.below.get("tmpfs") or "the service it extends"
+            return f"its mount at {remedy.path} comes from {source}, which it extends"
+    return None
 
 
 @dataclass

@@ -21,6 +21,8 @@ interpolation reads as "not set" instead of an error.
 
 from __future__ import annotations
 
+import os
+
 import yaml
 
 from rofs.model import (
@@ -36,6 +38,7 @@ from rofs.model import (
     VolumeKind,
     Workload,
 )
+from rofs.sources.compose_project import VOLUME_MODES, Layers, Project, ProjectError, included
 from rofs.sources.interface import ReadError, Source, SourceFile, comment_pragmas, parse_suppression_text
 from rofs.units import SizeError, parse_docker_size
 from rofs.yamlnode import (
@@ -57,10 +60,6 @@ from rofs.yamlnode import (
 )
 
 IGNORE_KEY = "x-rofs-ignore"
-# Short-syntax volume access modes and mount options.
-VOLUME_MODES = frozenset(
-    ["ro", "rw", "z", "Z", "nocopy", "shared", "slave", "private", "rshared", "rslave", "rprivate", "cached", "delegated", "consistent"]
-)
 # Container field_locations: Compose keys recorded when present.
 MODEL_FIELD = {"entrypoint": "command", "command": "args"}
 CONTAINER_FIELDS = (
@@ -70,15 +69,8 @@ CONTAINER_FIELDS = (
 ROOT_USERS = frozenset(("root", "0"))
 
 
-FRAGMENT = "service fragment"  # an override of a service defined in another file
-
-
-def _fragment(vnode: yaml.Node) -> bool:
-    """No image and no build, after merges: the rest of the service is in another file
-    (`docker compose -f base.yaml -f override.yaml`, or `extends:`)."""
-    if is_null(vnode):
-        return False  # `name:` alone: a service of nothing, read as such
-    return merged_get(vnode, "image") is None and merged_get(vnode, "build") is None
+FRAGMENT = "service fragment"  # an override of a service defined in a file not found beside it
+WITH_BASE = "service read with its base"  # an override's service, read in the base's reading
 
 
 def _interpolated(node: yaml.Node | None) -> bool:
@@ -173,6 +165,7 @@ class ComposeSource(Source):
             return
         root = yaml.MappingNode(doc.tag, top, doc.start_mark, doc.end_mark)
         declared = self._declared_volumes(merged_get(root, "volumes"), path, result)
+        self._includes(root, path, result)
         services = merged_get(root, "services")
         if is_null(services):
             return
@@ -186,6 +179,22 @@ class ComposeSource(Source):
         except ShapeError as exc:
             result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"services: {exc}"))
             return
+        project = Project(path, {key_text(k) or "": v for k, v in entries})
+        self._read_services(entries, project, declared, path, text, result)
+        if not (result.workloads or result.errors) and entries:
+            skipped = result.skipped_kinds
+            if skipped[WITH_BASE] == len(entries) and project.belongs_to:
+                result.skipped = (f"an override of {project.belongs_to}: read with it (rofs audit"
+                                  f" {project.belongs_to})")
+            elif skipped[FRAGMENT] + skipped[WITH_BASE] == len(entries):
+                result.skipped = (f"{FRAGMENT}s only, and no base beside it that defines them: read them with the"
+                                  " file they extend (docker compose -f BASE -f THIS config | rofs audit -)")
+
+    def _read_services(self, entries: list, project: Project, declared: dict[str, Volume], path: str, text: str,
+                       result: SourceFile) -> None:
+        """Each service, put together as docker compose runs it (see rofs.sources.compose_project)."""
+        first = len(result.errors)
+        pending = []
         for knode, vnode in entries:
             name = key_text(knode)
             result.objects += 1
@@ -198,15 +207,48 @@ class ComposeSource(Source):
                 )
                 continue
             try:
-                if _fragment(vnode):
-                    result.skipped_kinds[FRAGMENT] += 1
+                if project.left_to_base(name):
+                    result.skipped_kinds[WITH_BASE] += 1
                     continue
-                result.workloads.append(self._service(name, knode, vnode, declared, path, text))
+                node, layers = (vnode, Layers()) if is_null(vnode) else project.assemble(name, vnode)
+            except ProjectError as exc:
+                result.errors.append(ReadError(exc.path, exc.line, exc.message))
+                continue
             except ShapeError as exc:
-                result.errors.append(ReadError(path, exc.node.start_mark.line + 1, f"service {name}: {exc}"))
-        if entries and not result.workloads and result.skipped_kinds[FRAGMENT] == len(entries) and not result.errors:
-            result.skipped = (f"{FRAGMENT}s only: read them with the file they extend"
-                              " (docker compose -f BASE -f THIS config | rofs audit -)")
+                result.errors.append(ReadError(_origin(exc.node, path), exc.node.start_mark.line + 1,
+                                               f"service {name}: {exc}"))
+                continue
+            if node is None:
+                result.skipped_kinds[FRAGMENT] += 1
+                continue
+            pending.append((name, knode, node, layers))
+        for other, root in project.roots.items():  # what the other files declare and say counts too
+            declared = {**self._declared_volumes(merged_get(root, "volumes"), other, SourceFile(other, None)),
+                        **declared}
+            result.suppressions.extend(comment_pragmas(project.texts[other], other))
+        for name, knode, node, layers in pending:
+            try:
+                result.workloads.append(self._service(name, knode, node, declared, path, text))
+                if layers.merged:
+                    result.layers[name] = layers
+            except ShapeError as exc:
+                result.errors.append(ReadError(_origin(exc.node, path), exc.node.start_mark.line + 1,
+                                               f"service {name}: {exc}"))
+        # in the order of the file (a service's shape is checked before the services are read)
+        result.errors[first:] = sorted(result.errors[first:], key=lambda e: (e.path != path, e.line or 0))
+
+    @staticmethod
+    def _includes(root: yaml.Node, path: str, result: SourceFile) -> None:
+        """The files `include:` names are read too (by the caller, as files of their own)."""
+        if path.startswith("<") or not os.path.isfile(path):
+            return
+        files, notes = included(root, path)
+        result.notes.extend(notes)
+        for name, line in files:
+            if os.path.isfile(name):
+                result.includes.append(name)
+            else:
+                result.errors.append(ReadError(path, line, f"include: {name} is not a file"))
 
     # --- top-level volumes -----------------------------------------------------------
 
@@ -304,6 +346,12 @@ class ComposeSource(Source):
             location=loc,
             field_locations=workload_fields,
         )
+
+
+def _origin(node: yaml.Node, path: str) -> str:
+    """The file *node* was read from: another file's nodes carry its name (see compose_project)."""
+    name = node.start_mark.name
+    return path if not name or name.startswith("<") else name
 
 
 def _image(node: yaml.Node | None, text: str) -> str | None:

@@ -33,6 +33,9 @@ class SourceFile:
     objects: int = 0  # K8s objects / Compose services / Dockerfile stages read
     skipped_kinds: Counter = field(default_factory=Counter)  # kinds that hold no containers
     skipped: str | None = None  # why the whole file was skipped (not a config file, binary ...)
+    notes: list[str] = field(default_factory=list)  # what was not read, and why (an include of a URL)
+    includes: list[str] = field(default_factory=list)  # files this one brings in (Compose `include:`): read too
+    layers: dict = field(default_factory=dict)  # Compose: service -> how it was put together from other files
     workload_count: int = 0  # counted by the audit as workloads stream past
     container_count: int = 0
 
