@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from rofs.checks import checked, reasonless
 from rofs.intake import Inputs, open_source
-from rofs.model import Finding, Severity, Workload
+from rofs.model import Finding, Severity, SourceFormat, Workload
 from rofs.profiles import ProfileRegistry
 from rofs.results import AuditResult, FileReport
 from rofs.rules import RULES, SUPPRESSION_RULE, Context
@@ -48,7 +48,7 @@ def stream_audit(
     selected = set(options.select if options.select is not None else RULES) - options.ignore
     ctx = Context(registry, options.unknown_images)
     files = Inputs(inputs, options.exclude)
-    elsewhere: set[tuple] = set()  # findings in another file than the one read (a Compose base): once
+    elsewhere: set[tuple] = set()  # Compose findings: each once, though a base is read with each override
     for path, explicit in files:
         if progress:
             progress(path)
@@ -64,11 +64,12 @@ def _file_findings(
     source: SourceFile, workloads: Iterable[Workload], ctx: Context, selected: set[str], keep: bool,
     elsewhere: set[tuple],
 ) -> Iterator[Finding]:
+    compose = source.format is SourceFormat.COMPOSE
     for finding in _all_findings(source, workloads, ctx, selected, keep):
-        if finding.location.path != source.path:
+        if compose:  # a base read alone and with each file laid over it says what it holds once
             key = (finding.rule, finding.location, finding.object, finding.container, finding.message)
             if key in elsewhere:
-                continue  # a base read with each of its overrides says it once
+                continue
             elsewhere.add(key)
         yield finding
 

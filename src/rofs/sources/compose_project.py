@@ -354,9 +354,9 @@ class Project:
             raise ShapeError(ext, "extends needs the name of a service")
         if where.startswith(REMOTE):
             raise ShapeError(ext, f"extends: {where} is not a local file")
-        if len(chain) > MAX_DEPTH or any(_same(where, p) and s == target for p, s in chain[:-1]) \
-                or (where == path and target == chain[-1][1]):
-            raise ShapeError(ext, f"extends: service {target} extends itself (through {len(chain)} services)")
+        if len(chain) > MAX_DEPTH or any((where == p or _same(where, p)) and s == target for p, s in chain):
+            names = " -> ".join([*(s for _, s in chain), target])
+            raise ShapeError(ext, f"extends: a loop ({names}); docker compose refuses it too")
         if where != path:
             try:
                 others = self.services(where) if os.path.exists(where) else None
