@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import require_tool
 from test_cli import ROFS, rofs
@@ -221,3 +222,22 @@ def test_patch_applies_the_fix_and_not_the_suggestion(tmp_path: Path):
     subprocess.run([patch, "-p1"], cwd=tmp_path, input=diff.stdout, text=True, check=True, capture_output=True)
     assert f.read_text() == DOCKERFILE.replace("CMD python -m app --port 8000",
                                                'CMD ["python", "-m", "app", "--port", "8000"]')
+
+
+@pytest.mark.parametrize("tool", ["patch", "git"])
+def test_a_diff_of_a_file_above_the_current_directory_applies(tmp_path: Path, tool: str):
+    """`a/../x` is refused by patch and git apply: such a file is named by its absolute path, and
+    stderr says how to apply it."""
+    exe = require_tool(tool)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "here").mkdir()
+    f = tmp_path / "app" / "compose.yaml"
+    f.write_text("services:\n  cache:\n    image: redis:7.4\n")
+    diff = subprocess.run([ROFS, "fix", "--diff", "../app/compose.yaml"], cwd=tmp_path / "here",
+                          capture_output=True, text=True)
+    assert diff.returncode == 1, diff.stderr
+    assert diff.stdout.startswith(f"--- {f}\n+++ {f}\n")
+    assert "`patch -p1 -d / < FILE` or `git apply --unsafe-paths -p0 FILE`" in diff.stderr
+    args = [exe, "-p1", "-d", "/"] if tool == "patch" else [exe, "apply", "--unsafe-paths", "-p0"]
+    subprocess.run(args, cwd=tmp_path / "here", input=diff.stdout, text=True, check=True, capture_output=True)
+    assert yaml.safe_load(f.read_text())["services"]["cache"]["read_only"] is True

@@ -108,10 +108,22 @@ def _diff_names(name: str) -> tuple[str, str]:
     quote, a backslash or a control character (patch and git apply read all three)."""
     if name == "<stdin>":
         return name, name
-    if name.startswith("/"):
-        return _quoted(name), _quoted(name)
+    if outside(name):  # patch and git apply refuse `a/../x`: the absolute name (see ABSOLUTE_HINT)
+        return _quoted(os.path.abspath(name)), _quoted(os.path.abspath(name))
     path = os.path.normpath(name)
     return _quoted(f"a/{path}"), _quoted(f"b/{path}")
+
+
+def outside(name: str) -> bool:
+    """Is *name* absolute, or above the current directory?  A diff names such a file by its
+    absolute path."""
+    path = os.path.normpath(name)
+    return os.path.isabs(path) or path == ".." or path.startswith("../")
+
+
+ABSOLUTE_HINT = ("the diff names {what} by absolute path (named so, or above the current directory, where"
+                 " patch and git apply refuse a relative name): apply it with `patch -p1 -d / < FILE` or"
+                 " `git apply --unsafe-paths -p0 FILE`")
 
 
 def _quoted(name: str) -> str:
