@@ -5,16 +5,19 @@ project written by the test; audit and fix are run the way a user runs them."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
 
+from conftest import require_tool
 from rofs.audit import AuditOptions, audit
 from rofs.cli import main
 from rofs.fix import ALL_RULES, fix_paths
 from rofs.model import Severity
 from rofs.profiles import builtin_registry
+from test_cli import ROFS
 
 REGISTRY = builtin_registry()
 
@@ -130,8 +133,9 @@ def test_a_fragment_is_read_with_the_base_beside_it(tmp_path):
     [source] = files_of(tmp_path / "docker-compose.prod.yml").files
     [web] = source.workloads
     assert web.containers[0].image == "nginx:1.25"
-    assert web.location is not None and web.location.path.endswith("docker-compose.prod.yml")
-    assert web.containers[0].where("image").path.endswith("docker-compose.yml")  # points where it is written
+    # defined in the base: a finding about it points there (and is said once for base and fragments)
+    assert web.location is not None and web.location.path.endswith("docker-compose.yml")
+    assert web.containers[0].where("environment").path.endswith("docker-compose.prod.yml")
 
 
 def test_a_fragment_in_a_folder_completes_the_base_above(tmp_path):
@@ -240,10 +244,120 @@ def test_a_file_included_from_outside_is_audited_but_not_fixed(tmp_path):
     assert findings(tmp_path / "app/compose.yaml", select={"RO101"}) == [("../shared/compose.yaml", 2, "RO101", "cache")]
     results = fix_paths([str(tmp_path / "app/compose.yaml")], REGISTRY, set(ALL_RULES))
     assert [r.path for r in results] == [str(tmp_path / "app/compose.yaml")]
-    assert any("lies outside" in n and "not fixed" in n for n in results[0].notes), results[0].notes
+    assert any("not beneath" in n and "never written by fix" in n for n in results[0].notes), results[0].notes
 
 
 def test_a_missing_include_is_an_error_with_its_line(tmp_path):
     project(tmp_path, {"compose.yaml": "include:\n  - nope.yaml\nservices:\n  web:\n    image: redis:7.4\n"})
     result = audit([str(tmp_path / "compose.yaml")], REGISTRY, AuditOptions())
     assert [(e.line, e.message) for e in result.errors] == [(2, f"include: {tmp_path}/nope.yaml is not a file")]
+
+
+# --- found by review: real layouts and hostile companions ------------------------------------
+
+
+def test_docker_compose_loads_any_default_override_with_the_base_it_picks(tmp_path):
+    """compose.yaml with docker-compose.override.yml: docker compose loads both (its first base
+    name found, with its first override name found)."""
+    project(tmp_path, {"compose.yaml": NGINX, "docker-compose.override.yml": "services:\n  web:\n    read_only: false\n"})
+    assert findings(tmp_path, select={"RO101"}) == [("docker-compose.override.yml", 3, "RO101", "web")]
+
+
+def test_a_file_the_base_extends_is_not_laid_over_it(tmp_path):
+    """docker-compose.yml's worker extends docker-compose.base.yml's worker: that file is what the
+    base builds on, not an override of it (no fragment read, no finding twice)."""
+    project(tmp_path, {
+        "docker-compose.yml": "services:\n  worker:\n    extends: {file: docker-compose.base.yml, service: worker}\n"
+                              "    image: redis:7.4\n",
+        "docker-compose.base.yml": "services:\n  worker:\n    environment: {A: b}\n",
+    })
+    result = files_of(tmp_path)
+    base = next(f for f in result.files if f.path.endswith("docker-compose.base.yml"))
+    assert base.workloads == [] and base.skipped_kinds["service fragment"] == 1
+    assert findings(tmp_path, select={"RO101"}) == [("docker-compose.yml", 2, "RO101", "worker")]
+
+
+def test_a_walk_from_dot_says_each_finding_once(tmp_path, monkeypatch):
+    """`rofs audit .` names files ./x; a base read for a fragment is named the same way."""
+    project(tmp_path, {"docker-compose.yml": "services:\n  web:\n    image: nginx:1.25\n",
+                       "docker-compose.prod.yml": PROD, "docker-compose.dev.yml": PROD})
+    monkeypatch.chdir(tmp_path)
+    result = audit(["."], REGISTRY, AuditOptions(select={"RO101"}))
+    assert [(f.location.path, f.location.line) for f in result.findings] == [("./docker-compose.yml", 2)]
+
+
+def test_what_an_override_leaves_empty_or_resets(tmp_path):
+    """`read_only:` with no value keeps the base's; `read_only: !reset` removes it, and the finding
+    points at the reset."""
+    project(tmp_path / "empty", {"compose.yaml": NGINX, "compose.override.yaml": "services:\n  web:\n    read_only:\n"})
+    assert findings(tmp_path / "empty", select={"RO101"}) == []
+    project(tmp_path / "reset", {"compose.yaml": NGINX,
+                                 "compose.override.yaml": "services:\n  web:\n    read_only: !reset null\n"})
+    assert findings(tmp_path / "reset", select={"RO101"}) == [("compose.override.yaml", 3, "RO101", "web")]
+
+
+def test_a_read_only_root_that_relies_on_the_override_says_so(tmp_path):
+    """The mounts are in compose.override.yaml: `docker compose -f compose.yaml` alone lacks them."""
+    project(tmp_path, {"compose.yaml": "services:\n  web:\n    image: nginx:1.25\n",
+                       "compose.override.yaml": "services:\n  web:\n    tmpfs: [/run:size=1m, /var/cache/nginx:size=1g]\n"})
+    result = fixed(tmp_path / "compose.yaml")["compose.yaml"]
+    assert yaml.safe_load(result.fixed)["services"]["web"]["read_only"] is True
+    assert any("made read-only with the mounts" in n and "compose.override.yaml" in n and "/var/cache/nginx" in n
+               for n in result.notes), result.notes
+
+
+def test_extends_chains_long_and_with_variables(tmp_path):
+    chain = "".join(f"  s{i}:\n    extends: s{i + 1}\n" for i in range(20)) + "  s20:\n    image: redis:7.4\n"
+    project(tmp_path / "long", {"compose.yaml": "services:\n" + chain})
+    result = audit([str(tmp_path / "long")], REGISTRY, AuditOptions(select={"RO101"}))
+    assert result.errors == [] and len(result.findings) == 21
+    project(tmp_path / "var", {
+        "common.yaml": "services:\n  base:\n    image: redis:7.4\n    read_only: true\n",
+        "compose.yaml": "services:\n  a:\n    extends: {file: '${COMMON:-common.yaml}', service: base}\n"
+                        "  b:\n    extends: {file: '${COMMON}', service: base}\n    image: redis:7.4\n",
+    })
+    [source] = files_of(tmp_path / "var" / "compose.yaml").files
+    assert source.errors == []
+    assert [w.containers[0].security.read_only_root_fs for w in source.workloads] == [True, None]
+    assert any("service b" in n and "no default" in n for n in source.notes), source.notes
+
+
+def test_hostile_companions_are_errors_not_hangs_or_tracebacks(tmp_path):
+    """A `<<` bomb in an override (10 aliases over 8 levels), a NUL byte in an extends file."""
+    bomb = ["x-a0: &a0 {k0: 1}"]
+    for i in range(1, 9):
+        bomb.append(f"x-a{i}: &a{i}\n  <<: [{', '.join([f'*a{i - 1}'] * 10)}]\n  k{i}: 1")
+    bomb.append("services:\n  app:\n    <<: *a8\n")
+    project(tmp_path / "bomb", {"compose.yaml": "services:\n  app:\n    image: redis:7.4\n",
+                                "compose.override.yaml": "\n".join(bomb)})
+    assert findings(tmp_path / "bomb", select={"RO101"}) == [("compose.yaml", 2, "RO101", "app")]
+    project(tmp_path / "nul", {"compose.yaml": 'services:\n  j:\n    image: redis:7\n'
+                                              '    extends: {file: "a\\x00b", service: x}\n'})
+    result = CliRunner().invoke(main, ["audit", str(tmp_path / "nul")])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert "NUL byte" in result.stderr
+
+
+def test_an_include_of_several_files_merged_says_it_reads_them_one_by_one(tmp_path):
+    project(tmp_path, {"compose.yaml": "include:\n  - path: [inc/base.yaml, inc/over.yaml]\n",
+                       "inc/base.yaml": "services:\n  web:\n    image: redis:7.4\n",
+                       "inc/over.yaml": "services:\n  web:\n    read_only: false\n"})
+    [source, *_] = files_of(tmp_path / "compose.yaml").files
+    assert source.notes == [("line 2: include merges 2 files into one model; each is read on its own (to read them"
+                            " merged: docker compose config | rofs audit -)")]
+
+
+def test_a_mixed_diff_names_every_file_absolutely_and_applies(tmp_path):
+    """One file here, one above: one `patch -p1 -d /` applies both."""
+    patch = require_tool("patch")
+    (tmp_path / "here").mkdir()
+    here, up = tmp_path / "here" / "compose.yaml", tmp_path / "up.yaml"
+    for f in (here, up):
+        f.write_text("services:\n  cache:\n    image: redis:7.4\n")
+    diff = subprocess.run([ROFS, "fix", "--diff", "compose.yaml", "../up.yaml"], cwd=tmp_path / "here",
+                          capture_output=True, text=True)
+    assert diff.returncode == 1, diff.stderr
+    assert f"--- {here}\n" in diff.stdout and f"--- {up}\n" in diff.stdout
+    subprocess.run([patch, "-p1", "-d", "/"], input=diff.stdout, text=True, check=True, capture_output=True)
+    assert all(yaml.safe_load(f.read_text())["services"]["cache"]["read_only"] is True for f in (here, up))

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -108,10 +109,15 @@ def _diff_names(name: str) -> tuple[str, str]:
     quote, a backslash or a control character (patch and git apply read all three)."""
     if name == "<stdin>":
         return name, name
-    if outside(name):  # patch and git apply refuse `a/../x`: the absolute name (see ABSOLUTE_HINT)
+    if ABSOLUTE_NAMES.get() or outside(name):  # patch and git apply refuse `a/../x` (see ABSOLUTE_HINT)
         return _quoted(os.path.abspath(name)), _quoted(os.path.abspath(name))
     path = os.path.normpath(name)
     return _quoted(f"a/{path}"), _quoted(f"b/{path}")
+
+
+# Set for a run that names a file outside the current directory: then every file of its diff is
+# named by its absolute path, so one command applies the whole diff.
+ABSOLUTE_NAMES: ContextVar[bool] = ContextVar("ABSOLUTE_NAMES", default=False)
 
 
 def outside(name: str) -> bool:
@@ -258,6 +264,7 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
     ctx = Context(registry, unknown_images)
     out: list[FileFix] = []
     files = Inputs(inputs, exclude)
+    ABSOLUTE_NAMES.set(any(p != STDIN and outside(p) for p in inputs))
     for path, explicit in files:
         taken = take(path, explicit, stream_json=False, special=False)  # JSON is fixed whole
         if taken is None or taken.skipped:

@@ -58,11 +58,11 @@ def report(results: list[FileFix], show_diff: bool) -> int:
     finally:
         for result in results:
             result.discard()
-    from rofs.fix import ABSOLUTE_HINT, outside
+    from rofs.fix import ABSOLUTE_HINT, ABSOLUTE_NAMES, outside
 
-    absolute = [r.path for r in results if show_diff and r.changed and r.path != "<stdin>" and outside(r.path)]
-    if absolute:
-        _say("rofs: " + ABSOLUTE_HINT.format(what=absolute[0] if len(absolute) == 1 else f"{len(absolute)} files"))
+    changed = [r.path for r in results if show_diff and r.changed and r.path != "<stdin>"]
+    if changed and (ABSOLUTE_NAMES.get() or any(outside(p) for p in changed)):
+        _say("rofs: " + ABSOLUTE_HINT.format(what=changed[0] if len(changed) == 1 else f"its {len(changed)} files"))
     for line in unprofiled_lines(results):
         _say(line)
     click.echo(tally.summary(show_diff), err=True)

@@ -235,8 +235,11 @@ class Inputs:
         beneath it: a note for each of the others."""
         notes = []
         for path in files:
+            if os.path.realpath(path) in self._read:
+                continue  # named too, or included by another file: read once
             if within is not None and not os.path.realpath(path).startswith(os.path.realpath(within) + os.sep):
-                notes.append(f"it includes {path}, which lies outside {within or '.'}: not fixed (name it to fix it)")
+                notes.append(f"includes {path}, which is not beneath {within}/ (where this file is): read for"
+                             " the audit, never written by fix; name it to fix it")
                 continue
             self._more.append((path, True))
         return notes

@@ -144,6 +144,17 @@ def merged_pairs(node: yaml.Node | None, depth: int = 0) -> list[Pair]:
     """
     if not isinstance(node, yaml.MappingNode) or depth > MAX_MERGE_DEPTH:
         return []
+    done = getattr(node, "_rofs_merged", None)
+    if done is not None and done[0] == len(node.value):
+        return done[1]  # an alias merged many times is expanded once (else `<<` of `<<` is exponential)
+    if not any(k.tag == MERGE_TAG for k, _ in node.value):
+        return list(node.value)
+    pairs = _merge_pairs(node, depth)
+    node._rofs_merged = (len(node.value), pairs)  # type: ignore[attr-defined]
+    return pairs
+
+
+def _merge_pairs(node: yaml.MappingNode, depth: int) -> list[Pair]:
     own: list[Pair] = []
     merged: list[Pair] = []
     for knode, vnode in node.value:

@@ -114,7 +114,7 @@ def audit(
         if source.skipped and source.path in named:  # asked for, and nothing in it to check: say so
             click.echo(printable(f"rofs: {source.path}: skipped: {source.skipped}"), err=True)
         for note in source.notes:  # what it names and rofs did not read
-            click.echo(printable(f"rofs: note: {note}"), err=True)
+            click.echo(printable(f"rofs: {source.path}: {note}"), err=True)
     for error in result.errors:
         click.echo(printable(f"rofs: error: {error}"), err=True)
     raise SystemExit(result.exit_code(threshold))

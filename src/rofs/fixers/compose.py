@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -153,7 +152,7 @@ class ComposeFixer:
         if completed:
             bases = sorted({source.layers[n].base or "" for n in completed})
             notes.append(f"service{'s' if len(completed) > 1 else ''} {', '.join(completed)}: laid over"
-                         f" {' and '.join(bases)} (docker compose -f BASE -f {os.path.basename(path)}), where"
+                         f" {' and '.join(bases)} (docker compose -f BASE -f {path}), where"
                          f" {'they are' if len(completed) > 1 else 'it is'} defined; not fixed here: fix"
                          f" {' '.join(bases)}, then audit this file again")
         if new_top:
@@ -184,6 +183,7 @@ class ComposeFixer:
         if todo.make_ro:
             fx.refuse_if_merged(None, "read_only")
             editor.set_value(node, ["read_only"], True)
+            _note_mounts_elsewhere(fx)
         if "volumes" in fx.inherited and (fx.entries or fx.handled):
             editor.add_keys(node, {"volumes": fx.inherited["volumes"] + fx.entries})
             notes.append(f"{fx.label}: its volumes came from a merge (<<); it has its own copy of them now, with the"
@@ -360,6 +360,19 @@ class ServiceFix:
             what = f"its mount at {path}" if path else f"its {key}"
             raise ValueError(f"{self.label}: other services merge it (<<), and {what} would change for"
                              f" them too; give those services their own {key} first")
+
+
+def _note_mounts_elsewhere(fx: ServiceFix) -> None:
+    """A root made read-only here that relies on mounts another file lays over this one: run
+    without that file and the service lacks them."""
+    path = fx.workload.location.path if fx.workload.location else ""
+    others: dict[str, list[str]] = {}
+    for mount in fx.workload.containers[0].mounts:
+        if mount.location is not None and mount.location.path != path and not mount.read_only:
+            others.setdefault(mount.location.path, []).append(mount.path)
+    for other, paths in sorted(others.items()):
+        fx.notes.append(f"{fx.label}: made read-only with the mounts {other} gives it ({', '.join(paths)}): started"
+                        f" without that file (docker compose -f {path}), it lacks them")
 
 
 def _persist_tmpfs(fx: ServiceFix, path: str) -> None:

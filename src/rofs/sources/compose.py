@@ -221,7 +221,8 @@ class ComposeSource(Source):
             if node is None:
                 result.skipped_kinds[FRAGMENT] += 1
                 continue
-            pending.append((name, knode, node, layers))
+            pending.append((name, layers.key or knode, node, layers))
+        result.notes.extend(project.notes)
         for other, root in project.roots.items():  # what the other files declare and say counts too
             declared = {**self._declared_volumes(merged_get(root, "volumes"), other, SourceFile(other, None)),
                         **declared}

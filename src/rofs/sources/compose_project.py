@@ -36,9 +36,14 @@ import yaml
 
 from rofs.yamlnode import Loader, ShapeError, as_scalar, get, is_null, key_text, merged_pairs, split_colons
 
-BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+# The names docker compose looks for when given no -f, in its order of preference (compose-go's
+# cli.DefaultFileNames and DefaultOverrideFileNames): the first base found, with the first override.
+BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+OVERRIDE_NAMES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
+                  "docker-compose.override.yaml")
 MAX_BYTES = 8 * 1024 * 1024  # a companion file larger than this is not read
-MAX_DEPTH = 16  # extends: chains deeper than this are an error (a loop docker compose refuses too)
+MAX_DEPTH = 64  # extends: chains longer than this are refused (docker compose has no limit; rofs needs one)
+VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^${}]*))?\}")
 OVERRIDE_RE = re.compile(r"^(?P<name>.+)\.override\.(?P<ext>ya?ml)$")
 RESET_TAG = "!reset"
 OVERRIDE_TAG = "!override"
@@ -49,6 +54,10 @@ VOLUME_MODES = frozenset(
     ["ro", "rw", "z", "Z", "nocopy", "shared", "slave", "private", "rshared", "rslave", "rprivate", "cached", "delegated", "consistent"]
 )
 REMOTE = ("http://", "https://", "git@", "oci://", "ssh://", "git://")
+
+
+class Unresolved(Exception):
+    """A name written with a variable that has no default: only docker compose knows the file."""
 
 
 class ProjectError(Exception):
@@ -68,6 +77,7 @@ class Layers:
     below: dict[str, str] = field(default_factory=dict)  # key -> where an extended service sets it
     replaced: set[str] = field(default_factory=set)  # keys the override replaces or removes (!override, !reset)
     files: list[str] = field(default_factory=list)  # the other files read for it
+    key: yaml.Node | None = None  # a fragment's: the base's key of the service (where it is defined)
 
     @property
     def merged(self) -> bool:
@@ -85,6 +95,8 @@ class _Named(io.StringIO):
 def compose_file(path: str) -> tuple[yaml.MappingNode | None, str]:
     """The first document of the Compose file at *path*, its marks named after it, and its text;
     (None, "") when the file is not there.  ProjectError when it is there and cannot be read."""
+    if "\x00" in path:
+        raise ProjectError(path.replace("\x00", "\\0"), None, "a file name cannot hold a NUL byte")
     try:
         info = os.stat(path)
     except OSError:
@@ -117,6 +129,11 @@ def services_of(root: yaml.MappingNode | None) -> dict[str, yaml.Node]:
     return {name: node for name, node in _merged(services).items() if isinstance(node, yaml.MappingNode)}
 
 
+def _service_keys(root: yaml.MappingNode | None) -> dict[str, yaml.Node]:
+    services = _merged(root).get("services")
+    return {key_text(k) or "": k for k, _ in merged_pairs(services)} if isinstance(services, yaml.MappingNode) else {}
+
+
 def _merged(node: yaml.Node | None) -> dict[str, yaml.Node]:
     out: dict[str, yaml.Node] = {}
     for knode, vnode in merged_pairs(node):
@@ -134,61 +151,84 @@ def is_fragment(node: yaml.Node) -> bool:
     return "image" not in keys and "build" not in keys
 
 
-def override_base(path: str) -> str | None:
-    """The base an override belongs to (``compose.override.yaml`` -> ``compose.yaml``), if it is there."""
-    match = OVERRIDE_RE.match(os.path.basename(path))
-    if not match:
-        return None
-    folder = os.path.dirname(path)
-    for ext in ("yaml", "yml"):
-        base = os.path.join(folder, f"{match['name']}.{ext}")
-        if os.path.isfile(base):
-            return base
-    return None
-
-
-def auto_override(path: str) -> str | None:
-    """The override a base carries beside it (``compose.yaml`` -> ``compose.override.yaml``)."""
-    name, ext = os.path.splitext(os.path.basename(path))
-    if ext not in (".yaml", ".yml") or OVERRIDE_RE.match(os.path.basename(path)):
-        return None
-    for other in ("yaml", "yml"):
-        candidate = os.path.join(os.path.dirname(path), f"{name}.override.{other}")
+def _first(folder: str, names: tuple[str, ...]) -> str | None:
+    for name in names:
+        candidate = os.path.join(folder, name) if folder else name
         if os.path.isfile(candidate):
             return candidate
     return None
 
 
+def default_base(folder: str) -> str | None:
+    """The base docker compose picks in *folder* when given no -f."""
+    return _first(folder, BASE_NAMES)
+
+
+def override_base(path: str) -> str | None:
+    """The base an override belongs to: the default base beside the override docker compose loads
+    with it (``compose.override.yaml``), or, by the same naming, ``NAME.yaml`` beside
+    ``NAME.override.yaml`` (read together with ``-f NAME.yaml -f NAME.override.yaml``)."""
+    folder, name = os.path.dirname(path), os.path.basename(path)
+    if name in OVERRIDE_NAMES:
+        loaded = _first(folder, OVERRIDE_NAMES)
+        base = default_base(folder)
+        return base if base and loaded and _same(loaded, path) else None
+    match = OVERRIDE_RE.match(name)
+    if not match or f"{match['name']}.yaml" in BASE_NAMES:
+        return None
+    return _first(folder, (f"{match['name']}.yaml", f"{match['name']}.yml"))
+
+
+def auto_override(path: str) -> str | None:
+    """The override read with a base: docker compose's for the default base, NAME.override.yaml
+    for NAME.yaml."""
+    folder, name = os.path.dirname(path), os.path.basename(path)
+    if name in BASE_NAMES:
+        base = default_base(folder)
+        return _first(folder, OVERRIDE_NAMES) if base and _same(base, path) else None
+    stem, ext = os.path.splitext(name)
+    if ext not in (".yaml", ".yml") or OVERRIDE_RE.match(name):
+        return None
+    return _first(folder, (f"{stem}.override.yaml", f"{stem}.override.yml"))
+
+
 def bases_near(path: str) -> list[str]:
-    """The base files a fragment in *path* may complete: the one docker compose would pick in the
-    same directory, then the one in the directory above."""
-    found = []
+    """The bases a fragment in *path* may complete: the default base of its directory, then of the
+    directory above (named in the style *path* is: ``./x``, ``x`` or absolute)."""
     folder = os.path.dirname(path)
-    for where in (folder, os.path.dirname(os.path.abspath(folder)) if folder else ".."):
-        for name in BASE_NAMES:
-            candidate = os.path.join(where, name) if where else name
-            if os.path.isfile(candidate) and not _same(candidate, path):
-                found.append(os.path.relpath(candidate) if not os.path.isabs(path) else os.path.abspath(candidate))
-                break
+    found = []
+    for where in (folder, os.path.join(folder, "..") if folder else ".."):
+        base = default_base(where)
+        if base is None or _same(base, path):
+            continue
+        if os.path.isabs(path):
+            base = os.path.abspath(base)
+        else:
+            base = os.path.normpath(base)
+            if path.startswith("./") and not base.startswith("../"):
+                base = "./" + base
+        found.append(base)
     return found
 
 
 def _same(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
-    except OSError:
+    except (OSError, ValueError):  # not there; a name with a NUL byte
         return False
 
 
 # --- merging ---------------------------------------------------------------------------------
 
 
-def merge(base: yaml.Node | None, over: yaml.Node, key: str | None = None) -> yaml.Node | None:
-    """*over* laid on *base* as docker compose merges a service's value; None for ``!reset``."""
-    if over.tag == RESET_TAG:
-        return None
+def merge(base: yaml.Node | None, over: yaml.Node, key: str | None = None) -> yaml.Node:
+    """*over* laid on *base* as docker compose merges a service's value (``!reset``: a null)."""
+    if over.tag == RESET_TAG:  # removed: a null where it was written, so a finding points there
+        return yaml.ScalarNode("tag:yaml.org,2002:null", "", over.start_mark, over.end_mark)
     if over.tag == OVERRIDE_TAG or base is None:
         return over
+    if is_null(over):  # `key:` with no value changes nothing (compose-go keeps the base's value)
+        return base
     if isinstance(base, yaml.MappingNode) and isinstance(over, yaml.MappingNode):
         return _merge_maps(base, over)
     if isinstance(base, yaml.SequenceNode) and isinstance(over, yaml.SequenceNode) and key not in REPLACED:
@@ -206,10 +246,8 @@ def _merge_maps(base: yaml.MappingNode, over: yaml.MappingNode) -> yaml.MappingN
         name = key_text(knode) or f"#o{i}"
         below = pairs.get(name)
         value = merge(below[1] if below else None, vnode, name)
-        if value is None:
-            pairs.pop(name, None)
-        else:
-            pairs[name] = (knode, value)
+        kept = below is not None and value is below[1]  # the base's value stands: so does where it is written
+        pairs[name] = (below[0] if below is not None and kept else knode, value)
     return yaml.MappingNode("tag:yaml.org,2002:map", list(pairs.values()), over.start_mark, over.end_mark)
 
 
@@ -280,6 +318,8 @@ class Project:
         self.own = own
         self.on_disk = os.path.isfile(path)
         self._files: dict[str, dict[str, yaml.Node]] = {}
+        self._key_nodes: dict[str, dict[str, yaml.Node]] = {}
+        self.notes: list[str] = []  # what could not be followed, and why
         self.roots: dict[str, yaml.MappingNode] = {}  # companions read, by path: their volumes count too
         self.texts: dict[str, str] = {}  # and their texts (their `# rofs: ignore` comments count too)
         self.belongs_to = override_base(path) if self.on_disk else None
@@ -293,6 +333,7 @@ class Project:
                 self.roots[path] = root
                 self.texts[path] = text
             self._files[path] = services_of(root)
+            self._key_nodes[path] = _service_keys(root)
         return self._files[path]
 
     def left_to_base(self, name: str) -> str | None:
@@ -305,16 +346,23 @@ class Project:
         """The service as docker compose runs it, and how it was put together; None for a fragment
         with no base to complete it."""
         layers = Layers()
-        node = self._extended(node, self.path, self.own, layers, [(self.path, name)])
+        try:
+            node = self._extended(node, self.path, self.own, layers, [(self.path, name)])
+        except Unresolved as exc:
+            self.notes.append(f"service {name}: {exc}")
+            node = yaml.MappingNode(node.tag, [(k, v) for k, v in merged_pairs(node) if key_text(k) != "extends"],
+                                    node.start_mark, node.end_mark)
         if is_fragment(node):
             base = self._base_for(name)
             if base is None:
                 return None, layers
-            below = self._extended(self.services(base)[name], base, self.services(base), Layers(), [(base, name)])
-            merged = merge(below, node)
-            assert merged is not None
-            node = merged
+            try:
+                below = self._extended(self.services(base)[name], base, self.services(base), Layers(), [(base, name)])
+            except Unresolved:
+                below = self.services(base)[name]
+            node = merge(below, node)
             layers.base = base
+            layers.key = self._key_nodes[base][name]  # where the service is defined: its findings point there
             layers.files.append(base)
         if self.override and name in self.services(self.override):
             over = self.services(self.override)[name]
@@ -323,18 +371,27 @@ class Project:
                 value = _merged(over).get(key)
                 if value is not None and value.tag in (RESET_TAG, OVERRIDE_TAG):
                     layers.replaced.add(key)
-            merged = merge(node, self._extended(over, self.override, self.services(self.override), Layers(),
-                                                [(self.override, name)]))
-            assert merged is not None
-            node = merged
+            node = merge(node, self._extended(over, self.override, self.services(self.override), Layers(),
+                                              [(self.override, name)]))
             layers.files.append(self.override)
         return node, layers
 
     def _base_for(self, name: str) -> str | None:
+        """The base this file's fragment *name* is laid over; not one that extends this file (then
+        this file holds what the base's services extend, and is not laid over it)."""
         for base in bases_near(self.path) if self.on_disk else ():
-            if name in self.services(base) and not is_fragment(self.services(base)[name]):
+            services = self.services(base)
+            if name in services and not is_fragment(services[name]) and not self._extends_me(base, services):
                 return base
         return None
+
+    def _extends_me(self, base: str, services: dict[str, yaml.Node]) -> bool:
+        for node in services.values():
+            ext = _merged(node).get("extends")
+            file = as_scalar(_merged(ext).get("file")) if isinstance(ext, yaml.MappingNode) else None
+            if file and "${" not in file and _same(os.path.join(os.path.dirname(base), file), self.path):
+                return True
+        return False
 
     def _extended(self, node: yaml.Node, path: str, services: dict[str, yaml.Node], layers: Layers,
                   chain: list[tuple[str, str]]) -> yaml.Node:
@@ -343,21 +400,25 @@ class Project:
         if ext is None:
             return node
         if isinstance(ext, yaml.ScalarNode):
-            target, where = ext.value, path
+            target, where = _resolved(ext.value, ext), path
         elif isinstance(ext, yaml.MappingNode):
-            target = as_scalar(_merged(ext).get("service")) or ""
-            file = as_scalar(_merged(ext).get("file"))
-            where = os.path.join(os.path.dirname(path), file) if file else path
+            target = _resolved(as_scalar(_merged(ext).get("service")) or "", ext)
+            file = _resolved(as_scalar(_merged(ext).get("file")) or "", ext)
+            if "\x00" in file:
+                raise ShapeError(ext, "extends: a file name cannot hold a NUL byte")
+            if file.startswith(REMOTE):
+                raise ShapeError(ext, f"extends: {file} is not a local file")
+            where = os.path.normpath(os.path.join(os.path.dirname(path), file)) if file else path
         else:
             raise ShapeError(ext, "extends should be a service name or a mapping with service (and file)")
         if not target:
             raise ShapeError(ext, "extends needs the name of a service")
-        if where.startswith(REMOTE):
-            raise ShapeError(ext, f"extends: {where} is not a local file")
-        if len(chain) > MAX_DEPTH or any((where == p or _same(where, p)) and s == target for p, s in chain):
+        if any((where == p or _same(where, p)) and s == target for p, s in chain):
             names = " -> ".join([*(s for _, s in chain), target])
             raise ShapeError(ext, f"extends: a loop ({names}); docker compose refuses it too")
-        if where != path:
+        if len(chain) > MAX_DEPTH:
+            raise ShapeError(ext, f"extends: a chain of more than {MAX_DEPTH} services; rofs follows no longer ones")
+        if where != path and not _same(where, path):
             try:
                 others = self.services(where) if os.path.exists(where) else None
             except ProjectError as exc:
@@ -374,9 +435,20 @@ class Project:
             layers.below.setdefault(key, f"{where} (service {target})")
         own = yaml.MappingNode(node.tag, [(k, v) for k, v in merged_pairs(node) if key_text(k) != "extends"],
                                node.start_mark, node.end_mark)
-        merged = merge(below, own)
-        assert merged is not None
-        return merged
+        return merge(below, own)
+
+
+def _resolved(text: str, node: yaml.Node) -> str:
+    """A name with its variables' defaults put in (``${COMMON:-common.yaml}``); Unresolved when a
+    variable has none."""
+    def default(match: re.Match) -> str:
+        if match.group(1) is None:
+            raise Unresolved(f"line {node.start_mark.line + 1}: extends names {text}, set by a variable with no"
+                             " default: read without what it extends (docker compose config | rofs audit - reads"
+                             " the resolved service)")
+        return match.group(1)
+
+    return VARIABLE.sub(default, text)
 
 
 def included(root: yaml.Node, path: str) -> tuple[list[tuple[str, int]], list[str]]:
@@ -394,12 +466,15 @@ def included(root: yaml.Node, path: str) -> tuple[list[tuple[str, int]], list[st
         elif isinstance(item, yaml.MappingNode):
             value = _merged(item).get("path")
             names = list(value.value) if isinstance(value, yaml.SequenceNode) else [value] if value is not None else []
+            if len(names) > 1:
+                notes.append(f"line {item.start_mark.line + 1}: include merges {len(names)} files into one model;"
+                             " each is read on its own (to read them merged: docker compose config | rofs audit -)")
         for name in names:
             text = as_scalar(name)
             if not text:
                 continue
             if text.startswith(REMOTE) or "${" in text:
-                notes.append(f"{path}:{name.start_mark.line + 1}: include {text}: not a local file, not read")
+                notes.append(f"line {name.start_mark.line + 1}: include {text}: not a local file, not read")
                 continue
             files.append((os.path.normpath(os.path.join(os.path.dirname(path), text)), name.start_mark.line + 1))
     return files, notes
