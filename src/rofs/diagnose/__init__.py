@@ -22,6 +22,7 @@ from typing import BinaryIO, TextIO
 
 import yaml
 
+from rofs.diagnose import placement
 from rofs.model import Profile, VolumeKind, WritablePath, path_covers, volume_name_for
 from rofs.profiles import ProfileRegistry
 from rofs.units import format_docker_size, format_quantity
@@ -55,8 +56,20 @@ class Diagnosis:
 
 
 @lru_cache(maxsize=1)
+def _patterns() -> dict:
+    return yaml.safe_load(resources.files("rofs.diagnose").joinpath("patterns.yaml").read_text("utf-8"))
+
+
+def _unnamed(signature: str, app_known: bool) -> bool:
+    """A signature that must not name its app (patterns.yaml follow_on, any_program)."""
+    data = _patterns()
+    return any(p in signature for p in data.get("follow_on", ())) or (
+        not app_known and any(p in signature for p in data.get("any_program", ())))
+
+
+@lru_cache(maxsize=1)
 def causes() -> tuple[Cause, ...]:
-    data = yaml.safe_load(resources.files("rofs.diagnose").joinpath("patterns.yaml").read_text("utf-8"))
+    data = _patterns()
     return tuple(
         Cause(c["id"], c["title"], VolumeKind(c["kind"]), tuple(re.compile(p) for p in c["patterns"]))
         for c in data["causes"]
@@ -108,6 +121,8 @@ def path_in(text: str) -> str | None:
             return candidate
     for match in _BARE.finditer(text):
         candidate = match.group(1).rstrip("/.:,;")
+        if text[match.end():match.end() + 1] == "(":  # `[/usr/sbin/haproxy.main()]`: a function, not a path
+            continue
         if len(candidate) > 1:
             return candidate
     return None
@@ -115,8 +130,8 @@ def path_in(text: str) -> str | None:
 
 def mount_dir(path: str, cause: str) -> str:
     """Where to mount: the directory a file is in (a made directory: itself)."""
-    if cause in ("read-only-as-enoent",) or path.endswith("/"):
-        return path.rstrip("/")
+    if cause in ("read-only-as-enoent",) or path.endswith("/") or path in ("/tmp", "/var/tmp", "/run", "/dev/shm"):
+        return path.rstrip("/") or "/"
     last = path.rsplit("/", 1)[-1]
     if "." in last or last.endswith(("pid", "lock", "sock", "log")) or last.startswith(("tmp", ".")):
         return path.rsplit("/", 1)[0] or "/"
@@ -127,6 +142,16 @@ def mount_dir(path: str, cause: str) -> str:
 
 
 GENERIC_CAUSES = ("read-only", "no-space", "permission")
+NOT_A_MOUNT = "not-a-mount"  # the write is one no volume should make work (placement.yaml)
+_SHM_NAME = re.compile(r"/[^/\s]+")
+_SHM_WORDS = re.compile(r"shared memory|shm_open|sem_open|semaphore", re.IGNORECASE)
+_PROCESS = re.compile(r"^([a-z][\w.+-]{1,30}):\s")
+
+
+def _process(text: str) -> str | None:
+    """The program a line names first (``addgroup: /etc/group: ...``)."""
+    match = _PROCESS.match(text.strip())
+    return match.group(1) if match else None
 
 
 def specific(signature: str) -> bool:
@@ -149,7 +174,8 @@ def _any_cause() -> re.Pattern:
 def _signature_screen(profiles: list[Profile]) -> re.Pattern:
     """One pattern for every signature of *profiles*: most log lines carry none, and one search
     in C answers that (a 200 MB access log: 109 us -> a few us per line)."""
-    signatures = sorted({sig for p in profiles for spec in p.paths for sig in spec.signatures if sig}, key=len)
+    signatures = sorted({sig for p in profiles for spec in p.paths for sig in spec.signatures
+                         if sig and not _unnamed(sig, len(profiles) == 1)}, key=len)
     return re.compile("|".join(map(re.escape, signatures)) or r"(?!)")
 
 
@@ -166,7 +192,8 @@ def _profile_for_signature(text: str, profiles: list[Profile], any_signature: bo
         ordered = [s for lid in ids for s in profile.paths_for(lid)]
         for spec in ordered:
             for signature in spec.signatures:
-                if signature and signature in text and (any_signature or specific(signature)):
+                if signature and signature in text and (any_signature or specific(signature)) \
+                        and not _unnamed(signature, any_signature):
                     return profile, spec
     return None
 
@@ -200,6 +227,10 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
             relative = _RELATIVE_QUOTED.search(text)
             if relative:
                 spec = next((s for s in candidates if any(relative.group(1) in sig for sig in s.signatures)), None)
+    if "here-document" in text:  # the shell's temp file, in $TMPDIR; the path on the line is the script's
+        path = "/tmp"
+    elif path is not None and _SHM_NAME.fullmatch(path) and _SHM_WORDS.search(text):
+        path = "/dev/shm" + path  # a POSIX shared memory or semaphore name lives in /dev/shm
     if cause_id == "no-temp-dir" and path is None:
         match = re.search(r"\[\s*'(/[^']+)'", text)  # Python: the first directory it tried
         path = match.group(1) if match else "/tmp"
@@ -208,11 +239,18 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
             path = after[0] if after else "/tmp"
     if cause_id == "shm-too-small":
         path = path or "/dev/shm"
+    refusal = None
     if spec is not None:
         mount, kind, size = spec.path, spec.kind, spec.size
     elif path is not None:
         mount = "/dev/shm" if path.startswith("/dev/shm") else mount_dir(path, cause_id)
         size = DEFAULT_SIZE
+        if path.startswith("/dev/shm"):
+            kind = VolumeKind.MEMORY
+        refusal = placement.refused(mount, path, _process(text) or (profile.name if profile else None))
+        if refusal is not None:  # / or a system directory: the program must not write there
+            mount, size, cause_id = None, None, NOT_A_MOUNT
+            title = "a write no mount should fix: the program must not write there"
     else:
         mount, size = None, None
     if cause_id == "shm-too-small":
@@ -220,7 +258,7 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
         mount = "/dev/shm"
         if spec is None:
             size = 256 << 20
-    advice = _advice(cause_id, mount, kind, size, text)
+    advice = refusal or _advice(cause_id, mount, kind, size, text)
     return Diagnosis(number, text.strip(), cause_id, title, path, profile.name if profile else None,
                      mount, kind, size, advice)
 

@@ -96,8 +96,10 @@ def trace_log(from_strace: str, command: list[str], name: str | None) -> trace_m
     """``--from-strace``: the inventory of an existing ``strace -f`` log (nothing runs)."""
     with open(from_strace, encoding="utf-8", errors="replace") as handle:
         events = list(trace_mod.tracer.events(handle))
-    return trace_mod.TraceResult(list(command) or [name or Path(from_strace).stem], None, 0.0,
-                                 trace_mod.inventory(events, None, {}), len(events))
+    notes: list[str] = []
+    paths = trace_mod.inventory(events, None, {}, notes=notes)
+    return trace_mod.TraceResult(list(command) or [name or Path(from_strace).stem], None, 0.0, paths, len(events),
+                                 notes=notes)
 
 
 def trace_program(command: list[str], *, image: str | None = None, image_cache: str | None = None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rofs.diagnose.placement import refused
 from rofs.model import Profile, VolumeKind, path_covers, volume_name_for
 from rofs.runtime import confine, hostpath, tracer
 from rofs.runtime.confine import Confinement
@@ -296,6 +297,9 @@ def make_mount_points(rootfs: Path, paths: list[str]) -> None:
 def analyse(report: RunReport) -> None:
     """Turn refusals into mounts to add and problems with declared mounts."""
     outside: dict[str, list[tracer.Refusal]] = {}
+    # Where the app's profile knows the directory, the mount goes where the profile says, with
+    # its kind and size (Redis' appendonlydir is inside its data directory, which must persist).
+    known = report.profile.paths_for(report.layout) if report.profile is not None else ()
     declared = report.declared
     if not any(d.path.rstrip("/") == "/dev/shm" for d in declared):
         # The sandbox always has a /dev/shm (as a container does): a write failing there is
@@ -337,15 +341,13 @@ def analyse(report: RunReport) -> None:
                 report.problems.append(msg)
             continue
         point = tracer.mount_point(refusal)
-        if point == "/":
-            msg = f"{refusal.process} writes {refusal.path} directly in /: no mount can make that writable; move the file"
-            if msg not in report.problems:
-                report.problems.append(msg)
+        why = None if any(path_covers(p.path, refusal.path) for p in known) else \
+            refused(point, refusal.path, refusal.process)
+        if why is not None:  # / or a system directory: a volume there hides the image (placement.yaml)
+            if why not in report.problems:
+                report.problems.append(why)
             continue
         outside.setdefault(point, []).append(refusal)
-    # Where the app's profile knows the directory, the mount goes where the profile says, with
-    # its kind and size (Redis' appendonlydir is inside its data directory, which must persist).
-    known = report.profile.paths_for(report.layout) if report.profile is not None else ()
     by_point: dict[str, list[tracer.Refusal]] = {}
     for point, refusals in outside.items():
         spec = next((p for p in sorted(known, key=lambda p: -len(p.path)) if path_covers(p.path, point)), None)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from rofs.diagnose.placement import refused
 from rofs.model import VolumeKind, path_covers, volume_name_for
 from rofs.runtime import confine, hostpath, tracer
 from rofs.runtime.confine import Confinement
@@ -413,7 +414,7 @@ class TracedRun:
         if self.stats["left"] and not self.stop:
             notes.append(left_behind(self.stats["left"]))
         paths = inventory(seen + self.written, None, self.peak, inherited=outputs, dirs=self.is_dir, final=self.final,
-                          exists=self.exists, root=self.lower_root)
+                          exists=self.exists, root=self.lower_root, notes=notes)
         if self.refused_forks:
             notes.append(f"the program reached the process limit ({max_procs} processes): forks beyond it failed"
                          " (EAGAIN)")
@@ -738,10 +739,11 @@ def classify(point: str, files: list[str], sockets: bool) -> tuple[VolumeKind, s
 def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | None, peak: dict[str, int],
               exists: Callable[[str], bool] = os.path.lexists, inherited: AbstractSet[str] = frozenset(),
               dirs: AbstractSet[str] = frozenset(), final: dict[str, int] | None = None,
-              root: str = "/") -> list[TracedPath]:
+              root: str = "/", notes: list[str] | None = None) -> list[TracedPath]:
     """The directories a mount needs.  Bytes written: from traced write calls when the log has
     them (``--from-strace``), else what the scratch layer holds at the end; the peak is the
-    largest size sampled while the program ran."""
+    largest size sampled while the program ran.  A place no volume may go (/, /etc, /usr ...:
+    rofs.diagnose.placement) is no path of the result: what to do instead goes to *notes*."""
     if final is None:
         final = {}
         if layers:
@@ -758,6 +760,12 @@ def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | 
         hits = [e for p, es in points.items() if path_covers(point, p) for e in es]
         files = sorted({e.path for e in hits if e.syscall not in ("mkdir", "mkdirat", "bind")})
         sockets = any(e.syscall == "bind" for e in hits)
+        processes = sorted({e.process for e in hits if e.pid} or {e.process for e in hits})
+        why = refused(point, files[0] if files else point, ", ".join(processes))
+        if why is not None:
+            if notes is not None and why not in notes:
+                notes.append(why + (f" ({len(files)} files there)" if len(files) > 1 else ""))
+            continue
         kind, reason = classify(point, files, sockets)
         traced_bytes = sum(e.result or 0 for e in hits if e.syscall in ("write", "pwrite64", "writev", "pwritev"))
         written = traced_bytes or final.get(point, 0)
@@ -771,7 +779,7 @@ def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | 
                 hidden = 0
         out.append(TracedPath(
             path=point, kind=kind, reason=reason, bytes_written=written, peak_bytes=peak.get(point, 0),
-            processes=sorted({e.process for e in hits if e.pid} or {e.process for e in hits}),
+            processes=processes,
             calls=sorted({e.syscall for e in hits} - {"write-layer"}) or ["open for writing"], hidden_files=hidden,
         ))
     return out

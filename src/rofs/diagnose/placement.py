@@ -1,0 +1,55 @@
+"""Where no volume goes: the mount points rofs never suggests, and what it says instead.
+
+The data is ``placement.yaml``.  `rofs explain`, `rofs run` and `rofs trace` ask
+:func:`refused` before they suggest a mount that no profile vouches for.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from rofs.model import path_covers
+
+
+@dataclass(frozen=True)
+class Area:
+    id: str
+    at: frozenset[str]  # never a mount point
+    beneath: tuple[str, ...]  # a write beneath these gets the advice too
+    advice: str
+
+
+@lru_cache(maxsize=1)
+def areas() -> tuple[Area, ...]:
+    data = yaml.safe_load(resources.files("rofs.diagnose").joinpath("placement.yaml").read_text("utf-8"))
+    return tuple(Area(a["id"], frozenset(a["at"]), tuple(a.get("beneath", ())), " ".join(a["advice"].split()))
+                 for a in data["areas"])
+
+
+def _clean(path: str) -> str:
+    path = posixpath.normpath(path) if path else "/"
+    return "/" + path.lstrip("/") if path != "/" else path
+
+
+def area_of(mount: str, path: str | None = None) -> Area | None:
+    """The area that refuses a volume at *mount* for a write to *path*, if one does."""
+    mount = _clean(mount)
+    path = _clean(path or mount)
+    for area in areas():
+        if mount in area.at or path in area.at or any(path_covers(b, path) for b in area.beneath):
+            return area
+    return None
+
+
+def refused(mount: str, path: str | None = None, process: str | None = None) -> str | None:
+    """What to say instead of "mount a volume at *mount*" when that is no place for one; None
+    when it is a place for one."""
+    area = area_of(mount, path)
+    if area is None:
+        return None
+    return area.advice.format(process=process or "the program", path=_clean(path or mount), mount=_clean(mount))

@@ -1,0 +1,109 @@
+"""No advice is dangerous: rofs never suggests a volume at /, at a system directory or at a file
+of one, and says instead what to do (src/rofs/diagnose/placement.yaml).  Log lines from the
+shapes real programs print; `rofs run` and `rofs trace` on real programs in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from test_cli import ROFS
+from test_run import need_sandbox
+
+from rofs.diagnose import diagnose
+from rofs.diagnose.placement import areas, refused
+from rofs.profiles import builtin_registry
+
+REGISTRY = builtin_registry()
+
+
+def explained(line: str, app: str | None = None) -> list[tuple[str, str | None, str | None]]:
+    profile = REGISTRY.get(app) if app else None
+    return [(d.cause, d.mount, d.app) for d in diagnose([line], REGISTRY, profile)]
+
+
+def test_every_refused_place_is_refused_and_app_directories_are_not():
+    for area in areas():
+        for place in area.at:
+            assert refused(place) is not None, place
+    for fine in ("/tmp", "/run", "/var/run", "/dev/shm", "/var/cache/nginx", "/var/lib/postgresql", "/var/log",
+                 "/var/cache", "/opt/app/data", "/home/app/.cache", "/usr/local/apache2/logs"):
+        assert refused(fine) is None, fine
+    assert refused("/var/lib", "/var/lib/x.db") is not None  # a file of a system directory
+    assert refused("/etc/nginx/conf.d", "/etc/nginx/conf.d/default.conf") is not None  # the image's configuration
+
+
+@pytest.mark.parametrize("line, expected", [
+    # a shell's here-document: $TMPDIR, whatever script or app prints it
+    ("/docker-entrypoint.sh: line 12: cannot create temp file for here-document: Read-only file system",
+     ("no-temp-dir", "/tmp", None)),
+    ("mktemp: failed to create file via template '/tmp/tmp.XXXXXX': Read-only file system",
+     ("no-temp-dir", "/tmp", None)),
+    # users created at start, /etc edited: no mount
+    ("addgroup: /etc/group: Read-only file system", ("not-a-mount", None, None)),
+    ("useradd: cannot lock /etc/passwd; try again later.", None),
+    ("mkdir: cannot create directory '/etc/x': Read-only file system", ("not-a-mount", None, None)),
+    ("sed: couldn't open temporary file /etc/nginx/conf.d/sedX8k: Read-only file system", ("not-a-mount", None, None)),
+    ("touch: cannot touch '/usr/local/bin/.ready': Read-only file system", ("not-a-mount", None, None)),
+    ("cp: cannot create regular file '/var/lib/state.json': Read-only file system", ("not-a-mount", None, None)),
+    # POSIX shared memory names live in /dev/shm
+    ('FATAL:  could not open shared memory segment "/PostgreSQL.1234": Read-only file system',
+     ("read-only", "/dev/shm", "postgres")),
+    # a function name on the line is not the path
+    ("[ALERT]    (1) : [/usr/sbin/haproxy.main()] Cannot create pidfile /run/haproxy.pid",
+     ("read-only", "/run", "haproxy")),
+    # follow-on lines name neither an app nor a path
+    ("ERROR: FPM initialization failed", None),
+    ("BOOT FAILED", None),
+])
+def test_log_lines_never_get_a_dangerous_mount(line, expected):
+    found = explained(line)
+    assert found == ([expected] if expected else []), found
+    for _, mount, _ in found:
+        assert mount is None or refused(mount) is None
+
+
+def test_the_advice_says_what_to_do_instead():
+    [d] = diagnose(["addgroup: /etc/group: Read-only file system"], REGISTRY)
+    assert d.advice.startswith("addgroup changes the user database (/etc/group) at start")
+    assert "build time" in d.advice and "runAsUser" in d.advice
+    [d] = diagnose(["sed: couldn't open temporary file /etc/nginx/conf.d/sedX8k: Read-only file system"], REGISTRY)
+    assert "subPath" in d.advice and "/etc/nginx/conf.d/sedX8k" in d.advice
+
+
+def _run(args: list[str], tmp_path: Path) -> dict:
+    need_sandbox()
+    report = tmp_path / "report.json"
+    subprocess.run([ROFS, "run", "--format", "json", "--report", str(report), *args], capture_output=True, text=True,
+                   timeout=120)
+    return json.loads(report.read_text())
+
+
+def test_rofs_run_never_suggests_a_system_directory(tmp_path: Path):
+    """Writes to /etc, /usr/local/bin and a file in /var/lib: problems saying what to do, no mount."""
+    script = ("echo x > /etc/rofs-test.conf; echo y > /usr/local/bin/rofs-ready; echo z > /var/lib/rofs.db;"
+              " echo t > /tmp/ok; true")
+    report = _run(["--", "sh", "-c", script], tmp_path)
+    suggested = [s["path"] for s in report["add"]]
+    assert suggested == ["/tmp"], report
+    problems = "\n".join(report["problems"])
+    assert "/etc/rofs-test.conf, in the image's configuration under /etc" in problems
+    assert "/usr/local/bin/rofs-ready, among the image's programs" in problems
+    assert "a volume over /var/lib would hide" in problems
+
+
+def test_rofs_trace_never_offers_a_system_directory(tmp_path: Path):
+    need_sandbox()
+    out = tmp_path / "profile.yaml"
+    done = subprocess.run([ROFS, "trace", "--out", str(out), "--", "sh", "-c",
+                           "echo x > /etc/rofs-test.conf; echo y > /tmp/f"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    import yaml
+
+    paths = [p["path"] for p in yaml.safe_load(out.read_text())["paths"]]
+    assert paths == ["/tmp"], paths
+    assert "in the image's configuration under /etc" in done.stdout + done.stderr
