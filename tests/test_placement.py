@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from test_cli import ROFS
-from test_run import need_sandbox
-
 from rofs.diagnose import diagnose
 from rofs.diagnose.placement import areas, refused
 from rofs.profiles import builtin_registry
+from test_cli import ROFS
+from test_run import need_sandbox
 
 REGISTRY = builtin_registry()
 
