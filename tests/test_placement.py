@@ -106,3 +106,14 @@ def test_rofs_trace_never_offers_a_system_directory(tmp_path: Path):
     paths = [p["path"] for p in yaml.safe_load(out.read_text())["paths"]]
     assert paths == ["/tmp"], paths
     assert "in the image's configuration under /etc" in done.stdout + done.stderr
+
+
+def test_a_file_in_a_hidden_directory_is_data_not_a_lock():
+    """Caddy keeps its CA keys under ~/.local/share/caddy: not "only sockets, PID and lock files"."""
+    from rofs.model import VolumeKind
+    from rofs.runtime.trace import classify
+
+    kind, _ = classify("/root/.local/share/caddy", ["/root/.local/share/caddy/pki/authorities/local/root.key"], False)
+    assert kind is VolumeKind.PERSISTENT
+    kind, why = classify("/srv/pg", ["/srv/pg/.s.PGSQL.5432.lock", "/srv/pg/postmaster.pid"], True)
+    assert kind is VolumeKind.EPHEMERAL and why == "only sockets, PID and lock files"

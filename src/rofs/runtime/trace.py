@@ -722,6 +722,13 @@ def collapse_all(points: Iterable[str]) -> list[str]:
         current = merged
 
 
+def _runtime_file(path: str) -> bool:
+    """A PID file, a lock or a socket (``.s.PGSQL.5432`` and its ``.lock``); a file in a hidden
+    directory (``~/.local/share/caddy/pki/...``) is not one for that alone."""
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith((".pid", ".lock", ".sock")) or name.startswith(".s.")
+
+
 def classify(point: str, files: list[str], sockets: bool) -> tuple[VolumeKind, str]:
     if point == "/dev/shm" or point.startswith("/dev/shm/"):
         return VolumeKind.MEMORY, "POSIX shared memory (/dev/shm)"
@@ -731,7 +738,7 @@ def classify(point: str, files: list[str], sockets: bool) -> tuple[VolumeKind, s
     words = set(point.lower().replace("_", "-").replace(".", "-").split("/")[-1].split("-"))
     if words & set(EPHEMERAL_WORDS):
         return VolumeKind.EPHEMERAL, f"named like a temp/cache/log/run directory ({point.rsplit('/', 1)[-1]})"
-    if files and all(f.endswith((".pid", ".lock", ".sock")) or "/." in f for f in files) or sockets and not files:
+    if files and all(_runtime_file(f) for f in files) or sockets and not files:
         return VolumeKind.EPHEMERAL, "only sockets, PID and lock files"
     return VolumeKind.PERSISTENT, "files the program keeps (not a temp, cache, log or runtime location): persist them"
 
