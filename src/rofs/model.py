@@ -283,12 +283,23 @@ class UserSpec:
 
 
 @dataclass(frozen=True)
+class DerivedImage:
+    """An image with a layout's files where the layout has them (built FROM it, or a fork that
+    keeps them), and why rofs takes it so."""
+
+    pattern: str
+    via: str
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Layout:
     """One way an app is packaged (official image, Bitnami, Debian package ...)."""
 
     id: str
     description: str
     images: tuple[str, ...] = ()
+    derived: tuple[DerivedImage, ...] = ()
     package: str | None = None
     image: str | None = None
     user: UserSpec = UserSpec()

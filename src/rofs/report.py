@@ -77,6 +77,8 @@ def profile_detail(profile: Profile, layout_id: str | None = None) -> dict[str, 
                 "id": lay.id,
                 "description": lay.description,
                 "images": list(lay.images),
+                **({"derived": [{"image": d.pattern, "via": d.via, "sources": list(d.sources)} for d in lay.derived]}
+                   if lay.derived else {}),
                 **({"package": lay.package} if lay.package else {}),
                 **({"image": lay.image} if lay.image else {}),
                 "user": {k: v for k, v in vars(lay.user).items() if v is not None},
@@ -150,6 +152,8 @@ def print_profile(console: Console, profile: Profile, layout_id: str | None = No
         console.print()
         console.print(f"[bold]Layout {layout.id}[/bold]: {escape(layout.description)}")
         console.print(escape(f"  matches: {images}" + (f"; runs as {who}" if who else "")))
+        for derived in layout.derived:
+            console.print(escape(f"  and {derived.pattern}: {derived.via}"))
         paths = profile.paths_for(layout.id)
         if not paths:
             console.print("  writes nothing outside what the platform already provides.")
@@ -214,6 +218,8 @@ def profile_markdown(profile: Profile) -> str:
         who = " ".join(p for p in (user.name and f"user `{user.name}`", user.uid is not None and f"uid {user.uid}",
                                    user.gid is not None and f"gid {user.gid}") if p)
         out += [f"### Layout `{layout.id}`: {_md(layout.description)}", "", f"Matches: {images}." + (f" Runs as {who}." if who else ""), ""]
+        if layout.derived:
+            out += [f"Also images built on it: {'; '.join(f'`{d.pattern}` ({_md(d.via)})' for d in layout.derived)}.", ""]
         paths = profile.paths_for(layout.id)
         if not paths:
             out += ["Writes nothing outside what the platform provides.", ""]

@@ -7,6 +7,8 @@ The work is ``rofs.profiles`` (``show`` renders it), ``rofs.policy`` (``export``
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from rofs.commands import OrderedGroup, profile_by_name, profile_file_option, registry_with
@@ -82,6 +84,37 @@ def profiles_show(app: str, layout: str | None, fmt: str, profile_files: tuple[s
         show.show_all(registry, fmt)
         return
     show.show_profile(profile_by_name(registry, app), layout, fmt)
+
+
+@profiles.command("match", short_help="Which profile and layout each image gets, and why (or why none).")
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@profile_file_option
+def profiles_match(images: tuple[str, ...], fmt: str, profile_files: tuple[str, ...]) -> None:
+    """Say which profile and layout rofs uses for each IMAGE, and why: its layout's image, an
+    image built on it (PostGIS on PostgreSQL's official image), or why none fits (an exporter
+    named after an app is not the app).
+
+    \b
+    Examples:
+      rofs profiles match postgis/postgis:16-3.4 valkey/valkey:8 oliver006/redis_exporter
+      rofs profiles match ghcr.io/acme/postgres:16 --format json
+
+    \b
+    Exit codes: 0 every image has a profile, 1 some have none, 2 bad usage.
+    """
+    from rofs.profiles import match_report
+    from rofs.terminal import printable
+
+    registry = registry_with(profile_files)
+    reports = [match_report(registry, image) for image in images]
+    if fmt == "json":
+        click.echo(json.dumps(reports, indent=2))
+    else:
+        for r in reports:
+            got = f"{r['profile']} ({r['layout']})" if r["profile"] else "no profile"
+            click.echo(printable(f"{r['image']}: {got}; {r['why']}"))
+    raise SystemExit(0 if all(r["profile"] for r in reports) else 1)
 
 
 @click.command(short_help="Hardened K8s, Compose, docker run or Dockerfile for an app.")

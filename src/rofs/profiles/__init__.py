@@ -9,6 +9,8 @@ Built-in profiles are ``profiles/data/<app>.yaml`` inside the package, read thro
 
 from __future__ import annotations
 
+import re
+
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import yaml
 
 from rofs.images import ImageRef, ImageRefError, parse_image, pattern_score
 from rofs.model import (
+    DerivedImage,
     EnvKnob,
     Layout,
     Probe,
@@ -164,6 +167,8 @@ def load_profile_text(text: str, origin: str) -> Profile:
 
     for i, lay in enumerate(data["layouts"]):
         check_refs(["layouts", i], {"sources": lay.get("sources", [])})
+        for j, derived in enumerate(lay.get("derived", [])):
+            check_refs(["layouts", i, "derived", j], derived)
         for j, pattern in enumerate(lay.get("images", [])):
             if "//" in pattern or pattern.endswith("/"):
                 fail(["layouts", i, "images", j], f"bad image pattern {pattern!r}")
@@ -243,6 +248,7 @@ def _layout(lay: dict[str, Any]) -> Layout:
         id=lay["id"],
         description=_text(lay["description"]),
         images=_tup(lay.get("images")),
+        derived=tuple(DerivedImage(d["image"], _text(d["via"]), _tup(d.get("sources"))) for d in lay.get("derived", [])),
         package=lay.get("package"),
         image=lay.get("image"),
         user=UserSpec(**lay.get("user", {})),
@@ -321,6 +327,19 @@ class ProfileMatch:
     layout: Layout
     image: ImageRef
     pattern: str
+    derived: DerivedImage | None = None  # matched as an image built on the layout's, and why
+
+    @property
+    def label(self) -> str:
+        """The app as findings name it: ``PostgreSQL``, or ``PostgreSQL [postgres via postgis/postgis]``."""
+        if self.derived is None:
+            return self.profile.title
+        return f"{self.profile.title} [{self.profile.name} via {self.via}]"
+
+    @property
+    def via(self) -> str:
+        """The pattern that matched; for a glob (``*/postgres``), the image's own name."""
+        return self.pattern if "*" not in self.pattern else "/".join(self.image.components)
 
 
 class ProfileRegistry:
@@ -365,10 +384,11 @@ class ProfileRegistry:
         best: tuple[int, ProfileMatch] | None = None
         for profile in self:
             for layout in profile.layouts:
-                for pattern in layout.images:
+                candidates = [(p, None) for p in layout.images] + [(d.pattern, d) for d in layout.derived]
+                for pattern, derived in candidates:
                     score = pattern_score(pattern, ref)
                     if score and (best is None or score > best[0]):
-                        best = (score, ProfileMatch(profile, layout, ref, pattern))
+                        best = (score, ProfileMatch(profile, layout, ref, pattern, derived))
         return best[1] if best else None
 
     def with_files(self, paths: Iterable[str | Path]) -> ProfileRegistry:
@@ -377,6 +397,32 @@ class ProfileRegistry:
         for path in paths:
             registry.add(load_profile_file(path))
         return registry
+
+
+def match_report(registry: ProfileRegistry, image: str) -> dict[str, Any]:
+    """What `rofs profiles match` says of one image: the profile and layout it gets and why, or
+    why it gets none."""
+    out: dict[str, Any] = {"image": image, "profile": None, "layout": None, "pattern": None, "why": ""}
+    try:
+        ref = parse_image(image)
+    except ImageRefError as exc:
+        out["why"] = f"not an image reference: {exc}"
+        return out
+    match = registry.match_image(ref)
+    if match is not None:
+        out.update(profile=match.profile.name, layout=match.layout.id, pattern=match.pattern)
+        out["why"] = (f"{match.via}: {match.derived.via}" if match.derived is not None
+                      else f"the {match.layout.id} layout's image ({match.pattern})")
+        return out
+    words = set(re.split(r"[-_.]", ref.components[-1])) if ref.components else set()
+    alike = next((p for p in registry if words & ({p.name} | set(p.aliases)) and ref.components[-1] != p.name), None)
+    if alike is not None:
+        out["why"] = (f"named like {alike.name}, but not its image: rofs matches whole names, since an exporter,"
+                      " admin UI, operator or proxy for it writes other paths; give it a profile (--profile-file)")
+    else:
+        out["why"] = ("no profile's image fits: learn its paths with rofs trace (or rofs run --image), then give"
+                      " them with --profile-file")
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -83,9 +83,9 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
         if match is not None:
             needed = [m for m in mounts if m.purpose != "temp dir set by env"]
             if needed:
-                message += f"; {match.profile.title} then needs writable " + ", ".join(m.path for m in needed)
+                message += f"; {match.label} then needs writable " + ", ".join(m.path for m in needed)
             else:
-                message += f"; every path {match.profile.title} writes is already mounted"
+                message += f"; every path {match.label} writes is already mounted"
         elif own_command:
             message += "; it runs a command of its own with the app's image, so the paths it writes are unknown"
         else:

@@ -76,7 +76,7 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             if path == RUNTIME_SHM or serving_mount(workload, container, spec, path) is not None:
                 continue  # every container runtime mounts a writable /dev/shm of its own
             message = (
-                f"{match.profile.title} writes {path} ({spec.purpose}) and nothing writable is mounted there"
+                f"{match.label} writes {path} ({spec.purpose}) and nothing writable is mounted there"
                 f" (without it: {spec.breaks})"
             )
             yield ctx.finding(META, workload, container.location, message, container, path=path,

@@ -55,7 +55,7 @@ def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
             META,
             workload,
             mount.location,
-            f"{match.profile.title} keeps data that must persist in {path} ({spec.purpose}),"
+            f"{match.label} keeps data that must persist in {path} ({spec.purpose}),"
             f" but volume {volume.name!r} is {kind}: it is wiped on every restart",
             container,
             path=path,

@@ -1,0 +1,67 @@
+"""Images people run that are built on a profiled app's image get its profile, and say so; images
+merely named after an app (exporters, admin UIs, operators, proxies) do not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from test_cli import ROFS
+
+from rofs.audit import AuditOptions, audit
+from rofs.profiles import builtin_registry, match_report
+
+REGISTRY = builtin_registry()
+
+
+@pytest.mark.parametrize("image, profile, layout, via", [
+    ("postgis/postgis:16-3.4", "postgres", "official", "postgis/postgis"),
+    ("timescale/timescaledb:latest-pg16", "postgres", "official", "timescale/timescaledb"),
+    ("pgvector/pgvector:pg16", "postgres", "official", "pgvector/pgvector"),
+    ("ghcr.io/immich-app/postgres:14-vectorchord0.4.3", "postgres", "official", "immich-app/postgres"),
+    ("bitnamilegacy/postgresql:16", "postgres", "bitnami", "bitnamilegacy/postgresql"),
+    ("valkey/valkey:8.1", "redis", "official", "valkey/valkey"),
+    ("bitnamilegacy/redis:7.4", "redis", "bitnami", "bitnamilegacy/redis"),
+])
+def test_derived_images_get_the_layout_they_are_built_on(image, profile, layout, via):
+    match = REGISTRY.match_image(image)
+    assert match is not None and (match.profile.name, match.layout.id, match.via) == (profile, layout, via)
+    assert match.derived is not None and match.derived.sources
+    assert match.label == f"{match.profile.title} [{profile} via {via}]"
+
+
+@pytest.mark.parametrize("image", [
+    "oliver006/redis_exporter:v1.62.0", "prometheuscommunity/postgres-exporter:v0.15.0", "bitnami/postgres-exporter",
+    "rediscommander/redis-commander:latest", "dpage/pgadmin4:8", "quay.io/opstree/redis-operator:v0.18.0",
+    "ghcr.io/acme/postgres-operator:1.0", "edoburu/pgbouncer:1.22", "timescale/timescaledb-ha:pg16",
+    "redis/redisinsight:2", "haproxytech/haproxy-ingress", "nginx/nginx-ingress:3.5", "nginx/nginx-prometheus-exporter",
+])
+def test_look_alikes_get_no_profile(image):
+    report = match_report(REGISTRY, image)
+    assert report["profile"] is None, report
+
+
+def test_official_images_say_their_layout():
+    assert match_report(REGISTRY, "postgres:16") == {
+        "image": "postgres:16", "profile": "postgres", "layout": "official", "pattern": "library/postgres",
+        "why": "the official layout's image (library/postgres)"}
+
+
+def test_findings_name_the_image_a_profile_came_through(tmp_path):
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n  db:\n    image: postgis/postgis:16-3.4\n")
+    [finding] = audit([str(path)], REGISTRY, AuditOptions(select={"RO101"})).findings
+    assert "PostgreSQL [postgres via postgis/postgis] then needs writable /var/lib/postgresql" in finding.message
+
+
+def test_the_command_says_why_and_exits_by_whether_all_matched():
+    done = subprocess.run([ROFS, "profiles", "match", "valkey/valkey:8", "oliver006/redis_exporter"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("valkey/valkey:8: redis (official); valkey/valkey: Valkey, the wire-compatible fork")
+    assert lines[1].startswith("oliver006/redis_exporter: no profile; named like redis, but not its image")
+    done = subprocess.run([ROFS, "profiles", "match", "postgres:16", "--format", "json"], capture_output=True, text=True)
+    assert done.returncode == 0 and json.loads(done.stdout)[0]["layout"] == "official"
