@@ -8,10 +8,9 @@ import subprocess
 
 import pytest
 
-from test_cli import ROFS
-
 from rofs.audit import AuditOptions, audit
 from rofs.profiles import builtin_registry, match_report
+from test_cli import ROFS
 
 REGISTRY = builtin_registry()
 

@@ -9,9 +9,8 @@ Built-in profiles are ``profiles/data/<app>.yaml`` inside the package, read thro
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
