@@ -45,7 +45,7 @@ def test_every_refused_place_is_refused_and_app_directories_are_not():
     ("addgroup: /etc/group: Read-only file system", ("not-a-mount", None, None)),
     ("useradd: cannot lock /etc/passwd; try again later.", None),
     ("mkdir: cannot create directory '/etc/x': Read-only file system", ("not-a-mount", None, None)),
-    ("sed: couldn't open temporary file /etc/nginx/conf.d/sedX8k: Read-only file system", ("not-a-mount", None, None)),
+    ("sed: couldn't open temporary file /etc/nginx/conf.d/sedX8k: Read-only file system", ("in-place-edit", None, None)),
     ("touch: cannot touch '/usr/local/bin/.ready': Read-only file system", ("not-a-mount", None, None)),
     ("cp: cannot create regular file '/var/lib/state.json': Read-only file system", ("not-a-mount", None, None)),
     # POSIX shared memory names live in /dev/shm
@@ -70,7 +70,9 @@ def test_the_advice_says_what_to_do_instead():
     assert d.advice.startswith("addgroup changes the user database (/etc/group) at start")
     assert "build time" in d.advice and "runAsUser" in d.advice
     [d] = diagnose(["sed: couldn't open temporary file /etc/nginx/conf.d/sedX8k: Read-only file system"], REGISTRY)
-    assert "subPath" in d.advice and "/etc/nginx/conf.d/sedX8k" in d.advice
+    assert d.advice.startswith("sed -i rewrites a file in /etc/nginx/conf.d through a temporary file beside it")
+    [d] = diagnose(["mkdir: cannot create directory '/etc/x': Read-only file system"], REGISTRY)
+    assert "subPath" in d.advice and "/etc/x" in d.advice
 
 
 def _run(args: list[str], tmp_path: Path) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import posixpath
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -114,7 +115,12 @@ _RELATIVE_QUOTED = re.compile(r"""["']([\w.-]+(?:/[\w.-]+)*)["']""")
 
 
 def path_in(text: str) -> str | None:
-    """The file system path the line is about, if it names one."""
+    """The file system path the line is about, if it names one (``//`` read as ``/``)."""
+    found = _path_in(text)
+    return re.sub(r"/{2,}", "/", found) if found else found
+
+
+def _path_in(text: str) -> str | None:
     for match in _QUOTED.finditer(text):
         candidate = match.group(1).rstrip("/.:,;")
         if len(candidate) > 1 and " " not in candidate:
@@ -128,12 +134,21 @@ def path_in(text: str) -> str | None:
     return None
 
 
-def mount_dir(path: str, cause: str) -> str:
-    """Where to mount: the directory a file is in (a made directory: itself)."""
+def mount_dir(path: str, cause: str, made: bool = False) -> str:
+    """Where to mount: the directory a file is in; a directory the program failed to make (*made*):
+    the one it was made in (nginx makes client_temp in /var/cache/nginx), unless that is no place
+    for a volume (``/.pm2``: itself)."""
     if cause in ("read-only-as-enoent",) or path.endswith("/") or path in ("/tmp", "/var/tmp", "/run", "/dev/shm"):
         return path.rstrip("/") or "/"
+    if made:
+        parent = posixpath.dirname(path) or "/"
+        return parent if placement.area_of(parent, path) is None else path
+    parts = path.split("/")
+    dotted = next((i for i, part in enumerate(parts) if part.startswith(".") and part not in (".", "..")), None)
+    if dotted is not None and dotted < len(parts) - 1:
+        return "/".join(parts[:dotted + 1])  # a tool's own dot-directory (~/.cache, /app/.npm): mount it whole
     last = path.rsplit("/", 1)[-1]
-    if "." in last or last.endswith(("pid", "lock", "sock", "log")) or last.startswith(("tmp", ".")):
+    if "." in last or last.endswith(("pid", "lock", "sock", "log")) or last.startswith(("tmp", ".")) or "XXXXXX" in last:
         return path.rsplit("/", 1)[0] or "/"
     return path
 
@@ -143,6 +158,9 @@ def mount_dir(path: str, cause: str) -> str:
 
 GENERIC_CAUSES = ("read-only", "no-space", "permission")
 NOT_A_MOUNT = "not-a-mount"  # the write is one no volume should make work (placement.yaml)
+NO_MOUNT_CAUSES = ("host-mount-source", "in-place-edit")  # what a volume of the container cannot answer
+SHARED_PLACES = ("/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm", "/var/log", "/var/cache", "/home", "/root")
+_MKDIR = re.compile(r"\bmkdir(?:\(\)| \S| all)|cannot create directory|mkdir failed on directory")
 _SHM_NAME = re.compile(r"/[^/\s]+")
 _SHM_WORDS = re.compile(r"shared memory|shm_open|sem_open|semaphore", re.IGNORECASE)
 _PROCESS = re.compile(r"^([a-z][\w.+-]{1,30}):\s")
@@ -210,60 +228,108 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
                                     any_signature=app is not None, layout=layout, screen=screen)
     if cause is None and signed is None:
         return None
-    profile = app or (signed[0] if signed else None)
-    path = path_in(text)
     cause_id = cause.id if cause else "read-only"
     title = cause.title if cause else "the app could not write a path its profile lists"
     kind = cause.kind if cause else VolumeKind.EPHEMERAL
-    spec: WritablePath | None = None
-    if profile is not None:
-        candidates = profile.paths_for(layout) if layout in [lay.id for lay in profile.layouts] else profile.paths
-        if path is not None:
-            spec = next((s for s in sorted(candidates, key=lambda s: -len(s.path))
-                         if path_covers(s.path, path) or any(path_covers(a, path) for a in s.accepts)), None)
-        if spec is None and path is None and signed is not None and signed[0] is profile:
-            spec = signed[1]
-        if spec is None and path is None:
-            relative = _RELATIVE_QUOTED.search(text)
-            if relative:
-                spec = next((s for s in candidates if any(relative.group(1) in sig for sig in s.signatures)), None)
+    if cause_id in NO_MOUNT_CAUSES and app is None:
+        signed = None  # a tool's line (sed, the Docker daemon): no app's signature
+    path = _written_path(text, cause_id)
+    profile = app or (signed[0] if signed else None)
+    if profile is None and path is not None and cause_id not in NO_MOUNT_CAUSES:
+        profile = _owner(registry, path)  # a path only one app keeps (nginx's /var/lib/nginx/tmp/...)
+    spec = _spec(profile, layout, path, signed, text)
+    process = _process(text) or (profile.name if profile else None)
+    refusal = None
+    if cause_id in NO_MOUNT_CAUSES:
+        mount, size = None, None
+    elif spec is not None and spec.populated and placement.area_of(spec.path, path) is not None:
+        mount, size, refusal = None, None, _populated_advice(spec, path or spec.path, process)
+    elif spec is not None:
+        mount, kind, size = spec.path, spec.kind, spec.size
+    elif path is not None:
+        mount = "/dev/shm" if path.startswith("/dev/shm") else mount_dir(path, cause_id, bool(_MKDIR.search(text)))
+        size = DEFAULT_SIZE
+        if path.startswith("/dev/shm"):
+            kind = VolumeKind.MEMORY
+        refusal = placement.refused(mount, path, process)
+    else:
+        mount, size = None, None
+    if refusal is not None:  # / or a system directory: the program must not write there
+        mount, size, cause_id = None, None, NOT_A_MOUNT
+        title = "a write no mount should fix: the program must not write there"
+    if cause_id == "shm-too-small":
+        kind, mount = VolumeKind.MEMORY, "/dev/shm"
+        if spec is None:
+            size = 256 << 20
+    advice = refusal or _advice(cause_id, mount, kind, size, text, path)
+    return Diagnosis(number, text.strip(), cause_id, title, path, profile.name if profile else None,
+                     mount, kind, size, advice)
+
+
+def _written_path(text: str, cause: str) -> str | None:
+    """The path the failed write was to, as the line says it (or as the cause implies)."""
+    path = path_in(text)
     if "here-document" in text:  # the shell's temp file, in $TMPDIR; the path on the line is the script's
-        path = "/tmp"
-    elif path is not None and _SHM_NAME.fullmatch(path) and _SHM_WORDS.search(text):
-        path = "/dev/shm" + path  # a POSIX shared memory or semaphore name lives in /dev/shm
-    if cause_id == "no-temp-dir" and path is None:
+        return "/tmp"
+    if path is not None and _SHM_NAME.fullmatch(path) and _SHM_WORDS.search(text):
+        return "/dev/shm" + path  # a POSIX shared memory or semaphore name lives in /dev/shm
+    if cause == "no-temp-dir" and path is None:
         match = re.search(r"\[\s*'(/[^']+)'", text)  # Python: the first directory it tried
         path = match.group(1) if match else "/tmp"
         if "java.io.tmpdir is set to" in text:
             after = text.split("java.io.tmpdir is set to", 1)[1].strip().split()
             path = after[0] if after else "/tmp"
-    if cause_id == "shm-too-small":
+    if cause == "shm-too-small":
         path = path or "/dev/shm"
-    refusal = None
-    if spec is not None:
-        mount, kind, size = spec.path, spec.kind, spec.size
-    elif path is not None:
-        mount = "/dev/shm" if path.startswith("/dev/shm") else mount_dir(path, cause_id)
-        size = DEFAULT_SIZE
-        if path.startswith("/dev/shm"):
-            kind = VolumeKind.MEMORY
-        refusal = placement.refused(mount, path, _process(text) or (profile.name if profile else None))
-        if refusal is not None:  # / or a system directory: the program must not write there
-            mount, size, cause_id = None, None, NOT_A_MOUNT
-            title = "a write no mount should fix: the program must not write there"
-    else:
-        mount, size = None, None
-    if cause_id == "shm-too-small":
-        kind = VolumeKind.MEMORY
-        mount = "/dev/shm"
-        if spec is None:
-            size = 256 << 20
-    advice = refusal or _advice(cause_id, mount, kind, size, text)
-    return Diagnosis(number, text.strip(), cause_id, title, path, profile.name if profile else None,
-                     mount, kind, size, advice)
+    return path
 
 
-def _advice(cause: str, mount: str | None, kind: VolumeKind, size: int | None, text: str) -> str:
+def _spec(profile: Profile | None, layout: str | None, path: str | None,
+          signed: tuple[Profile, WritablePath] | None, text: str) -> WritablePath | None:
+    """The profile's path the write belongs to: the one covering *path*, else the signature's, else
+    the one whose signature holds the relative name the line quotes."""
+    if profile is None:
+        return None
+    candidates = profile.paths_for(layout) if layout in [lay.id for lay in profile.layouts] else profile.paths
+    if path is not None:
+        return next((s for s in sorted(candidates, key=lambda s: -len(s.path))
+                     if path_covers(s.path, path) or any(path_covers(a, path) for a in s.accepts)), None)
+    if signed is not None and signed[0] is profile:
+        return signed[1]
+    relative = _RELATIVE_QUOTED.search(text)
+    if relative:
+        return next((s for s in candidates if any(relative.group(1) in sig for sig in s.signatures)), None)
+    return None
+
+
+def _owner(registry: ProfileRegistry, path: str) -> Profile | None:
+    """The one app whose own directory (two levels deep at least, not a shared place like /tmp or
+    /run) holds *path*; None when none does, or when several do."""
+    owners = {p.name: p for p in registry for s in p.paths
+              if s.path.count("/") >= 2 and not any(path_covers(g, s.path) for g in SHARED_PLACES)
+              and path_covers(s.path, path)}
+    return next(iter(owners.values())) if len(owners) == 1 else None
+
+
+def _populated_advice(spec: WritablePath, path: str, process: str | None) -> str:
+    who = process or "the program"
+    move = f"move the write with {spec.env} to a mounted directory, or " if spec.env else ""
+    return (f"{who} writes {path}, in {spec.path} ({spec.purpose}), where the image keeps its own files: a"
+            f" plain volume there would hide them; {move}fill the volume with the image's files first"
+            " (Compose: a named volume; Kubernetes: an init container that copies them)")
+
+
+def _advice(cause: str, mount: str | None, kind: VolumeKind, size: int | None, text: str,
+            path: str | None = None) -> str:
+    if cause == "host-mount-source":
+        return (f"the Docker host could not create {path or 'the bind mount source'}, the source of a bind mount:"
+                " the host's file system is read-only there (a snap-confined Docker, a read-only host path),"
+                " not the container's root; create the directory on the host, or bind one the host can write")
+    if cause == "in-place-edit":
+        where = posixpath.dirname(path) if path else "its directory"
+        return (f"sed -i rewrites a file in {where} through a temporary file beside it, so the directory must be"
+                " writable and keep its files: make the edit at build time, or render the file into a mounted"
+                " directory and point the program at it")
     if cause == "no-space":
         return "the volume is full: raise its sizeLimit (tmpfs size), or find what fills it"
     if cause == "permission":
