@@ -244,7 +244,7 @@ def test_a_file_included_from_outside_is_audited_but_not_fixed(tmp_path):
     assert findings(tmp_path / "app/compose.yaml", select={"RO101"}) == [("../shared/compose.yaml", 2, "RO101", "cache")]
     results = fix_paths([str(tmp_path / "app/compose.yaml")], REGISTRY, set(ALL_RULES))
     assert [r.path for r in results] == [str(tmp_path / "app/compose.yaml")]
-    assert any("not beneath" in n and "never written by fix" in n for n in results[0].notes), results[0].notes
+    assert any("lies outside" in n and "fix does not write it" in n for n in results[0].notes), results[0].notes
 
 
 def test_a_missing_include_is_an_error_with_its_line(tmp_path):
@@ -361,3 +361,22 @@ def test_a_mixed_diff_names_every_file_absolutely_and_applies(tmp_path):
     assert f"--- {here}\n" in diff.stdout and f"--- {up}\n" in diff.stdout
     subprocess.run([patch, "-p1", "-d", "/"], input=diff.stdout, text=True, check=True, capture_output=True)
     assert all(yaml.safe_load(f.read_text())["services"]["cache"]["read_only"] is True for f in (here, up))
+
+
+def test_extends_does_not_bring_the_volumes_a_file_declares(tmp_path):
+    """compose-spec: extends does not import the extended file's volume declarations, so a named
+    volume the extended service mounts must be declared by the extending file too (RO205)."""
+    project(tmp_path, {
+        "common.yaml": "services:\n  base:\n    image: redis:7.4\n    read_only: true\n"
+                       "    volumes: ['data:/data']\nvolumes:\n  data: {}\n",
+        "compose.yaml": "services:\n  cache:\n    extends: {file: common.yaml, service: base}\n",
+    })
+    found = findings(tmp_path / "compose.yaml", select={"RO205"})
+    assert found == [("common.yaml", 5, "RO205", "cache")], found
+    # and the root it makes read-only relies on no override: no note about one
+    project(tmp_path / "b", {"common.yaml": "services:\n  base:\n    image: nginx:1.25\n"
+                                            "    tmpfs: [/run:size=1m, /var/cache/nginx:size=1g]\n",
+                             "compose.yaml": "services:\n  web:\n    extends: {file: common.yaml, service: base}\n"})
+    result = fixed(tmp_path / "b" / "compose.yaml")["compose.yaml"]
+    assert yaml.safe_load(result.fixed)["services"]["web"]["read_only"] is True
+    assert not any("made read-only with the mounts" in n for n in result.notes), result.notes

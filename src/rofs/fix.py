@@ -57,6 +57,7 @@ class FileFix:
     applied: list[Finding] = field(default_factory=list)  # the findings this fix resolves (as the audit words them)
     unprofiled: Counter[str] = field(default_factory=Counter)  # images left as they are, no profile: containers
     includes: list[str] = field(default_factory=list)  # the files a Compose `include:` names: fixed next
+    absolute: bool = field(default_factory=lambda: ABSOLUTE_NAMES.get())  # its diff names files absolutely
 
     @property
     def changed(self) -> bool:
@@ -65,7 +66,7 @@ class FileFix:
     def diff(self, suggested: bool = False) -> str:
         """The fix as a unified diff; with *suggested*, then what only the author can decide, as
         a second diff from the fixed text (so a change the fix makes is never labelled a suggestion)."""
-        old, new = _diff_names(self.path)
+        old, new = _diff_names(self.path, self.absolute)
         text = _unified(self.original, self.fixed, old, new) if self.changed else ""
         if suggested and self.suggested is not None and self.suggested != self.fixed:
             # commented out, so patch and git apply take only the fix; review it, then edit by hand
@@ -103,13 +104,13 @@ def _unified(before: str, after: str, old: str, new: str) -> str:
     return "".join(out)
 
 
-def _diff_names(name: str) -> tuple[str, str]:
+def _diff_names(name: str, absolute: bool = False) -> tuple[str, str]:
     """The ---/+++ names of a file's diff, as git writes them: a/ and b/ before a relative path
     (normalised: ``./x`` is ``x``), a tab after a name with a space, C quotes around one with a
     quote, a backslash or a control character (patch and git apply read all three)."""
     if name == "<stdin>":
         return name, name
-    if ABSOLUTE_NAMES.get() or outside(name):  # patch and git apply refuse `a/../x` (see ABSOLUTE_HINT)
+    if absolute or outside(name):  # patch and git apply refuse `a/../x` (see ABSOLUTE_HINT)
         return _quoted(os.path.abspath(name)), _quoted(os.path.abspath(name))
     path = os.path.normpath(name)
     return _quoted(f"a/{path}"), _quoted(f"b/{path}")
@@ -263,8 +264,17 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
     STREAM_BYTES, and long standard input, are fixed piece by piece (``fix_stream``)."""
     ctx = Context(registry, unknown_images)
     out: list[FileFix] = []
+    inputs = list(inputs)
     files = Inputs(inputs, exclude)
-    ABSOLUTE_NAMES.set(any(p != STDIN and outside(p) for p in inputs))
+    token = ABSOLUTE_NAMES.set(any(p != STDIN and outside(p) for p in inputs))
+    try:
+        _fix_all(files, ctx, selected, show_diff, out)
+    finally:
+        ABSOLUTE_NAMES.reset(token)
+    return out
+
+
+def _fix_all(files: Inputs, ctx: Context, selected: set[str], show_diff: bool, out: list[FileFix]) -> None:
     for path, explicit in files:
         taken = take(path, explicit, stream_json=False, special=False)  # JSON is fixed whole
         if taken is None or taken.skipped:
@@ -274,7 +284,6 @@ def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(),
             out.append(fixed)
             # an included file is fixed too, if it lies beneath the file's directory (never elsewhere)
             fixed.notes += files.include(fixed.path, fixed.includes, within=os.path.dirname(fixed.path) or ".")
-    return out
 
 
 def _fix_taken(taken: Taken, ctx: Context, selected: set[str], show_diff: bool) -> FileFix | None:
@@ -489,7 +498,7 @@ class _StreamPass:
         result = self.result
         if show_diff:
             diff_out = result.diff_temp = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115 - kept by the result
-            old, new = _diff_names(self.display)
+            old, new = _diff_names(self.display, result.absolute)
             diff_out.write(f"--- {old}\n+++ {new}\n")
             self.differ = _StreamDiff(diff_out)
         elif target is not None:

@@ -58,11 +58,12 @@ def report(results: list[FileFix], show_diff: bool) -> int:
     finally:
         for result in results:
             result.discard()
-    from rofs.fix import ABSOLUTE_HINT, ABSOLUTE_NAMES, outside
+    from rofs.fix import ABSOLUTE_HINT, outside
 
-    changed = [r.path for r in results if show_diff and r.changed and r.path != "<stdin>"]
-    if changed and (ABSOLUTE_NAMES.get() or any(outside(p) for p in changed)):
-        _say("rofs: " + ABSOLUTE_HINT.format(what=changed[0] if len(changed) == 1 else f"its {len(changed)} files"))
+    changed = [r for r in results if show_diff and r.changed and r.path != "<stdin>"]
+    if changed and any(r.absolute or outside(r.path) for r in changed):
+        names = [r.path for r in changed]
+        _say("rofs: " + ABSOLUTE_HINT.format(what=names[0] if len(names) == 1 else f"its {len(names)} files"))
     for line in unprofiled_lines(results):
         _say(line)
     click.echo(tally.summary(show_diff), err=True)

@@ -213,9 +213,11 @@ class Inputs:
     ``include:``), each file once, an included one right after the file that includes it."""
 
     def __init__(self, inputs: Iterable[str], exclude: tuple[str, ...] = ()):
+        inputs = list(inputs)
         self._found = discover(inputs, exclude)
         self._more: deque[tuple[str, bool]] = deque()
         self._read: set[str] = set()
+        self._named = {os.path.realpath(p) for p in inputs if p != STDIN and os.path.isfile(p)}  # read in turn
 
     def __iter__(self) -> Iterator[tuple[str, bool]]:
         for item in self._found:
@@ -235,11 +237,12 @@ class Inputs:
         beneath it: a note for each of the others."""
         notes = []
         for path in files:
-            if os.path.realpath(path) in self._read:
+            real = os.path.realpath(path)
+            if real in self._read or real in self._named:
                 continue  # named too, or included by another file: read once
-            if within is not None and not os.path.realpath(path).startswith(os.path.realpath(within) + os.sep):
-                notes.append(f"includes {path}, which is not beneath {within}/ (where this file is): read for"
-                             " the audit, never written by fix; name it to fix it")
+            if within is not None and not real.startswith(os.path.realpath(within) + os.sep):
+                notes.append(f"the included {path} lies outside {within}/ (this file's directory), or leads out of"
+                             " it through a link, so fix does not write it (the audit reads it); name it to fix it")
                 continue
             self._more.append((path, True))
         return notes

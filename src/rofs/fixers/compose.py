@@ -147,7 +147,8 @@ class ComposeFixer:
                         raise ValueError(f"service {workload.name}: its {key} is an anchor or alias shared with"
                                          " another part of the file; write it out in each service first")
                 skipped: set[int] = set()
-                self._fix_service(editor, node, workload, findings, notes, declared, new_top, skipped)
+                self._fix_service(editor, node, workload, findings, notes, declared, new_top, skipped,
+                                  (source.layers.get(workload.name) or Layers()).override)
                 self.applied += [f for f in findings if not any(id(r) in skipped for r in f.remedies)]
         if completed:
             bases = sorted({source.layers[n].base or "" for n in completed})
@@ -165,10 +166,12 @@ class ComposeFixer:
         return editor.finish(), notes
 
     def _fix_service(self, editor: _Editor, node: yaml.MappingNode, workload: Workload, findings: list[Finding],
-                     notes: list[str], declared: set[str], new_top: dict[str, dict], skipped: set[int]) -> None:
+                     notes: list[str], declared: set[str], new_top: dict[str, dict], skipped: set[int],
+                     override: str | None = None) -> None:
         """Apply the service's remedies; the ids of those that cannot be applied go to *skipped*."""
         todo = ServiceRemedies.of(findings)
         fx = ServiceFix.of(editor, node, workload, notes, declared, new_top, skipped, self._merged_into)
+        fx.override = override
         for mount in workload.containers[0].mounts:
             vol = workload.volume(mount.volume)
             if vol is None or vol.type != "tmpfs" or mount.path in fx.handled:
@@ -328,6 +331,7 @@ class ServiceFix:
     handled: set[str] = field(default_factory=set)  # tmpfs paths made persistent or bounded
     resized: bool = False  # an inherited short `tmpfs:` entry got a size: the service needs its own copy
     sized: dict[str, str] = field(default_factory=dict)  # own short `tmpfs:` entries, by path: their new text
+    override: str | None = None  # the override docker compose lays over this file, if any
 
     @classmethod
     def of(cls, editor: _Editor, node: yaml.MappingNode, workload: Workload, notes: list[str], declared: set[str],
@@ -363,12 +367,12 @@ class ServiceFix:
 
 
 def _note_mounts_elsewhere(fx: ServiceFix) -> None:
-    """A root made read-only here that relies on mounts another file lays over this one: run
-    without that file and the service lacks them."""
+    """A root made read-only here that relies on writable mounts the override laid over this file
+    gives: run without that file and the service lacks them."""
     path = fx.workload.location.path if fx.workload.location else ""
     others: dict[str, list[str]] = {}
     for mount in fx.workload.containers[0].mounts:
-        if mount.location is not None and mount.location.path != path and not mount.read_only:
+        if mount.location is not None and mount.location.path == fx.override and not mount.read_only:
             others.setdefault(mount.location.path, []).append(mount.path)
     for other, paths in sorted(others.items()):
         fx.notes.append(f"{fx.label}: made read-only with the mounts {other} gives it ({', '.join(paths)}): started"

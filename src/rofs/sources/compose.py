@@ -223,9 +223,10 @@ class ComposeSource(Source):
                 continue
             pending.append((name, layers.key or knode, node, layers))
         result.notes.extend(project.notes)
-        for other, root in project.roots.items():  # what the other files declare and say counts too
-            declared = {**self._declared_volumes(merged_get(root, "volumes"), other, SourceFile(other, None)),
-                        **declared}
+        for other, root in project.roots.items():  # what the other files say counts too
+            if other in project.layered:  # and what a base or override declares (not a file extended from)
+                declared = {**self._declared_volumes(merged_get(root, "volumes"), other, SourceFile(other, None)),
+                            **declared}
             result.suppressions.extend(comment_pragmas(project.texts[other], other))
         for name, knode, node, layers in pending:
             try:

@@ -78,6 +78,7 @@ class Layers:
     replaced: set[str] = field(default_factory=set)  # keys the override replaces or removes (!override, !reset)
     files: list[str] = field(default_factory=list)  # the other files read for it
     key: yaml.Node | None = None  # a fragment's: the base's key of the service (where it is defined)
+    override: str | None = None  # the override laid over it (docker compose's, or NAME.override.yaml)
 
     @property
     def merged(self) -> bool:
@@ -320,6 +321,9 @@ class Project:
         self._files: dict[str, dict[str, yaml.Node]] = {}
         self._key_nodes: dict[str, dict[str, yaml.Node]] = {}
         self.notes: list[str] = []  # what could not be followed, and why
+        # the files laid over or under this one (one project: their top-level volumes count); a file
+        # only extended from is not among them (extends does not bring its volume declarations)
+        self.layered: set[str] = set()
         self.roots: dict[str, yaml.MappingNode] = {}  # companions read, by path: their volumes count too
         self.texts: dict[str, str] = {}  # and their texts (their `# rofs: ignore` comments count too)
         self.belongs_to = override_base(path) if self.on_disk else None
@@ -364,6 +368,7 @@ class Project:
             layers.base = base
             layers.key = self._key_nodes[base][name]  # where the service is defined: its findings point there
             layers.files.append(base)
+            self.layered.add(base)
         if self.override and name in self.services(self.override):
             over = self.services(self.override)[name]
             layers.above.update({key: self.override for key in _keys(over)})
@@ -374,6 +379,8 @@ class Project:
             node = merge(node, self._extended(over, self.override, self.services(self.override), Layers(),
                                               [(self.override, name)]))
             layers.files.append(self.override)
+            layers.override = self.override
+            self.layered.add(self.override)
         return node, layers
 
     def _base_for(self, name: str) -> str | None:
@@ -389,7 +396,11 @@ class Project:
         for node in services.values():
             ext = _merged(node).get("extends")
             file = as_scalar(_merged(ext).get("file")) if isinstance(ext, yaml.MappingNode) else None
-            if file and "${" not in file and _same(os.path.join(os.path.dirname(base), file), self.path):
+            try:
+                file = _resolved(file, ext) if file else None
+            except Unresolved:
+                continue
+            if file and _same(os.path.join(os.path.dirname(base), file), self.path):
                 return True
         return False
 
