@@ -395,7 +395,9 @@ class Project:
     def _extends_me(self, base: str, services: dict[str, yaml.Node]) -> bool:
         for node in services.values():
             ext = _merged(node).get("extends")
-            file = as_scalar(_merged(ext).get("file")) if isinstance(ext, yaml.MappingNode) else None
+            if not isinstance(ext, yaml.MappingNode):
+                continue
+            file = as_scalar(_merged(ext).get("file"))
             try:
                 file = _resolved(file, ext) if file else None
             except Unresolved:
