@@ -64,3 +64,19 @@ def test_the_command_says_why_and_exits_by_whether_all_matched():
     assert lines[1].startswith("oliver006/redis_exporter: no profile; named like redis, but not its image")
     done = subprocess.run([ROFS, "profiles", "match", "postgres:16", "--format", "json"], capture_output=True, text=True)
     assert done.returncode == 0 and json.loads(done.stdout)[0]["layout"] == "official"
+
+
+def test_servers_that_must_start_as_root_are_not_made_non_root():
+    """HAProxy's chroot and the PHP-FPM master start as root and step down themselves: the layout
+    says "starts as" apart from "runs as", and generate sets no runAsNonRoot for them."""
+    haproxy = REGISTRY.get("haproxy")
+    debian = next(lay for lay in haproxy.layouts if lay.id == "debian")
+    assert debian.starts_as is not None and debian.starts_as.root and debian.user.name == "haproxy"
+    fpm = next(lay for lay in REGISTRY.get("php-fpm").layouts if lay.id == "debian")
+    assert fpm.starts_as is not None and fpm.starts_as.root and fpm.user.name == "www-data"
+    done = subprocess.run([ROFS, "generate", "haproxy", "--layout", "haproxytech", "--image",
+                           "haproxytech/haproxy-debian:3.0", "--format", "k8s"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "runAsNonRoot:" not in done.stdout and "# Starts as root and runs as root" in done.stdout
+    official = subprocess.run([ROFS, "generate", "haproxy", "--format", "k8s"], capture_output=True, text=True)
+    assert "runAsNonRoot: true" in official.stdout and "runAsUser: 99" in official.stdout

@@ -281,6 +281,10 @@ class UserSpec:
     uid: int | None = None
     gid: int | None = None
 
+    @property
+    def root(self) -> bool:
+        return self.name == "root" or self.uid == 0
+
 
 @dataclass(frozen=True)
 class DerivedImage:
@@ -302,7 +306,8 @@ class Layout:
     derived: tuple[DerivedImage, ...] = ()
     package: str | None = None
     image: str | None = None
-    user: UserSpec = UserSpec()
+    user: UserSpec = UserSpec()  # who it runs as (the worker user)
+    starts_as: UserSpec | None = None  # who it must start as, when not `user` (it steps down itself)
     command: tuple[str, ...] | None = None
     args: tuple[str, ...] | None = None
     ports: tuple[int, ...] = ()

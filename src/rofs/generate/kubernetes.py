@@ -34,7 +34,8 @@ def _security_context(plan: Plan) -> CommentedMap:
     ctx["readOnlyRootFilesystem"] = True
     ctx["allowPrivilegeEscalation"] = False
     ctx["privileged"] = False
-    ctx["runAsNonRoot"] = True
+    if sec.run_as_non_root:
+        ctx["runAsNonRoot"] = True
     if sec.run_as_user is not None:
         ctx["runAsUser"] = sec.run_as_user
     if sec.run_as_group is not None:
@@ -52,7 +53,8 @@ def _security_context(plan: Plan) -> CommentedMap:
 def _pod_security_context(plan: Plan) -> CommentedMap:
     sec = plan.workload.pod_security
     ctx = CommentedMap()
-    ctx["runAsNonRoot"] = True
+    if sec.run_as_non_root:
+        ctx["runAsNonRoot"] = True
     if sec.run_as_user is not None:
         ctx["runAsUser"] = sec.run_as_user
     if sec.run_as_group is not None:
@@ -218,6 +220,12 @@ def header(plan: Plan, comment: str = "#") -> str:
     ]
     if plan.kind == "Deployment" and plan.by_kind(VolumeKind.PERSISTENT):
         lines.append("Warning: persistent data in a Deployment; a StatefulSet (--kind StatefulSet) is usually better.")
+    starts = plan.layout.starts_as
+    if starts is not None and starts.root:
+        user = plan.layout.user
+        how = "and runs as root" if user.root else f"and steps down to {user.name or 'its worker user'} itself"
+        lines.append(f"Starts as root {how} (layout {plan.layout.id!r}), so neither runAsNonRoot nor runAsUser"
+                     " is set; every capability it does not need is dropped.")
     for note in plan.profile.notes:
         lines.append(f"Note: {note}")
     return "".join(f"{comment} {line}\n" for line in lines)

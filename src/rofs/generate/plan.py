@@ -197,9 +197,12 @@ def _workload(profile: Profile, layout: Layout, options: GenerateOptions, name: 
     uid = layout.user.uid or None  # 0 is root: never written as the runtime user
     # Group 0 (Bitnami's images) would hand the process the root group; use the UID's own group.
     gid = (layout.user.gid or uid) if uid else None
+    root_start = layout.starts_as is not None and layout.starts_as.root  # it steps down to its user itself
+    if root_start:
+        uid = gid = None
     security = SecuritySettings(
         read_only_root_fs=True,
-        run_as_non_root=True,
+        run_as_non_root=None if root_start else True,
         run_as_user=uid,
         run_as_group=gid,
         allow_privilege_escalation=False,
@@ -224,7 +227,7 @@ def _workload(profile: Profile, layout: Layout, options: GenerateOptions, name: 
         containers=(container,),
         volumes=tuple(p.volume for p in planned),
         pod_security=SecuritySettings(
-            run_as_non_root=True,
+            run_as_non_root=None if root_start else True,
             run_as_user=uid,
             run_as_group=gid,
             fs_group=gid,

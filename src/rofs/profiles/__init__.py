@@ -251,6 +251,7 @@ def _layout(lay: dict[str, Any]) -> Layout:
         package=lay.get("package"),
         image=lay.get("image"),
         user=UserSpec(**lay.get("user", {})),
+        starts_as=UserSpec(**lay["starts_as"]) if "starts_as" in lay else None,
         command=tuple(lay["command"]) if "command" in lay else None,
         args=tuple(lay["args"]) if "args" in lay else None,
         ports=_tup(lay.get("ports")),
