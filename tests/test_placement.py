@@ -119,3 +119,22 @@ def test_a_file_in_a_hidden_directory_is_data_not_a_lock():
     assert kind is VolumeKind.PERSISTENT
     kind, why = classify("/srv/pg", ["/srv/pg/.s.PGSQL.5432.lock", "/srv/pg/postmaster.pid"], True)
     assert kind is VolumeKind.EPHEMERAL and why == "only sockets, PID and lock files"
+
+
+@pytest.mark.parametrize("line, cause, mount, path", [
+    # `..` is resolved before anything is decided: this write is to /etc/x, whatever profile's path it spells
+    ("mkdir: cannot create directory '/var/lib/postgresql/../../../etc/x': Read-only file system",
+     "not-a-mount", None, "/etc/x"),
+    ("touch: cannot touch '/var/lib/../../x': Read-only file system", "not-a-mount", None, "/x"),
+    # the line says it is a file: its directory, or nothing when that is a system directory
+    ("touch: cannot touch '/app/Makefile': Read-only file system", "read-only", "/app", "/app/Makefile"),
+    ("install: cannot create regular file '/opt/app': Read-only file system", "not-a-mount", None, "/opt/app"),
+    # the program's own path before the message is not the path written
+    ("/bin/sh: 1: cannot create /var/run/app.pid: Read-only file system", "read-only", "/var/run", "/var/run/app.pid"),
+    # configuration under /usr/local/etc is the image's too
+    ("Error: EROFS: read-only file system, open '/usr/local/etc/php/conf.d/x.ini'", "not-a-mount", None,
+     "/usr/local/etc/php/conf.d/x.ini"),
+])
+def test_paths_are_read_as_the_kernel_would(line, cause, mount, path):
+    [d] = diagnose([line], REGISTRY, REGISTRY.get("postgres") if "postgresql" in line else None)
+    assert (d.cause, d.mount, d.path) == (cause, mount, path)

@@ -115,9 +115,10 @@ _RELATIVE_QUOTED = re.compile(r"""["']([\w.-]+(?:/[\w.-]+)*)["']""")
 
 
 def path_in(text: str) -> str | None:
-    """The file system path the line is about, if it names one (``//`` read as ``/``)."""
-    found = _path_in(text)
-    return re.sub(r"/{2,}", "/", found) if found else found
+    """The file system path the line is about, if it names one, normalised (``//``, ``.`` and
+    ``..`` resolved as the kernel would: ``/var/lib/pg/../../../etc/x`` is ``/etc/x``)."""
+    found = _path_in(_PROGRAM_PREFIX.sub("", text, count=1))
+    return posixpath.normpath("/" + found.lstrip("/")) if found else found
 
 
 def _path_in(text: str) -> str | None:
@@ -160,6 +161,10 @@ GENERIC_CAUSES = ("read-only", "no-space", "permission")
 NOT_A_MOUNT = "not-a-mount"  # the write is one no volume should make work (placement.yaml)
 NO_MOUNT_CAUSES = ("host-mount-source", "in-place-edit")  # what a volume of the container cannot answer
 SHARED_PLACES = ("/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm", "/var/log", "/var/cache", "/home", "/root")
+# `/bin/sh: 1: cannot create /x` and `/docker-entrypoint.sh: line 12: ...`: the program, not the path
+_PROGRAM_PREFIX = re.compile(r"^\s*/[\w./-]+: (?:\d+: |line \d+: )")
+# the line says the path is a file: mount the directory it is in
+_FILE = re.compile(r"cannot touch|regular file|rb_sysopen|file_put_contents\(|fopen\(|open\(\) \"|\bopen '")
 _MKDIR = re.compile(r"\bmkdir(?:\(\)| \S| all)|cannot create directory|mkdir failed on directory")
 _SHM_NAME = re.compile(r"/[^/\s]+")
 _SHM_WORDS = re.compile(r"shared memory|shm_open|sem_open|semaphore", re.IGNORECASE)
@@ -247,7 +252,12 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
     elif spec is not None:
         mount, kind, size = spec.path, spec.kind, spec.size
     elif path is not None:
-        mount = "/dev/shm" if path.startswith("/dev/shm") else mount_dir(path, cause_id, bool(_MKDIR.search(text)))
+        if path.startswith("/dev/shm"):
+            mount = "/dev/shm"
+        elif _FILE.search(text) and not _MKDIR.search(text):
+            mount = posixpath.dirname(path) or "/"
+        else:
+            mount = mount_dir(path, cause_id, bool(_MKDIR.search(text)))
         size = DEFAULT_SIZE
         if path.startswith("/dev/shm"):
             kind = VolumeKind.MEMORY

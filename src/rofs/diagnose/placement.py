@@ -52,4 +52,6 @@ def refused(mount: str, path: str | None = None, process: str | None = None) -> 
     area = area_of(mount, path)
     if area is None:
         return None
-    return area.advice.format(process=process or "the program", path=_clean(path or mount), mount=_clean(mount))
+    where = _clean(path or mount)
+    root = next((b for b in sorted(area.beneath, key=len, reverse=True) if path_covers(b, where)), _clean(mount))
+    return area.advice.format(process=process or "the program", path=where, mount=_clean(mount), root=root)
