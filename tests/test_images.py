@@ -59,7 +59,6 @@ def test_images_resolve_to_their_profile(image, app, layout):
     [
         "oliver006/redis_exporter:v1.62",  # not redis
         "prometheuscommunity/postgres-exporter",  # not postgres
-        "team/postgres:1",  # someone's own image that happens to be called postgres
         "busybox",
         "ghcr.io/acme/redisinsight",
         "my-nginx-app:1.0",

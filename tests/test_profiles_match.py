@@ -20,6 +20,8 @@ REGISTRY = builtin_registry()
     ("timescale/timescaledb:latest-pg16", "postgres", "official", "timescale/timescaledb"),
     ("pgvector/pgvector:pg16", "postgres", "official", "pgvector/pgvector"),
     ("ghcr.io/immich-app/postgres:14-vectorchord0.4.3", "postgres", "official", "immich-app/postgres"),
+    # a project's own image named postgres is taken as built on the official one, and says so
+    ("team/postgres:1", "postgres", "official", "team/postgres"),
     ("bitnamilegacy/postgresql:16", "postgres", "bitnami", "bitnamilegacy/postgresql"),
     ("valkey/valkey:8.1", "redis", "official", "valkey/valkey"),
     ("bitnamilegacy/redis:7.4", "redis", "bitnami", "bitnamilegacy/redis"),
