@@ -31,10 +31,10 @@ from rofs.remedy import (
 )
 from rofs.rules import Context, fixable
 from rofs.rules.common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
-from rofs.sources.compose import VOLUME_MODES, ComposeSource
-from rofs.sources.compose_project import Layers
+from rofs.sources.compose import ComposeSource
+from rofs.sources.compose_project import Layers, volume_target
 from rofs.units import format_docker_size
-from rofs.yamlnode import MERGE_TAG, Loader, get, key_node, merged_get, shared_nodes, split_colons
+from rofs.yamlnode import MERGE_TAG, Loader, get, key_node, merged_get, shared_nodes
 
 
 class _Editor(Editor):
@@ -560,10 +560,7 @@ def _item_target(item: object) -> str | None:
         return target.rstrip("/") if isinstance(target, str) else None
     if not isinstance(item, str):
         return None
-    parts = split_colons(item.strip())
-    if len(parts) == 1 or (len(parts) == 2 and parts[0].startswith("/") and set(parts[1].split(",")) <= VOLUME_MODES):
-        return parts[0].rstrip("/")
-    return parts[1].rstrip("/")
+    return volume_target(item).rstrip("/")
 
 
 def _volume_items(volumes: yaml.Node | None) -> dict[str, yaml.Node]:

@@ -215,7 +215,7 @@ class ComposeSource(Source):
                 result.errors.append(ReadError(exc.path, exc.line, exc.message))
                 continue
             except ShapeError as exc:
-                result.errors.append(ReadError(_origin(exc.node, path), exc.node.start_mark.line + 1,
+                result.errors.append(ReadError(location(path, exc.node).path, exc.node.start_mark.line + 1,
                                                f"service {name}: {exc}"))
                 continue
             if node is None:
@@ -234,7 +234,7 @@ class ComposeSource(Source):
                 if layers.merged:
                     result.layers[name] = layers
             except ShapeError as exc:
-                result.errors.append(ReadError(_origin(exc.node, path), exc.node.start_mark.line + 1,
+                result.errors.append(ReadError(location(path, exc.node).path, exc.node.start_mark.line + 1,
                                                f"service {name}: {exc}"))
         # in the order of the file (a service's shape is checked before the services are read)
         result.errors[first:] = sorted(result.errors[first:], key=lambda e: (e.path != path, e.line or 0))
@@ -348,12 +348,6 @@ class ComposeSource(Source):
             location=loc,
             field_locations=workload_fields,
         )
-
-
-def _origin(node: yaml.Node, path: str) -> str:
-    """The file *node* was read from: another file's nodes carry its name (see compose_project)."""
-    name = node.start_mark.name
-    return path if not name or name.startswith("<") else name
 
 
 def _image(node: yaml.Node | None, text: str) -> str | None:
