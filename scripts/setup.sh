@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   python3-venv
   gcc libc6-dev  # the escape tests build their attacker program static
   acl attr  # the fix tests check that ACLs and extended attributes survive a rewrite
+  patch git  # the fix tests apply rofs fix --diff output with both
 )
 
 missing=()
