@@ -308,6 +308,23 @@ def test_an_oci_image_runs_and_its_refused_writes_are_reported(oci_image, tmp_pa
     assert list(cache.iterdir()) == digests
 
 
+def test_env_sets_variables_over_the_environment(oci_image, tmp_path: Path):
+    """--env NAME=VALUE reaches the program, over the image's Env (as docker run -e); a value may
+    be empty or hold '='; a malformed one is refused before anything runs."""
+    need_sandbox()
+    done = subprocess.run([ROFS, "run", "-e", "GREETING=a=b", "--env", "EMPTY=", "--no-trace", "--",
+                           "sh", "-c", 'printf "%s|%s|%s" "$GREETING" "${EMPTY-unset}" "${HOME:+home}"'],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "a=b||home"
+    result, _ = run("--image", f"{oci_image}:latest", "--image-cache", str(tmp_path / "cache"), "--writable", "/tmp:1m",
+                    "-e", "FOO=override")
+    assert result.stdout.startswith("hello from the image override in /app\ntmp-ok\n"), result.stdout
+    for bad in ("NOEQUALS", "=value"):
+        refused = subprocess.run([ROFS, "run", "-e", bad, "--", "true"], capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 2 and "give NAME=VALUE" in refused.stderr
+
+
 def test_a_docker_save_archive_runs(oci_image, tmp_path: Path):
     need_sandbox()
     skopeo = require_tool("skopeo", "skopeo")
@@ -353,13 +370,13 @@ def test_engine_command_line():
     ]
     pg = builtin_registry().get("postgres")
     declared = declare(pg, "official", [], [], [], Path("/state"))
-    argv = engine_argv("podman", "postgres:16", declared, [], user="999:999")
+    argv = engine_argv("podman", "postgres:16", declared, [], user="999:999", env={"POSTGRES_PASSWORD": "a b=c"})
     assert argv == [
         "podman", "run", "--rm", "--read-only", "--read-only-tmpfs=false",
         "--shm-size", "256m",
         "-v", "/state/postgres/data:/var/lib/postgresql",
         "--tmpfs", "/var/run/postgresql:rw,mode=1777,size=1m",
-        "--user", "999:999", "postgres:16",
+        "--user", "999:999", "-e", "POSTGRES_PASSWORD=a b=c", "postgres:16",
     ]
     from rofs.runtime.confine import Confinement
 

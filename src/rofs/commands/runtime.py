@@ -28,6 +28,8 @@ from rofs.output import check_destination, emit
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where persistent profile paths live (default: ~/.local/state/rofs/run).")
 @click.option("--user", metavar="USER[:GROUP]", help="Run as this user (name or uid; root needed to switch). With --image:"
               " a user of the image (default: its USER).")
+@click.option("--env", "-e", "env_items", multiple=True, metavar="NAME=VALUE",
+              help="Set this environment variable for the program (as docker run -e); may be repeated.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
               help="Stop the program after S seconds (SIGTERM, then SIGKILL 5 s later).")
 @click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True,
@@ -45,8 +47,8 @@ from rofs.output import check_destination, emit
 @click.option("--report", "report_file", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stderr.")
 @profile_file_option
 @click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
-def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, user, timeout, network, seccomp_mode,
-            max_procs, no_trace, image, image_cache, engine, fmt, report_file, profile_files, command):
+def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, user, env_items, timeout, network,
+            seccomp_mode, max_procs, no_trace, image, image_cache, engine, fmt, report_file, profile_files, command):
     """Run CMD with the whole root filesystem read-only and only the declared paths writable:
     the local equivalent of `docker run --read-only --tmpfs ... -v ...`, with no daemon
     (bubblewrap).
@@ -89,9 +91,10 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
     declared = run_options.declared_paths(profile, layout_id, writable=writable, tmpfs=tmpfs_paths, persist=persist,
                                           keep_read_only=keep_ro, state_dir=state_dir)
     confinement = Confinement(network=network, seccomp=seccomp_mode)
+    env = run_options.env_pairs(env_items)
     if engine:
-        raise SystemExit(launch.run_with_engine(engine, image, declared, list(command), user, confinement))
-    report = launch.run_sandboxed(list(command), declared, image=image, image_cache=image_cache, user=user,
+        raise SystemExit(launch.run_with_engine(engine, image, declared, list(command), user, confinement, env))
+    report = launch.run_sandboxed(list(command), declared, image=image, image_cache=image_cache, user=user, env=env,
                                   timeout=timeout, trace=not no_trace, profile=profile, layout=layout_id,
                                   max_procs=max_procs, confinement=confinement)
     emit(launch.run_report(report, fmt), report_file, err=True)
@@ -112,6 +115,8 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
               help="Give up waiting for --ready after S seconds (a note says so; --exercise then does not run).")
 @click.option("--exercise", metavar="CMD", help="Shell command run against the program once it is ready.")
 @click.option("--user", metavar="USER[:GROUP]", help="Run the program as this user (with --image: a user of the image).")
+@click.option("--env", "-e", "env_items", multiple=True, metavar="NAME=VALUE",
+              help="Set this environment variable for the program (as docker run -e); may be repeated.")
 @click.option("--network", type=click.Choice(["host", "none"]), default="host", show_default=True,
               help="host: the program shares this machine's network (--ready/--exercise reach it on 127.0.0.1);"
                    " none: its own namespace, loopback only (--ready/--exercise then run inside it).")
@@ -135,7 +140,7 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
 @click.option("--report", "report_file", type=click.Path(dir_okay=False),
               help="Write the report to FILE (the program's own output stays on stdout).")
 @click.argument("command", nargs=-1, metavar="-- CMD [ARGS...]")
-def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, network, seccomp_mode, keep, scratch_size,
+def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, env_items, network, seccomp_mode, keep, scratch_size,
               trace_opens, max_procs, from_strace, image, image_cache, fmt, report_file, command):
     """Run CMD with every write allowed but landing on a throw-away copy-on-write layer (the
     host is not changed), record every write of the program and its children with strace,
@@ -151,6 +156,7 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ne
       rofs trace --from-strace app.strace --out myapp.yaml
     """
     from rofs.runtime import launch
+    from rofs.runtime import options as run_options
     from rofs.runtime.confine import Confinement
 
     check_destination(report_file, "--report")
@@ -161,7 +167,8 @@ def trace_cmd(out_file, name, duration, ready, ready_timeout, exercise, user, ne
         if not command and not image:
             fail("nothing to trace: give -- CMD [ARGS...], --image or --from-strace FILE")
         result = launch.trace_program(
-            list(command), image=image, image_cache=image_cache, user=user, duration=duration, ready=ready,
+            list(command), image=image, image_cache=image_cache, user=user, env=run_options.env_pairs(env_items),
+            duration=duration, ready=ready,
             ready_timeout=ready_timeout, exercise=exercise, keep=keep, max_procs=max_procs,
             confinement=Confinement(network=network, seccomp=seccomp_mode), trace_opens=trace_opens,
             scratch_size=scratch_size,

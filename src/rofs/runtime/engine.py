@@ -19,7 +19,7 @@ ENGINES = ("docker", "podman")
 
 
 def engine_argv(engine: str, image: str, declared: list[Declared], command: list[str], user: str | None = None,
-                confinement: Confinement | None = None) -> list[str]:
+                confinement: Confinement | None = None, env: dict[str, str] | None = None) -> list[str]:
     """The engine's command line; the engine's own defaults hold the container (its seccomp profile,
     capabilities, namespaces); ``--network none`` and ``--seccomp unconfined`` are passed on."""
     if engine not in ENGINES:
@@ -45,6 +45,8 @@ def engine_argv(engine: str, image: str, declared: list[Declared], command: list
             args += ["--tmpfs", f"{item.path}:{opts}"]
     if user:
         args += ["--user", user]
+    for name, value in (env or {}).items():
+        args += ["-e", f"{name}={value}"]
     return args + [image, *command]
 
 

@@ -9,6 +9,7 @@ command with exit code 2 and its message.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,18 +47,26 @@ def image_argv(image: str, bundle: ImageBundle, command: list[str]) -> list[str]
     return argv
 
 
+def with_env(bundle: ImageBundle | None, extra: dict[str, str] | None) -> dict[str, str] | None:
+    """The program's environment with --env's variables over it: the image's Env, or rofs' own
+    (None: unchanged)."""
+    if not extra:
+        return None
+    return {**(bundle.env if bundle is not None else os.environ), **extra}
+
+
 # --- rofs run ----------------------------------------------------------------------------
 
 
 def run_with_engine(engine: str, image: str | None, declared: list[run_mod.Declared], command: list[str],
-                    user: str | None, confinement: Confinement) -> int:
+                    user: str | None, confinement: Confinement, env: dict[str, str] | None = None) -> int:
     """``--engine``: the image under docker or podman, with the same mounts; the engine's exit code."""
     from rofs.runtime.engine import engine_argv, require_engine
 
     if not image:
         fail("--engine runs an image: give --image REFERENCE")
     try:
-        argv = engine_argv(engine, image, declared, command, user, confinement)
+        argv = engine_argv(engine, image, declared, command, user, confinement, env)
         argv[0] = require_engine(engine)
     except SandboxError as exc:
         fail(str(exc))
@@ -66,7 +75,8 @@ def run_with_engine(engine: str, image: str | None, declared: list[run_mod.Decla
 
 
 def run_sandboxed(command: list[str], declared: list[run_mod.Declared], *, image: str | None = None,
-                  image_cache: str | None = None, user: str | None = None, timeout: float | None = None,
+                  image_cache: str | None = None, user: str | None = None, env: dict[str, str] | None = None,
+                  timeout: float | None = None,
                   trace: bool = True, profile: Profile | None = None, layout: str | None = None,
                   max_procs: int = run_mod.DEFAULT_MAX_PROCS, confinement: Confinement | None = None,
                   ) -> run_mod.RunReport:
@@ -79,6 +89,7 @@ def run_sandboxed(command: list[str], declared: list[run_mod.Declared], *, image
         else:
             argv = list(command)
         return run_mod.execute(argv, declared, user=user, timeout=timeout, trace=trace, profile=profile, layout=layout,
+                               env=with_env(bundle, env),
                                image=bundle, max_procs=max_procs, confinement=confinement)
     except SandboxError as exc:
         fail(str(exc))
@@ -103,7 +114,7 @@ def trace_log(from_strace: str, command: list[str], name: str | None) -> trace_m
 
 
 def trace_program(command: list[str], *, image: str | None = None, image_cache: str | None = None,
-                  user: str | None = None, duration: float | None = None, ready: str | None = None,
+                  user: str | None = None, env: dict[str, str] | None = None, duration: float | None = None, ready: str | None = None,
                   ready_timeout: float = 60.0, exercise: str | None = None, keep: str | None = None,
                   max_procs: int = run_mod.DEFAULT_MAX_PROCS, confinement: Confinement | None = None,
                   trace_opens: bool = False, scratch_size: str = "4Gi") -> trace_mod.TraceResult:
@@ -115,7 +126,7 @@ def trace_program(command: list[str], *, image: str | None = None, image_cache: 
             bundle = open_bundle(image, image_cache)
             argv = image_argv(image, bundle, argv)
         return trace_mod.run_traced(
-            argv, user=user, duration=duration,
+            argv, user=user, env=with_env(bundle, env), duration=duration,
             ready=["sh", "-c", ready] if ready else None, ready_timeout=ready_timeout,
             exercise=["sh", "-c", exercise] if exercise else None, keep=keep, image=bundle,
             max_procs=max_procs, confinement=confinement,

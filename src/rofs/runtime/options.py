@@ -29,6 +29,17 @@ def positive_size(value: str, option: str) -> int:
     return size
 
 
+def env_pairs(values: tuple[str, ...]) -> dict[str, str]:
+    """``--env NAME=VALUE`` values: a name (no ``=``, no NUL) and its value, which may be empty."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name or "\0" in value or name != name.strip():
+            fail(f"--env {value!r}: give NAME=VALUE (e.g. --env POSTGRES_PASSWORD=secret)")
+        out[name] = text
+    return out
+
+
 def path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | None]]:
     """``PATH[:SIZE]`` values (``--writable``, ``--tmpfs``): absolute paths, sizes in bytes or None."""
     out = []

@@ -236,6 +236,7 @@ def run_traced(
     command: list[str],
     *,
     user: str | None = None,
+    env: dict[str, str] | None = None,
     duration: float | None = None,
     ready: list[str] | None = None,
     ready_timeout: float = 60.0,
@@ -268,7 +269,7 @@ def run_traced(
     lower_root = str(image.rootfs) if image is not None else "/"
     if image is not None:
         make_mount_points(image.rootfs, [])
-    env = program_env(None, identity, image)
+    env = program_env(env, identity, image)
     cwd = image.cwd if image is not None else "/"
     search = (env if env is not None else os.environ).get("PATH")
     check_command(lower_root, command[0], search, cwd, "in the image" if image is not None else "on this machine")
