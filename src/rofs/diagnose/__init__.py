@@ -248,7 +248,7 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
     if cause_id in NO_MOUNT_CAUSES:
         mount, size = None, None
     elif spec is not None and spec.populated and placement.area_of(spec.path, path) is not None:
-        mount, size, refusal = None, None, _populated_advice(spec, path or spec.path, process)
+        mount, size, refusal = None, None, placement.populated_advice(spec, path or spec.path, process)
     elif spec is not None:
         mount, kind, size = spec.path, spec.kind, spec.size
     elif path is not None:
@@ -319,14 +319,6 @@ def _owner(registry: ProfileRegistry, path: str) -> Profile | None:
               if s.path.count("/") >= 2 and not any(path_covers(g, s.path) for g in SHARED_PLACES)
               and path_covers(s.path, path)}
     return next(iter(owners.values())) if len(owners) == 1 else None
-
-
-def _populated_advice(spec: WritablePath, path: str, process: str | None) -> str:
-    who = process or "the program"
-    move = f"move the write with {spec.env} to a mounted directory, or " if spec.env else ""
-    return (f"{who} writes {path}, in {spec.path} ({spec.purpose}), where the image keeps its own files: a"
-            f" plain volume there would hide them; {move}fill the volume with the image's files first"
-            " (Compose: a named volume; Kubernetes: an init container that copies them)")
 
 
 def _advice(cause: str, mount: str | None, kind: VolumeKind, size: int | None, text: str,

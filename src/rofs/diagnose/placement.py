@@ -13,7 +13,7 @@ from importlib import resources
 
 import yaml
 
-from rofs.model import path_covers
+from rofs.model import WritablePath, path_covers
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,13 @@ def refused(mount: str, path: str | None = None, process: str | None = None) -> 
     where = _clean(path or mount)
     root = next((b for b in sorted(area.beneath, key=len, reverse=True) if path_covers(b, where)), _clean(mount))
     return area.advice.format(process=process or "the program", path=where, mount=_clean(mount), root=root)
+
+
+def populated_advice(spec: WritablePath, path: str, process: str | None) -> str:
+    """A write in a profile path where the image keeps files (``populated``): no plain volume."""
+    who = process or "the program"
+    move = f"move the write with {spec.env} to a mounted directory, or " if spec.env else ""
+    return (f"{who} writes {path}, in {spec.path} ({spec.purpose}), where the image keeps its own files: a"
+            f" plain volume there would hide them; {move}fill the volume with the image's files first"
+            " (Compose: a named volume; Kubernetes: an init container that copies them)"
+            + (f"; the profile needs it writable {spec.condition}" if spec.condition else ""))

@@ -11,12 +11,13 @@ import os
 import shlex
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rofs.diagnose.placement import refused
-from rofs.model import Profile, VolumeKind, path_covers, volume_name_for
+from rofs.diagnose.placement import populated_advice, refused
+from rofs.model import Profile, VolumeKind, WritablePath, path_covers, volume_name_for
 from rofs.runtime import confine, hostpath, tracer
 from rofs.runtime.confine import Confinement
 from rofs.runtime.sandbox import (
@@ -341,8 +342,11 @@ def analyse(report: RunReport) -> None:
                 report.problems.append(msg)
             continue
         point = tracer.mount_point(refusal)
-        why = None if any(path_covers(p.path, refusal.path) for p in known) else \
-            refused(point, refusal.path, refusal.process)
+        spec = _known_for(known, point, refusal.path)
+        if spec is not None and spec.populated:  # an empty volume there would hide the image's files
+            why: str | None = populated_advice(spec, refusal.path, refusal.process)
+        else:
+            why = None if spec is not None else refused(point, refusal.path, refusal.process)
         if why is not None:  # / or a system directory: a volume there hides the image (placement.yaml)
             if why not in report.problems:
                 report.problems.append(why)
@@ -350,8 +354,9 @@ def analyse(report: RunReport) -> None:
         outside.setdefault(point, []).append(refusal)
     by_point: dict[str, list[tracer.Refusal]] = {}
     for point, refusals in outside.items():
-        spec = next((p for p in sorted(known, key=lambda p: -len(p.path)) if path_covers(p.path, point)), None)
-        by_point.setdefault(spec.path if spec else point, []).extend(refusals)
+        for item in refusals:
+            spec = _known_for(known, point, item.path)
+            by_point.setdefault(spec.path if spec else point, []).append(item)
     for point in tracer.collapse(by_point):
         hits = [r for p, rs in by_point.items() if path_covers(point, p) for r in rs]
         spec = next((p for p in known if p.path == point), None)
@@ -368,6 +373,14 @@ def analyse(report: RunReport) -> None:
                 hidden=_entries(report.root, point),
             )
         )
+
+
+def _known_for(known: Iterable[WritablePath], point: str, path: str) -> WritablePath | None:
+    """The profile path a refused write belongs to: the deepest covering the directory written in,
+    or the path itself (a chmod of the profile's directory is that directory's)."""
+    ranked = sorted(known, key=lambda p: -len(p.path))
+    return next((p for p in ranked if path_covers(p.path, point)), None) or \
+        next((p for p in ranked if path_covers(p.path, path)), None)
 
 
 def _entries(root: str, path: str) -> int:
