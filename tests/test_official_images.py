@@ -186,9 +186,9 @@ SERVERS = {
 HANDLED = {
     "nginx": {("EROFS", "/etc/nginx/conf.d/default.conf"):
               ("can not modify /etc/nginx/conf.d/default.conf (read-only file system?)",
-               "writes /etc/nginx/conf.d/default.conf, in /etc/nginx/conf.d (server blocks rendered by the"
-               " entrypoint's envsubst script), where the image keeps its own files: a plain volume there would"
-               " hide them")},
+               ("writes /etc/nginx/conf.d/default.conf, in /etc/nginx/conf.d (server blocks rendered by the"
+                " entrypoint's envsubst script), where the image keeps its own files: a plain volume there would"
+                " hide them"))},
 }
 
 

@@ -57,6 +57,7 @@ class Recipe:
     packages: list[str]
     users: list[User]
     users_after_packages: bool
+    before_packages: str
     files: list[dict]
     run: str
     config: dict
@@ -77,6 +78,7 @@ def load(name: str) -> Recipe:
     users = [User(**u) for u in data.get("users", [])]
     return Recipe(name=data["name"], directory=directory, source=data["source"], packages=data["packages"],
                   users=users, users_after_packages=bool(data.get("users_after_packages")),
+                  before_packages=data.get("before_packages", ""),
                   files=data.get("files", []), run=data.get("run", ""), config=data.get("config", {}),
                   differences=data.get("differences", []))
 
@@ -147,7 +149,8 @@ def _user_lines(user: User) -> str:
 def _hooks(recipe: Recipe, work: Path) -> tuple[Path, Path]:
     users = "\n".join(_user_lines(u) for u in recipe.users)
     essential = work / "essential.sh"
-    essential.write_text("set -eu\nROOT=$1\n" + ("" if recipe.users_after_packages else users) + "\n")
+    essential.write_text("set -eu\nROOT=$1\n" + ("" if recipe.users_after_packages else users) + "\n"
+                         + recipe.before_packages + "\n")
     steps = work / "steps.sh"
     steps.write_text("set -eux\n" + recipe.run)
     copies = []
@@ -164,7 +167,8 @@ def _hooks(recipe: Recipe, work: Path) -> tuple[Path, Path]:
         'chroot "$ROOT" /bin/sh /rofs-build-steps.sh',
         'rm -f "$ROOT/rofs-build-steps.sh"',
         # what a Docker build leaves out: package lists, caches, logs of the install
-        'rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/*.bin "$ROOT"/var/log/apt/* "$ROOT"/var/log/dpkg.log',
+        ('rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/cache/apt/*.bin "$ROOT"/var/log/apt/* "$ROOT"/var/log/dpkg.log'
+         ' "$ROOT"/run/adduser'),
     ]) + "\n")
     return essential, customize
 

@@ -24,6 +24,7 @@ from rofs.runtime.sandbox import (
     DEFAULT_MAX_PROCS,
     DEFAULT_SHM,
     DEVICES_DIR,
+    RUNTIME_FILES,
     ChildSetup,
     SandboxError,
     SandboxMount,
@@ -293,6 +294,14 @@ def make_mount_points(rootfs: Path, paths: list[str]) -> None:
             target.mkdir(parents=True, exist_ok=True)
         except OSError:
             pass
+    for name in RUNTIME_FILES:  # the runtime's name-resolution files are bound over these
+        target = rootfs / resolve_in_root(str(rootfs), name).lstrip("/")
+        if os.path.isfile(name) and not os.path.lexists(target):
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.touch()
+            except OSError:
+                pass
 
 
 def analyse(report: RunReport) -> None:

@@ -146,6 +146,10 @@ def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: lis
             argv += ["--ro-bind", str(mount.source), dest]
         else:  # pragma: no cover - programming error
             raise ValueError(mount.kind)
+    if spec.image:
+        for name in RUNTIME_FILES:  # what a runtime gives every container (the host's, as with --network host)
+            if os.path.isfile(name):
+                argv += ["--ro-bind", name, resolve_in_root(spec.root, name)]
     if spec.image and spec.identity is not None and spec.identity.uid != 0:
         argv += ["--ro-bind", require("gosu", "gosu"), IMAGE_SWITCH]
     if spec.env is not None:
@@ -199,6 +203,12 @@ def switch_user(spec: SandboxSpec) -> list[str]:
 def expected_execs(spec: SandboxSpec) -> int:
     """Programs bubblewrap's child runs before the command itself is running (the user switch)."""
     return 2 if switch_user(spec) else 1
+
+
+# Name resolution files a container runtime puts into every container: images rarely carry
+# them (a build leaves none), and a server that resolves its own host name (RabbitMQ's Erlang
+# node name) needs them.  Bound read-only; the image's own are hidden, as a runtime hides them.
+RUNTIME_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
 
 
 def resolve_in_root(root: str, path: str, _depth: int = 0) -> str:
