@@ -81,8 +81,12 @@ def _rofs_run(ref: str, app: str, state: Path, report: Path, args: list[str], en
 
 
 def _in_image(ref: str, *command: str, env: dict[str, str] | None = None) -> str:
-    """A client run from the image itself (read-only, nothing writable), on this machine's network."""
+    """A client run from the image itself (read-only, nothing writable unless --persist comes
+    first in *command*), on this machine's network."""
     argv = [ROFS, "run", "--image", ref, "--image-cache", _cache(), "--no-trace"]
+    if command[0] == "--persist":
+        argv += command[:2]
+        command = command[2:]
     for name, value in (env or {}).items():
         argv += ["--env", f"{name}={value}"]
     done = subprocess.run([*argv, "--", *command], capture_output=True, text=True, timeout=60)
@@ -135,10 +139,26 @@ def _memcached(port: int, line: str) -> str:
         return sock.recv(65536).decode()
 
 
-def _write_and_read(server: Server, ref: str) -> None:
+def _mariadb(server: Server, ref: str, sql: str) -> str:
+    return _in_image(ref, "mariadb", "-h127.0.0.1", f"-P{server.port}", "-uroot", "-profs", "-N", "-B", "-e", sql)
+
+
+def _rabbitmqctl(server: Server, ref: str, state: Path, *args: str) -> str:
+    """rabbitmqctl from the image, with the node's data directory (its Erlang cookie) mounted."""
+    return _in_image(ref, "--persist", f"/var/lib/rabbitmq={state / 'rabbitmq' / 'data'}", "rabbitmqctl", *args)
+
+
+def _write_and_read(server: Server, ref: str, state: Path) -> None:
     """A client write and read; the data of the first start, for the restart to find."""
     port = server.port
-    if server.name == "postgres":
+    if server.name == "mariadb":
+        out = _mariadb(server, ref, "CREATE DATABASE d; CREATE TABLE d.t (x int); INSERT INTO d.t VALUES (40), (2);"
+                                    " SELECT SUM(x) FROM d.t")
+        assert out.strip() == "42", out
+    elif server.name == "rabbitmq":
+        _rabbitmqctl(server, ref, state, "add_vhost", "rofs-test")
+        assert "rofs-test" in _rabbitmqctl(server, ref, state, "list_vhosts")
+    elif server.name == "postgres":
         out = _in_image(ref, "psql", "-X", "-qAt", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
                         "-c", "CREATE TABLE t (x integer)", "-c", "INSERT INTO t VALUES (40), (2)",
                         "-c", "SELECT sum(x) FROM t", env={"PGPASSWORD": "rofs"})
@@ -161,9 +181,13 @@ def _write_and_read(server: Server, ref: str) -> None:
             assert exc.code == 405, exc  # static files take no POST; the body was read (not a 500)
 
 
-def _read_again(server: Server, ref: str) -> None:
+def _read_again(server: Server, ref: str, state: Path) -> None:
     """After the restart: the data is there (the image's persistent path survived)."""
-    if server.name == "postgres":
+    if server.name == "mariadb":
+        assert _mariadb(server, ref, "SELECT SUM(x) FROM d.t").strip() == "42"
+    elif server.name == "rabbitmq":
+        assert "rofs-test" in _rabbitmqctl(server, ref, state, "list_vhosts")
+    elif server.name == "postgres":
         out = _in_image(ref, "psql", "-X", "-qAt", "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres",
                         "-c", "SELECT sum(x) FROM t", env={"PGPASSWORD": "rofs"})
         assert out.strip() == "42", out
@@ -175,6 +199,9 @@ SERVERS = {
     "postgres": lambda: Server("postgres", free_port(), ["postgres", "-p", "{port}"], {"POSTGRES_PASSWORD": "rofs"},
                                stop=signal.SIGINT),
     "redis": lambda: Server("redis", free_port(), ["redis-server", "--port", "{port}"]),
+    "mariadb": lambda: Server("mariadb", free_port(), ["mariadbd", "--port={port}"], {"MARIADB_ROOT_PASSWORD": "rofs"},
+                              start_timeout=180),
+    "rabbitmq": lambda: Server("rabbitmq", 5672, ["rabbitmq-server"], start_timeout=180),
     "memcached": lambda: Server("memcached", free_port(), ["memcached", "-p", "{port}"]),
     # the image's default.conf listens on 80, as the image does
     "nginx": lambda: Server("nginx", 80, ["nginx", "-g", "daemon off;"], stop=signal.SIGQUIT),
@@ -207,7 +234,7 @@ def test_the_official_image_runs_read_only_under_its_profile(name: str, tmp_path
     state = tmp_path / "state"
     first = Started(_rofs_run(ref, name, state, tmp_path / "first.json", server.args, server.env), server)
     first.ready()
-    _write_and_read(server, ref)
+    _write_and_read(server, ref, state)
     assert first.stop() == 0, first.output()[-3000:]
     report = json.loads((tmp_path / "first.json").read_text())
     refused = {(r["errno"], r["path"]) for r in report["refused"]}
@@ -222,7 +249,7 @@ def test_the_official_image_runs_read_only_under_its_profile(name: str, tmp_path
     again.ready()
     if name == "postgres":
         assert "Skipping initialization" in again.output(), "the restart finds the database"
-    _read_again(server, ref)
+    _read_again(server, ref, state)
     assert again.stop() == 0, again.output()[-3000:]
     assert {(r["errno"], r["path"]) for r in json.loads((tmp_path / "again.json").read_text())["refused"]} == refused
 
