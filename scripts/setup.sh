@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(
   bubblewrap strace umoci skopeo busybox-static gosu  # rofs run / rofs trace, images without a daemon
+  mmdebstrap  # the official-image tests rebuild those images (tests/official)
   postgresql redis-server nginx-light memcached  # real servers the tests start
   python3-venv
   gcc libc6-dev  # the escape tests build their attacker program static
