@@ -571,3 +571,33 @@ def test_an_image_cache_others_can_write_is_refused(oci_image, scratch):  # noqa
     again = subprocess.run([ROFS, "run", "--image", f"{oci_image}:latest", "--image-cache", str(mine)],
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "not an image rofs unpacked" in again.stderr
+
+
+def test_the_runtime_name_files_stay_inside_the_image(tmp_path: Path):
+    """The host's /etc/hosts, /etc/hostname and /etc/resolv.conf are bound into an image as a
+    runtime binds them: a link in the image that climbs out is resolved inside rofs' unpacked
+    copy (nothing is made on the host), and a directory there stays the image's own."""
+    need_sandbox()
+    umoci = require_tool("umoci", "umoci")
+    busybox = require_path("/bin/busybox", "static busybox (apt-get install -y busybox-static)")
+    layout, bundle, outside = tmp_path / "oci", tmp_path / "bundle", tmp_path / "outside"
+    for args in (["init", "--layout", str(layout)], ["new", "--image", f"{layout}:t"],
+                 ["unpack", "--image", f"{layout}:t", str(bundle)]):
+        subprocess.run([umoci, *args], check=True, capture_output=True)
+    rootfs = bundle / "rootfs"
+    (rootfs / "bin").mkdir()
+    (rootfs / "etc" / "hosts").mkdir(parents=True)  # a directory where the runtime binds a file
+    (rootfs / "bin" / "busybox").write_bytes(Path(busybox).read_bytes())
+    (rootfs / "bin" / "busybox").chmod(0o755)
+    (rootfs / "bin" / "sh").symlink_to("busybox")
+    (rootfs / "etc" / "resolv.conf").symlink_to("../" * 12 + str(outside).lstrip("/"))
+    subprocess.run([umoci, "repack", "--image", f"{layout}:t", str(bundle)], check=True, capture_output=True)
+    subprocess.run([umoci, "config", "--image", f"{layout}:t", "--config.entrypoint", "/bin/busybox"],
+                   check=True, capture_output=True)
+    cache = tmp_path / "cache"
+    done = subprocess.run([ROFS, "run", "--image", f"{layout}:t", "--image-cache", str(cache), "--no-trace", "--",
+                           "sh", "-c", "cat /etc/resolv.conf; [ -d /etc/hosts ] && echo hosts-dir"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == Path("/etc/resolv.conf").read_text() + "hosts-dir\n"
+    assert not outside.exists(), "the image's link was followed out of its unpacked copy"

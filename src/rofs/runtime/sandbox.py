@@ -148,8 +148,12 @@ def bwrap_argv(spec: SandboxSpec, status_fd: int | None = None, seccomp_fds: lis
             raise ValueError(mount.kind)
     if spec.image:
         for name in RUNTIME_FILES:  # what a runtime gives every container (the host's, as with --network host)
-            if os.path.isfile(name):
-                argv += ["--ro-bind", name, resolve_in_root(spec.root, name)]
+            dest = resolve_in_root(spec.root, name)
+            target = Path(spec.root, dest.lstrip("/"))
+            # only over a plain file of the image (one rofs made when it had none); a directory,
+            # FIFO or device there stays the image's own
+            if os.path.isfile(name) and target.is_file() and not target.is_symlink():
+                argv += ["--ro-bind", name, dest]
     if spec.image and spec.identity is not None and spec.identity.uid != 0:
         argv += ["--ro-bind", require("gosu", "gosu"), IMAGE_SWITCH]
     if spec.env is not None:
