@@ -156,6 +156,42 @@ def test_postgres_socket_dir_left_out(tmp_path: Path):
     assert ("shm-too-small", "/dev/shm") in explain(out, "postgres"), out[-1500:]
 
 
+def test_redis_working_in_root_is_told_its_dir_setting(tmp_path: Path):
+    """Redis started in `dir /` (a config that forgot `dir`): the final save fails in /, which is no
+    place for a volume; the answer is its `dir` pointed at the profile's data path, mounted."""
+    need_sandbox()
+    require_tool("redis-server")
+    from realserver import free_port
+
+    out = run_program("--profile", "redis", "--user", "redis", "--state-dir", str(tmp_path), "--timeout", "4", "--",
+                      "redis-server", "--port", str(free_port()), "--dir", "/", "--logfile", "")
+    assert "(in server root dir /) for saving: Read-only file system" in out, out[-1500:]
+    found = [d for d in diagnose(out.splitlines(), REGISTRY, REGISTRY.get("redis"), layout="debian")
+             if "server root dir" in d.text]
+    assert [(d.mount, d.app) for d in found] == [("/var/lib/redis", "redis")], found
+    assert "because its dir points at /: set dir to /var/lib/redis" in found[0].advice
+    # Without --app the line still names Redis (its snapshot wording), and never a mount at /.
+    assert [(d.mount, d.app) for d in diagnose(out.splitlines(), REGISTRY) if "server root dir" in d.text] == \
+        [("/data", "redis")]
+
+
+@pytest.mark.parametrize(("line", "found"), [
+    # relative names through the app's data directory (PostgreSQL quotes them relative to PGDATA)
+    ('PANIC:  could not write to file "pg_wal/xlogtemp.25": Read-only file system', [("/var/lib/postgresql", "postgres")]),
+    ('ERROR:  could not create file "base/16384/16385": Read-only file system', [("/var/lib/postgresql", "postgres")]),
+    # Redis names the file and its directory apart
+    ("Failed opening the RDB file dump.rdb (in server root dir /srv/redis) for saving: Read-only file system",
+     [("/srv/redis", "redis")]),
+    # another error than the causes: not a read-only root, even though Redis' signature starts the line
+    ("Failed opening the temp RDB file temp-9.rdb (in server root dir unknown) for saving: No such file or directory",
+     []),
+    # a relative name no profile keeps names no app
+    ('could not write to file "base/cache.bin": Read-only file system', [(None, None)]),
+])
+def test_relative_and_joined_paths(line: str, found: list[tuple[str | None, str | None]]):
+    assert [(d.mount, d.app) for d in diagnose([line], REGISTRY)] == found
+
+
 def test_permission_denied_on_a_mounted_volume():
     line = "Error: EACCES: permission denied, open '/data/uploads/a.png'"
     (d,) = diagnose([line], REGISTRY)

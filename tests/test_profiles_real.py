@@ -109,7 +109,7 @@ def _assert_all_signatures_seen(profile: Profile, layout: str, seen: str) -> Non
         (item.path, sig)
         for item in _required(profile, layout)
         for sig in item.signatures
-        if sig not in seen
+        if sig not in seen and sig not in item.other_versions  # another version's wording, from its source
     ]
     assert not missing, f"signatures in {profile.name}.yaml that no run printed: {missing}"
 

@@ -333,6 +333,8 @@ class WritablePath:
     # not to write the path (Redis with `--save "" --appendonly no` writes no /data).
     unneeded_with: tuple[tuple[tuple[str, ...], ...], ...] = ()
     signatures: tuple[str, ...] = ()
+    other_versions: tuple[str, ...] = ()  # the signatures that are other versions' wording (not run here)
+    relative_names: tuple[str, ...] = ()  # globs of names written beneath the path, as logs quote them
     observed: tuple[tuple[str, object], ...] = ()
 
     def applies_to(self, layout: str) -> bool:

@@ -10,6 +10,7 @@ covers it, with its kind and size, or the directory of the file.
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import json
 import posixpath
@@ -53,7 +54,7 @@ class Diagnosis:
     advice: str
 
     def key(self) -> tuple:
-        return (self.cause, self.mount or self.path or "", self.app or "")
+        return (self.cause, self.mount or self.path or "", self.app or "", self.advice)
 
 
 @lru_cache(maxsize=1)
@@ -194,6 +195,11 @@ def _any_cause() -> re.Pattern:
     return re.compile("|".join(f"(?:{p.pattern})" for c in causes() for p in c.patterns))
 
 
+@lru_cache(maxsize=1)
+def _other_error() -> re.Pattern:
+    return re.compile("|".join(f"(?:{p})" for p in _patterns().get("other_errors", ())) or r"(?!)")
+
+
 def _signature_screen(profiles: list[Profile]) -> re.Pattern:
     """One pattern for every signature of *profiles*: most log lines carry none, and one search
     in C answers that (a 200 MB access log: 109 us -> a few us per line)."""
@@ -231,7 +237,7 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
         cause = next((c for c in causes() if any(p.search(text) for p in c.patterns)), None)
     signed = _profile_for_signature(text, profiles if profiles is not None else ([app] if app else list(registry)),
                                     any_signature=app is not None, layout=layout, screen=screen)
-    if cause is None and signed is None:
+    if cause is None and (signed is None or _other_error().search(text)):
         return None
     cause_id = cause.id if cause else "read-only"
     title = cause.title if cause else "the app could not write a path its profile lists"
@@ -240,8 +246,9 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
         signed = None  # a tool's line (sed, the Docker daemon): no app's signature
     path = _written_path(text, cause_id)
     profile = app or (signed[0] if signed else None)
-    if profile is None and path is not None and cause_id not in NO_MOUNT_CAUSES:
-        profile = _owner(registry, path)  # a path only one app keeps (nginx's /var/lib/nginx/tmp/...)
+    if profile is None and cause_id not in NO_MOUNT_CAUSES:
+        # a path only one app keeps (nginx's /var/lib/nginx/tmp/...), a name only one writes (pg_wal/...)
+        profile = _owner(registry, path) if path is not None else (_owner_by_name(registry, text) if cause else None)
     spec = _spec(profile, layout, path, signed, text)
     process = _process(text) or (profile.name if profile else None)
     refusal = None
@@ -262,6 +269,10 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
         if path.startswith("/dev/shm"):
             kind = VolumeKind.MEMORY
         refusal = placement.refused(mount, path, process)
+        moved = _moved(signed, profile, path) if refusal is not None else None
+        if moved is not None:  # Redis in `dir /`: its data path, once its setting points there
+            refusal, spec = None, moved
+            mount, kind, size = spec.path, spec.kind, spec.size
     else:
         mount, size = None, None
     if refusal is not None:  # / or a system directory: the program must not write there
@@ -272,12 +283,28 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
         if spec is None:
             size = 256 << 20
     advice = refusal or _advice(cause_id, mount, kind, size, text, path)
+    if spec is not None and path is not None and spec.env and not _covered(spec, path):
+        advice = (f"{process} wrote {path} because its {spec.env} points at {posixpath.dirname(path)}:"
+                  f" set {spec.env} to {spec.path} and {advice}")
+    elif spec is not None and path is None and mount is not None and spec.env and layout is None:
+        # the line names no path and the image is not known: the profile's path is where the image puts it
+        where = " and ".join(spec.layouts) + " image" + ("s" if len(spec.layouts) > 1 else "") if spec.layouts else "image"
+        advice = f"{advice} - where its {spec.env} points ({spec.path} in the {where}; mount the path it is set to)"
     return Diagnosis(number, text.strip(), cause_id, title, path, profile.name if profile else None,
                      mount, kind, size, advice)
 
 
+@lru_cache(maxsize=1)
+def _joined_paths() -> tuple[re.Pattern, ...]:
+    return tuple(re.compile(p) for p in _patterns().get("joined_paths", ()))
+
+
 def _written_path(text: str, cause: str) -> str | None:
     """The path the failed write was to, as the line says it (or as the cause implies)."""
+    for joined in _joined_paths():
+        match = joined.search(text)
+        if match:
+            return posixpath.normpath(posixpath.join("/", match.group("dir"), match.group("name")))
     path = path_in(text)
     if "here-document" in text:  # the shell's temp file, in $TMPDIR; the path on the line is the script's
         return "/tmp"
@@ -306,10 +333,44 @@ def _spec(profile: Profile | None, layout: str | None, path: str | None,
                      if path_covers(s.path, path) or any(path_covers(a, path) for a in s.accepts)), None)
     if signed is not None and signed[0] is profile:
         return signed[1]
-    relative = _RELATIVE_QUOTED.search(text)
+    relative = _relative_name(text)
     if relative:
-        return next((s for s in candidates if any(relative.group(1) in sig for sig in s.signatures)), None)
+        return next((s for s in candidates if any(relative in sig for sig in s.signatures)
+                     or _names(s, relative)), None)
     return None
+
+
+def _relative_name(text: str) -> str | None:
+    """A relative name the line quotes (``"pg_wal/xlogtemp.25"``), if there is one."""
+    match = _RELATIVE_QUOTED.search(text)
+    return match.group(1) if match else None
+
+
+def _names(spec: WritablePath, relative: str) -> bool:
+    """Is *relative* one of the names the app writes beneath *spec* (its ``relative_names``)?"""
+    return any(fnmatch.fnmatchcase(relative, g) or fnmatch.fnmatchcase(relative, g + "/*")
+               for g in spec.relative_names)
+
+
+def _owner_by_name(registry: ProfileRegistry, text: str) -> Profile | None:
+    """The one app that writes the relative name the line quotes beneath one of its paths."""
+    relative = _relative_name(text)
+    if relative is None:
+        return None
+    owners = {p.name: p for p in registry for s in p.paths if _names(s, relative)}
+    return next(iter(owners.values())) if len(owners) == 1 else None
+
+
+def _covered(spec: WritablePath, path: str) -> bool:
+    return path_covers(spec.path, path) or any(path_covers(a, path) for a in spec.accepts)
+
+
+def _moved(signed: tuple[Profile, WritablePath] | None, profile: Profile | None, path: str) -> WritablePath | None:
+    """The profile path a signed line's write belongs to when the app was pointed elsewhere (a
+    setting that moves the path, ``env``), and elsewhere is no place for a volume."""
+    if signed is None or signed[0] is not profile or not signed[1].env or signed[1].populated:
+        return None
+    return signed[1]
 
 
 def _owner(registry: ProfileRegistry, path: str) -> Profile | None:

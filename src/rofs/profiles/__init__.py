@@ -184,6 +184,9 @@ def load_profile_text(text: str, origin: str) -> Profile:
                 if (lid, item["name"]) in names:
                     fail(["paths", i, "name"], f"volume name {item['name']!r} used twice in layout {lid!r}")
                 names.add((lid, item["name"]))
+        for j, sig in enumerate(item.get("signatures", [])):
+            if isinstance(sig, dict) and sig["source"] not in source_ids:
+                fail(["paths", i, "signatures", j, "source"], f"unknown source {sig['source']!r} (declared: {', '.join(source_ids)})")
         for j, alt in enumerate(item.get("accepts", [])):
             if not alt.startswith(item["path"].rstrip("/") + "/"):
                 fail(["paths", i, "accepts", j], f"{alt} is not beneath {item['path']}")
@@ -277,7 +280,9 @@ def _writable_path(item: dict[str, Any]) -> WritablePath:
         unneeded_with=tuple(
             tuple(tuple(seq) for seq in alternative) for alternative in item.get("unneeded_with", ())
         ),
-        signatures=_tup(item.get("signatures")),
+        signatures=tuple(s if isinstance(s, str) else s["text"] for s in item.get("signatures", ())),
+        other_versions=tuple(s["text"] for s in item.get("signatures", ()) if not isinstance(s, str)),
+        relative_names=_tup(item.get("relative_names")),
         observed=tuple(sorted(item.get("observed", {}).items())),
     )
 
