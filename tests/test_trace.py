@@ -356,3 +356,18 @@ def test_filling_the_logs_disk_and_freeing_it_hides_nothing(tmp_path: Path):
     data = json.loads(report.read_text())
     hidden = {r["path"] for r in data["refused"] if "rofs-hidden" in r["path"]}
     assert hidden == {f"/etc/rofs-hidden-{i}" for i in range(200)}
+
+
+def test_files_deleted_while_open_count_in_the_size(tmp_path: Path):
+    """Spill files with no name (O_TMPFILE) or deleted while open (MariaDB's sort files) are in
+    the place's peak and size: a walk of the scratch layer never sees them."""
+    need_sandbox()
+    script = ("import tempfile, os, time\n"
+              "f = tempfile.TemporaryFile(dir='/var/tmp'); f.write(b'x' * (40 << 20)); f.flush()\n"
+              "g = tempfile.NamedTemporaryFile(dir='/var/tmp', delete=False); os.unlink(g.name)\n"
+              "g.write(b'y' * (24 << 20)); g.flush(); time.sleep(2.5)\n")
+    _, out = trace("--", "python3", "-c", script)
+    spec = next(p for p in out["profile"]["paths"] if p["path"] == "/var/tmp")
+    assert spec["observed"]["peak_bytes"] >= 64 << 20 and spec["size"] == "128Mi", spec
+    assert any(n.startswith("/var/tmp: 2 file(s) deleted while open") and "python3" in n for n in out["notes"]), out["notes"]
+    assert not any("strace" in n for n in out["notes"]), "rofs' own tracer's files are not the program's"

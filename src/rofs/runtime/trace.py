@@ -321,6 +321,7 @@ class TracedRun:
         self.peak: dict[str, int] = {}
         self.final: dict[str, int] = {}
         self.written: list[tracer.WriteEvent] = []
+        self.unnamed: list[Unnamed] = []  # files deleted while open, the largest each was seen
         self.is_dir: set[str] = set()
         self.seen: list[tracer.WriteEvent] = []
         self.stats: dict = {}
@@ -368,7 +369,10 @@ class TracedRun:
         self.scratch.started()
         views = self.scratch.views()
         full: set[str] = set()  # layers seen full while the program ran
-        self.stopped = _drive(sup, views, self.peak, stopping, self.notes, self.stop, self.spec.confinement, full)
+        unnamed: dict[str, Unnamed] = {}
+        self.stopped = _drive(sup, views, self.peak, stopping, self.notes, self.stop, self.spec.confinement, full,
+                              unnamed)
+        self.unnamed = list(unnamed.values())
         self.returncode, self.peak_procs, self.refused_forks = sup.finish()
         if sup.aborted:
             raise SandboxError(f"{sup.aborted}: a trace missing what came after would not be the truth, so"
@@ -388,7 +392,9 @@ class TracedRun:
         _fullness(views, full)
         self.notes += _full_notes(views, self.shm_size, full)
         process = os.path.basename(self.command[0])
-        self.written = written_files(views, process, self.exists) + self.scratch.changed_files(process)
+        self.written = written_files(views, process, self.exists) + self.scratch.changed_files(process) + [
+            tracer.WriteEvent(0, f.process, "write-layer", f.path, None, None, "") for f in self.unnamed]
+        self.notes += _unnamed_notes(self.unnamed)
         self.is_dir = {e.path for e in self.written if _is_dir_in_layers(e.path, views)}
 
     def _read_log(self, log: IO[bytes]) -> None:
@@ -517,8 +523,10 @@ def _octal(field: str) -> str:
 
 
 def _drive(sup: Supervisor, layers: list[tuple[str, Path]], peak: dict[str, int], stopping: Stopping,
-           notes: list[str], stop: list[int], confinement: Confinement, full: set[str]) -> bool:
-    """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile.
+           notes: list[str], stop: list[int], confinement: Confinement, full: set[str],
+           unnamed: dict[str, Unnamed]) -> bool:
+    """Wait for readiness, exercise, then stop the program; sample the scratch layer meanwhile, and
+    the files deleted while open (*unnamed*, the largest each was seen).
     True when rofs stopped it (False: it ended by itself)."""
     duration, ready, ready_timeout, exercise = stopping.duration, stopping.ready, stopping.ready_timeout, stopping.exercise
 
@@ -530,7 +538,11 @@ def _drive(sup: Supervisor, layers: list[tuple[str, Path]], peak: dict[str, int]
 
     def sample() -> None:
         start = time.monotonic()
-        _sample(layers, peak)
+        now = unnamed_files(descendants(sup.proc.pid), layers)
+        _sample(layers, peak, now)
+        for file in now:
+            if file.size >= unnamed.get(file.path, Unnamed(file.path, -1, "")).size:
+                unnamed[file.path] = file
         _fullness(layers, full)
         pause[0] = max(SAMPLE_EVERY, (time.monotonic() - start) / SAMPLE_SHARE)
 
@@ -613,6 +625,17 @@ def _fullness(layers: list[tuple[str, Path]], full: set[str]) -> None:
             full.add("/dev/shm" if point == "/dev/shm" else "scratch")
 
 
+def _unnamed_notes(files: list[Unnamed]) -> list[str]:
+    """Where the program held files deleted while open: their bytes are in the place's peak."""
+    by_dir: dict[str, list[Unnamed]] = {}
+    for file in files:
+        by_dir.setdefault(os.path.dirname(file.path) or "/", []).append(file)
+    return [f"{directory}: {len(held)} file(s) deleted while open or made with no name (spill files of"
+            f" {', '.join(sorted({f.process for f in held}))}, up to {_human(max(f.size for f in held))} each) are"
+            " counted in its peak: no listing of the directory shows them"
+            for directory, held in sorted(by_dir.items())]
+
+
 def _full_notes(layers: list[tuple[str, Path]], shm_size: int, full: set[str]) -> list[str]:
     """A note for each scratch file system the program filled, now or at a moment it was sampled
     (its writes then failed with ENOSPC, even if it freed the room later)."""
@@ -627,9 +650,90 @@ def _full_notes(layers: list[tuple[str, Path]], shm_size: int, full: set[str]) -
     return notes
 
 
-def _sample(layers: list[tuple[str, Path]], peak: dict[str, int]) -> None:
-    """Bytes now held under every directory of the scratch layers (for the peak sizes)."""
+def descendants(pid: int) -> list[int]:
+    """*pid* and every process below it, from /proc (the sandbox's processes, seen from the host)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat_ = f.read()
+        except OSError:
+            continue
+        fields = stat_[stat_.rfind(b")") + 2:].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, ()))
+    return out
+
+
+@dataclass(frozen=True)
+class Unnamed:
+    """A file a process holds open after deleting it, or made with no name (O_TMPFILE)."""
+    path: str  # as the process sees it (``/var/tmp/#1234``: O_TMPFILE's)
+    size: int  # bytes it holds
+    process: str
+
+
+def unnamed_files(pids: Iterable[int], layers: list[tuple[str, Path]]) -> list[Unnamed]:
+    """The files the processes keep open after deleting them, or made with no name (O_TMPFILE):
+    spill files (MariaDB's sort files and temporary tables in its tmpdir, Java's and Python's
+    TemporaryFile) that no walk of the scratch layer sees.  Only files under a traced place count."""
+    seen: set[tuple[int, int]] = set()
+    out: list[Unnamed] = []
+    points = [point for point, _ in layers]
+    pids = list(pids)
+    try:  # the first is rofs' own tracer, outside the sandbox: only the sandbox's mount namespace counts
+        outside = os.readlink(f"/proc/{pids[0]}/ns/mnt") if pids else ""
+    except OSError:
+        outside = ""
+    for pid in pids:
+        try:
+            if os.readlink(f"/proc/{pid}/ns/mnt") == outside:
+                continue
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if not target.endswith(" (deleted)") or not target.startswith("/") or target.startswith("/memfd:"):
+                    continue
+                st = os.stat(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            path = target[: -len(" (deleted)")]
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen or path.startswith(("/proc/", "/dev/")) \
+                    and not path.startswith("/dev/shm/"):
+                continue
+            if not any(path_covers(point, path) for point in points):
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            try:
+                with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+                    process = f.read().strip()
+            except OSError:
+                process = f"pid {pid}"
+            out.append(Unnamed(_normalise_join("/", path), min(st.st_size, st.st_blocks * 512), process))
+    return out
+
+
+def _sample(layers: list[tuple[str, Path]], peak: dict[str, int], unnamed: Iterable[Unnamed] = ()) -> None:
+    """Bytes now held under every directory of the scratch layers (for the peak sizes), with the
+    *unnamed* files (deleted while open) the walk cannot see."""
     sizes: dict[str, int] = {}
+    for file in unnamed:
+        node = os.path.dirname(file.path) or "/"
+        while True:
+            sizes[node] = sizes.get(node, 0) + file.size
+            if node == "/":
+                break
+            node = node.rsplit("/", 1)[0] or "/"
     for point, upper in layers:
         for dirpath, _, files in walk(upper):
             total = 0
