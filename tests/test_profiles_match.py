@@ -25,6 +25,7 @@ REGISTRY = builtin_registry()
     ("bitnamilegacy/postgresql:16", "postgres", "bitnami", "bitnamilegacy/postgresql"),
     ("valkey/valkey:8.1", "redis", "official", "valkey/valkey"),
     ("bitnamilegacy/redis:7.4", "redis", "bitnami", "bitnamilegacy/redis"),
+    ("eqalpha/keydb:x86_64_v6.3.4", "redis", "official", "eqalpha/keydb"),
 ])
 def test_derived_images_get_the_layout_they_are_built_on(image, profile, layout, via):
     match = REGISTRY.match_image(image)
@@ -37,11 +38,36 @@ def test_derived_images_get_the_layout_they_are_built_on(image, profile, layout,
     "oliver006/redis_exporter:v1.62.0", "prometheuscommunity/postgres-exporter:v0.15.0", "bitnami/postgres-exporter",
     "rediscommander/redis-commander:latest", "dpage/pgadmin4:8", "quay.io/opstree/redis-operator:v0.18.0",
     "ghcr.io/acme/postgres-operator:1.0", "edoburu/pgbouncer:1.22", "timescale/timescaledb-ha:pg16",
-    "redis/redisinsight:2", "haproxytech/haproxy-ingress", "nginx/nginx-ingress:3.5", "nginx/nginx-prometheus-exporter",
+    "redis/redisinsight:2", "redis/redis-stack:7.2.0-v10", "percona/percona-xtradb-cluster:8.0",
+    "percona/mongodb_exporter:0.40", "percona/percona-server-mysql-operator:0.8", "haproxytech/haproxy-ingress", "nginx/nginx-ingress:3.5", "nginx/nginx-prometheus-exporter",
 ])
 def test_look_alikes_get_no_profile(image):
     report = match_report(REGISTRY, image)
     assert report["profile"] is None, report
+
+
+@pytest.mark.parametrize("image, profile, layout, uid, paths", [
+    # wire-compatible servers whose images lay their files out their own way get their own layout
+    ("percona/percona-server:8.0", "mysql", "percona", 1001,
+     ["/tmp", "/usr/local/percona/telemetry", "/var/lib/mysql", "/var/run/mysqld"]),
+    ("percona:8.0", "mysql", "percona", 1001,
+     ["/tmp", "/usr/local/percona/telemetry", "/var/lib/mysql", "/var/run/mysqld"]),
+    ("redis/redis-stack-server:7.2.0-v10", "redis", "stack", 0, ["/data"]),
+])
+def test_compatible_servers_get_their_own_layout(image, profile, layout, uid, paths):
+    match = REGISTRY.match_image(image)
+    assert match is not None and (match.profile.name, match.layout.id) == (profile, layout)
+    assert match.derived is None and match.layout.user.uid == uid
+    assert sorted(p.path for p in match.profile.paths_for(layout)) == paths
+
+
+def test_percona_says_its_own_uid(tmp_path):
+    path = tmp_path / "pod.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: db}\n"
+                    "spec:\n  containers:\n    - name: db\n      image: percona/percona-server:8.0\n")
+    messages = [f.message for f in audit([str(path)], REGISTRY, AuditOptions(select={"RO104"})).findings]
+    assert messages and all("UID 999" not in m for m in messages), messages
+    assert any("UID 1001" in m for m in messages), messages
 
 
 def test_official_images_say_their_layout():
