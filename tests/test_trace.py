@@ -371,3 +371,32 @@ def test_files_deleted_while_open_count_in_the_size(tmp_path: Path):
     assert spec["observed"]["peak_bytes"] >= 64 << 20 and spec["size"] == "128Mi", spec
     assert any(n.startswith("/var/tmp: 2 file(s) deleted while open") and "python3" in n for n in out["notes"]), out["notes"]
     assert not any("strace" in n for n in out["notes"]), "rofs' own tracer's files are not the program's"
+
+
+
+def test_siblings_are_not_merged_over_a_directory_the_image_keeps_files_in(tmp_path: Path):
+    """Two directories a program fills under its own directory are two mounts, not one over the
+    parent, when the image keeps other files there (one mount would hide them)."""
+    root = tmp_path / "root"
+    (root / "opt/app/conf.d").mkdir(parents=True)
+    (root / "opt/app/app.conf").write_text("")
+    (root / "srv/db").mkdir(parents=True)
+    points = ["/opt/app/logs", "/opt/app/data", "/srv/db/one", "/srv/db/two"]
+    assert trace_mod.collapse_all(points) == ["/opt/app", "/srv/db"], "without the image, siblings merge"
+    assert trace_mod.collapse_all(points, str(root)) == ["/opt/app/data", "/opt/app/logs", "/srv/db"]
+    (root / "srv/db/one").mkdir()  # the image's own entries there are among the written ones: still one mount
+    assert trace_mod.collapse_all(points, str(root)) == ["/opt/app/data", "/opt/app/logs", "/srv/db"]
+
+
+def test_a_trace_keeps_the_images_files_in_the_parent_visible(tmp_path: Path):
+    need_sandbox()
+    app = Path(f"/opt/rofs-test-{os.getpid()}")
+    (app / "conf.d").mkdir(parents=True)
+    try:
+        script = f"mkdir -p {app}/logs {app}/data; echo a > {app}/logs/a.log; echo b > {app}/data/b.db"
+        _, data = trace("--", "sh", "-c", script)
+    finally:
+        (app / "conf.d").rmdir()
+        app.rmdir()
+    found = sorted(p["path"] for p in data["profile"]["paths"])
+    assert found == [f"{app}/data", f"{app}/logs"], found

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -817,14 +818,27 @@ def mount_for(path: str, is_dir: bool, exists: Callable[[str], bool] = os.path.l
     return path if is_dir else (path.rsplit("/", 1)[0] or "/")
 
 
-def collapse_all(points: Iterable[str]) -> list[str]:
-    """Merge siblings up the tree until nothing changes (base/1, base/16384 -> base -> PGDATA)."""
-    current = tracer.collapse(points)
+def collapse_all(points: Iterable[str], root: str | None = None) -> list[str]:
+    """Merge siblings up the tree until nothing changes (base/1, base/16384 -> base -> PGDATA).
+    With the image's *root*, siblings are merged only into a parent whose files in the image are
+    all among them (mosquitto's /var/log/mosquitto stays apart from /var/log's other entries)."""
+    mergeable = None if root is None else partial(_only_these, root)
+    current = tracer.collapse(points, mergeable)
     while True:
-        merged = tracer.collapse(current)
+        merged = tracer.collapse(current, mergeable)
         if merged == current:
             return current
         current = merged
+
+
+def _only_these(root: str, parent: str, children: list[str]) -> bool:
+    """Whether the image has nothing in *parent* but *children* (or no such directory)."""
+    try:
+        entries = os.listdir(root.rstrip("/") + parent)
+    except OSError:
+        return True
+    names = {c.rsplit("/", 1)[-1] for c in children}
+    return all(name in names for name in entries)
 
 
 def _runtime_file(path: str) -> bool:
@@ -868,7 +882,7 @@ def inventory(events: list[tracer.WriteEvent], layers: list[tuple[str, Path]] | 
         is_dir = event.syscall in ("mkdir", "mkdirat") or event.path in dirs or _is_dir_in_layers(event.path, layers)
         points.setdefault(mount_for(event.path, is_dir, exists), []).append(event)
     out = []
-    for point in collapse_all(p for p in points if p != "/"):
+    for point in collapse_all((p for p in points if p != "/"), root):
         hits = [e for p, es in points.items() if path_covers(point, p) for e in es]
         files = sorted({e.path for e in hits if e.syscall not in ("mkdir", "mkdirat", "bind")})
         sockets = any(e.syscall == "bind" for e in hits)

@@ -523,10 +523,12 @@ SYSTEM_DIRS = frozenset({
 })
 
 
-def collapse(points: Iterable[str]) -> list[str]:
+def collapse(points: Iterable[str], mergeable: Callable[[str, list[str]], bool] | None = None) -> list[str]:
     """Fewest directories covering *points*: drop those beneath another, and merge siblings
-    (two or more under one parent that is not a system directory such as /var/lib).
-    ``/`` itself is never a mount point: callers report writes there separately."""
+    (two or more under one parent that is not a system directory such as /var/lib, and that
+    *mergeable* allows: a parent where the image keeps other files stays unmerged, since one
+    mount there would hide them).  ``/`` itself is never a mount point: callers report writes
+    there separately."""
     unique = sorted({p for p in points if p != "/"})
     kept = [p for p in unique if not any(o != p and p.startswith(o.rstrip("/") + "/") for o in unique)]
     by_parent: dict[str, list[str]] = {}
@@ -534,7 +536,7 @@ def collapse(points: Iterable[str]) -> list[str]:
         by_parent.setdefault(p.rsplit("/", 1)[0] or "/", []).append(p)
     out: set[str] = set()
     for parent, children in by_parent.items():
-        if len(children) >= 2 and parent not in SYSTEM_DIRS:
+        if len(children) >= 2 and parent not in SYSTEM_DIRS and (mergeable is None or mergeable(parent, children)):
             out.add(parent)
         else:
             out.update(children)
