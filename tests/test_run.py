@@ -3,8 +3,10 @@ nothing is left behind, and refused writes of real servers are reported with the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -601,3 +603,75 @@ def test_the_runtime_name_files_stay_inside_the_image(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert done.stdout == Path("/etc/resolv.conf").read_text() + "hosts-dir\n"
     assert not outside.exists(), "the image's link was followed out of its unpacked copy"
+
+
+def _layout_copy(oci_image, tmp_path: Path) -> tuple[Path, dict, dict]:
+    layout = tmp_path / "layout"
+    shutil.copytree(oci_image, layout, symlinks=True)
+    desc = json.loads((layout / "index.json").read_text())["manifests"][0]
+    manifest = json.loads((layout / "blobs" / "sha256" / desc["digest"][7:]).read_bytes())
+    return layout, desc, manifest
+
+
+def _put_blob(layout: Path, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs" / "sha256" / digest).write_bytes(data)
+    return "sha256:" + digest
+
+
+def test_a_digest_that_is_a_path_is_refused_before_anything_is_touched(oci_image, tmp_path: Path):
+    """index.json naming its manifest by a path (and by a good digest under a key only Go's
+    case-blind JSON decoding reads) must not make rofs replace a directory outside its cache."""
+    layout, desc, _ = _layout_copy(oci_image, tmp_path)
+    victim = tmp_path / "victim"
+    (victim / "VICTIM").mkdir(parents=True)
+    (victim / "VICTIM" / "precious.txt").write_text("data\n")
+    (layout / "blobs" / "x" / "y").mkdir(parents=True)
+    shutil.copy(layout / "blobs" / "sha256" / desc["digest"][7:], layout / "blobs" / "x" / "y" / "VICTIM")
+    (layout / "blobs" / "x-y").symlink_to(victim)
+    evil = dict(desc, digest=f"{layout}/blobs/x:y/VICTIM", Digest=desc["digest"])
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [evil]}))
+    cache = tmp_path / "cache"
+    result = subprocess.run([ROFS, "run", "--image", str(layout), "--image-cache", str(cache), "--", "true"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "corrupt image" in result.stderr and "only by case" in result.stderr, result.stderr
+    assert (victim / "VICTIM" / "precious.txt").read_text() == "data\n"
+    assert sorted(p.name for p in (victim / "VICTIM").iterdir()) == ["precious.txt"]
+    # the same digest without the second key: refused for its form
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [dict(desc, digest=evil["digest"])]}))
+    result = subprocess.run([ROFS, "run", "--image", str(layout), "--image-cache", str(cache), "--", "true"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "is not sha256:<64 hex>" in result.stderr, result.stderr
+    assert sorted(p.name for p in (victim / "VICTIM").iterdir()) == ["precious.txt"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("index-list", "not an object with a manifests list"),
+    ("no-digest", "digest None is not"),
+    ("manifest-no-config", "config: a descriptor is not an object"),
+    ("config-list", "is not a JSON object"),
+    ("blob-changed", "does not match its digest"),
+])
+def test_a_malformed_image_is_a_clear_error(oci_image, tmp_path: Path, damage: str, message: str):
+    layout, desc, manifest = _layout_copy(oci_image, tmp_path)
+    index_path = layout / "index.json"
+    if damage == "index-list":
+        index_path.write_text("[]")
+    elif damage == "no-digest":
+        index_path.write_text(json.dumps({"schemaVersion": 2, "manifests": [{k: v for k, v in desc.items() if k != "digest"}]}))
+    elif damage in ("manifest-no-config", "config-list"):
+        if damage == "manifest-no-config":
+            del manifest["config"]
+        else:
+            manifest["config"] = dict(manifest["config"], digest=_put_blob(layout, b"[1, 2]"), size=6)
+        data = json.dumps(manifest).encode()
+        new = dict(desc, digest=_put_blob(layout, data), size=len(data))
+        index_path.write_text(json.dumps({"schemaVersion": 2, "manifests": [new]}))
+    else:
+        (layout / "blobs" / "sha256" / desc["digest"][7:]).write_bytes(json.dumps(dict(manifest, extra=1)).encode())
+    result = subprocess.run([ROFS, "run", "--image", str(layout), "--image-cache", str(tmp_path / "cache"), "--", "true"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())

@@ -9,8 +9,10 @@ packages.  The image's ``VOLUME``s are read from its config, as candidate writab
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -71,7 +73,9 @@ def _manifest(layout: Path, tag: str | None) -> tuple[str, dict]:
         index = json.loads((layout / "index.json").read_text())
     except (OSError, ValueError) as exc:
         raise SandboxError(f"{layout}: corrupt image index: {exc}") from None
-    manifests = index.get("manifests", [])
+    if not isinstance(index, dict) or not isinstance(index.get("manifests", []), list):
+        raise SandboxError(f"{layout}: corrupt image index: not an object with a manifests list")
+    manifests = [_descriptor(layout, m, "index.json manifests") for m in index.get("manifests", [])]
     chosen = [m for m in manifests if tag is None or m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
     if not chosen:
         tags = [m.get("annotations", {}).get("org.opencontainers.image.ref.name") for m in manifests]
@@ -81,18 +85,60 @@ def _manifest(layout: Path, tag: str | None) -> tuple[str, dict]:
     return chosen[0]["digest"], chosen[0]
 
 
+# The digests rofs accepts (OCI image spec, descriptor.md: the registered algorithms).  A digest
+# names a blob file and rofs' cache entry, so anything else is refused before it touches a path.
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
+_KEYS = ("mediaType", "digest", "size", "annotations", "urls", "platform", "artifactType", "data")
+
+
+def _descriptor(layout: Path, desc: object, where: str) -> dict:
+    """A content descriptor whose digest is well formed, and with no key that differs from a
+    known one only by case: Go's JSON decoder (umoci's) matches keys case-insensitively, so a
+    second ``Digest`` would make umoci unpack another manifest than the one rofs read."""
+    if not isinstance(desc, dict):
+        raise SandboxError(f"{layout}: corrupt image ({where}: a descriptor is not an object)")
+    for key in desc:
+        known = [k for k in _KEYS if k.lower() == str(key).lower()]
+        if known and key != known[0]:
+            raise SandboxError(f"{layout}: corrupt image ({where}: key {key!r} differs from {known[0]!r} only by case)")
+    digest = desc.get("digest")
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise SandboxError(f"{layout}: corrupt image ({where}: digest {digest!r} is not sha256:<64 hex> or sha512:<128 hex>)")
+    return desc
+
+
 def _blob(layout: Path, digest: str) -> dict:
+    """The JSON blob *digest* names, checked against its digest (so it is what umoci reads too)."""
+    if not _DIGEST.fullmatch(digest):
+        raise SandboxError(f"{layout}: corrupt image (digest {digest!r} is not sha256:<64 hex> or sha512:<128 hex>)")
     algo, _, hexdigest = digest.partition(":")
     try:
-        return json.loads((layout / "blobs" / algo / hexdigest).read_text())
-    except (OSError, ValueError) as exc:
+        data = (layout / "blobs" / algo / hexdigest).read_bytes()
+    except OSError as exc:
         raise SandboxError(f"{layout}: corrupt image (blob {digest}): {exc}") from None
+    if hashlib.new(algo, data).hexdigest() != hexdigest:
+        raise SandboxError(f"{layout}: corrupt image (blob {digest} does not match its digest)")
+    try:
+        blob = json.loads(data)
+    except ValueError as exc:
+        raise SandboxError(f"{layout}: corrupt image (blob {digest}): {exc}") from None
+    if not isinstance(blob, dict):
+        raise SandboxError(f"{layout}: corrupt image (blob {digest} is not a JSON object)")
+    return blob
 
 
 def _from_layout(ref: str, layout: Path, tag: str | None, cache: Path) -> ImageBundle:
     digest, desc = _manifest(layout, tag)
     manifest = _blob(layout, digest)
-    config = _blob(layout, manifest["config"]["digest"]).get("config", {}) or {}
+    config_desc = _descriptor(layout, manifest.get("config"), f"manifest {digest} config")
+    layers = manifest.get("layers", [])
+    if not isinstance(layers, list):
+        raise SandboxError(f"{layout}: corrupt image (manifest {digest}: layers is not a list)")
+    for layer in layers:
+        _descriptor(layout, layer, f"manifest {digest} layers")
+    config = _blob(layout, config_desc["digest"]).get("config", {}) or {}
+    if not isinstance(config, dict):
+        raise SandboxError(f"{layout}: corrupt image (the image configuration's config is not an object)")
     target = cache / digest.replace(":", "-")
     if os.path.lexists(target):
         _trusted_entry(target)
