@@ -123,6 +123,9 @@ def test_clear_errors():
     assert result.returncode == 2 and "bwrap is not installed: apt-get install -y bubblewrap" in result.stderr
     result, _ = run("--writable", "/nonexistent-dir", "--", "true")
     assert result.returncode == 2 and "does not exist in the root filesystem" in result.stderr
+    for option in ("--writable", "--tmpfs"):
+        result, _ = run(option, "/tmp/../etc", "--", "true")
+        assert result.returncode == 2 and "no '.' or '..' in the path" in result.stderr, result.stderr
 
 
 # --- real servers under their Debian-layout profiles ---------------------------------------

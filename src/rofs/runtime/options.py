@@ -47,6 +47,8 @@ def path_size(values: tuple[str, ...], option: str) -> list[tuple[str, int | Non
         path, sep, size = value.rpartition(":") if ":" in value else (value, "", "")
         if not path.startswith("/"):
             fail(f"{option} {value!r}: the path must be absolute")
+        if any(part in (".", "..") for part in path.split("/")):
+            fail(f"{option} {value!r}: no '.' or '..' in the path (name the directory itself)")
         if sep and not size:
             fail(f"{option} {value!r}: no size after ':' (e.g. {path}:64Mi)")
         try:
