@@ -241,3 +241,37 @@ def test_escape_sequences_in_a_log_never_reach_the_terminal(tmp_path: Path):
     assert "/var/cache/nginx/\\x1b]0;pwned\\x07x\\x1b[31mred" in text.stdout
     data = json.loads(subprocess.run([ROFS, "explain", "--format", "json", str(log)], capture_output=True, text=True).stdout)
     assert data[0]["path"] == "/var/cache/nginx/\x1b]0;pwned\x07x\x1b[31mred"
+
+
+# Real lines (zalando/postgres-operator#2023, CrunchyData/postgres-operator#2564): a database's
+# data directory that no profile knows.  An emptyDir there loses the database on every restart.
+UNKNOWN_DATA = [
+    "mkdir: cannot create directory '/home/postgres/pgdata/pgroot': Read-only file system",
+    "OSError: [Errno 30] Read-only file system: '/pgdata/sm-db-hglo/patroni.dynamic.jsonwt1ccbtu'",
+]
+RATINGS = Path(__file__).parent / "data" / "corpus" / "istio__istio" / "samples" / "bookinfo" / "platform" / "kube" \
+    / "bookinfo-ratings.yaml"
+
+
+def test_a_directory_no_profile_knows_is_not_given_an_empty_dir(tmp_path: Path):
+    found = list(diagnose(UNKNOWN_DATA + ["OSError: [Errno 30] Read-only file system: '/var/cache/app/x.db'"], REGISTRY))
+    assert [(d.mount, d.kind.value, d.kind_known) for d in found] == [
+        ("/home/postgres/pgdata", "persistent", False),
+        ("/pgdata/sm-db-hglo", "persistent", False),
+        ("/var/cache/app", "ephemeral", True),
+    ]
+    assert "no profile says what it holds" in found[0].advice and "persistent volume" in found[0].advice
+    log = tmp_path / "crash.log"
+    log.write_text("\n".join(UNKNOWN_DATA[1:]) + "\nOSError: [Errno 30] Read-only file system: '/var/cache/app/x.db'\n")
+    manifest = tmp_path / "ratings.yaml"
+    manifest.write_bytes(RATINGS.read_bytes())
+    result = rofs("explain", str(log), "--manifest", str(manifest))
+    assert result.returncode == 1, result.stderr
+    patch = result.stdout[result.stdout.index("\n--- "):]
+    assert "+          mountPath: /var/cache/app" in patch and "pgdata" not in patch, patch
+    assert "not in the patch: /pgdata/sm-db-hglo (line 1): no profile says whether it holds data" in result.stderr
+    assert manifest.read_bytes() == RATINGS.read_bytes(), "explain prints the patch, it does not write"
+    (unknown, cache) = json.loads(rofs("explain", str(log), "--format", "json").stdout)
+    assert (unknown["kind"], unknown["kind_known"], cache["kind_known"]) == ("persistent", False, True)
+    assert unknown["snippets"]["kubernetes"]["volumes"] == [
+        {"name": "pgdata-sm-db-hglo", "persistentVolumeClaim": {"claimName": "pgdata-sm-db-hglo"}}]

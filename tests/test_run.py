@@ -48,7 +48,7 @@ def test_the_sandbox_holds_and_refusals_are_reported(tmp_path: Path):
     before = mountinfo()
     script = (
         "echo ok > /tmp/allowed && cat /tmp/allowed; "
-        "echo x > /etc/rofs-test; echo x > /usr/rofs-test; echo x > /rofs-test; mkdir -p /var/lib/rofs-test/cache; "
+        "echo x > /etc/rofs-test; echo x > /usr/rofs-test; echo x > /rofs-test; mkdir -p /var/lib/rofs-test/cache; mkdir /var/cache/rofs-test; "
         "echo x > /proc/self/root/etc/rofs-test2; exit 0"
     )
     result, report = run("--writable", "/tmp:1m", "--", "sh", "-c", script)
@@ -61,6 +61,14 @@ def test_the_sandbox_holds_and_refusals_are_reported(tmp_path: Path):
         assert not os.path.exists(path), f"{path} reached the host"
     added = {a["path"] for a in report["add"]}
     assert "/var/lib/rofs-test" in added and not added & {"/", "/etc", "/usr"}, "no volume over a system directory"
+    kinds = {a["path"]: (a["kind"], a["kind_known"]) for a in report["add"]}
+    assert kinds["/var/lib/rofs-test"] == ("persistent", False), "nothing says it is scratch: it may be data"
+    assert kinds["/var/cache/rofs-test"] == ("ephemeral", True), "a cache may be lost"
+    volumes = {v["name"]: v for v in report["snippets"]["kubernetes"]["volumes"]}
+    assert volumes["var-lib-rofs-test"] == {"name": "var-lib-rofs-test",
+                                            "persistentVolumeClaim": {"claimName": "var-lib-rofs-test"}}
+    assert volumes["var-cache-rofs-test"] == {"name": "var-cache-rofs-test", "emptyDir": {"sizeLimit": "256Mi"}}
+    assert "var-lib-rofs-test:/var/lib/rofs-test" in report["snippets"]["compose"]["volumes"]
     problems = "\n".join(report["problems"])
     assert "/etc/rofs-test, in the image's configuration under /etc" in problems
     assert "/usr/rofs-test, among the image's programs and libraries" in problems
@@ -305,6 +313,7 @@ def test_an_oci_image_runs_and_its_refused_writes_are_reported(oci_image, tmp_pa
     assert report["image_volumes"] == ["/data"]
     added = {a["path"]: a["kind"] for a in report["add"]}
     assert added == {"/data": "persistent"}, "a VOLUME is data (and /etc no place for a volume)"
+    assert [a["kind_known"] for a in report["add"]] == [True], "the image's VOLUME says so"
     assert any("/etc/x, in the image's configuration under /etc" in p for p in report["problems"])
     digests = list(cache.iterdir())
     assert len(digests) == 1 and digests[0].name.startswith("sha256-"), "cache keyed by digest"

@@ -129,7 +129,8 @@ def explain_dict(d: Diagnosis, lines: list[int]) -> dict[str, Any]:
     """One diagnosis for ``--format json``."""
     return {
         "line": d.line, "lines": lines or [d.line], "cause": d.cause, "title": d.title, "path": d.path,
-        "app": d.app, "mount": d.mount, "kind": d.kind.value, "size": d.size, "advice": d.advice,
+        "app": d.app, "mount": d.mount, "kind": d.kind.value, "kind_known": d.kind_known, "size": d.size,
+        "advice": d.advice,
         "message": d.text, "snippets": snippets(d),
     }
 
@@ -155,10 +156,15 @@ def manifest_patch(manifest: str, results: Iterable[Diagnosis], registry: Profil
     from rofs.images import parse_image
     from rofs.model import Layout, SourceRef, WritablePath
 
+    wanted = [d for d in results if d.mount and d.cause not in ("no-space", "permission")]
+    for d in wanted:
+        if not d.kind_known:  # an emptyDir over data loses it on restart; a claim is the user's to make
+            click.echo(f"rofs explain: not in the patch: {d.mount} (line {d.line}): no profile says whether it holds"
+                       " data; add a persistent volume if it does, an emptyDir if it is scratch", err=True)
     extra = tuple(
-        WritablePath(path=d.mount, purpose=f"failed in the log: {d.title}", kind=d.kind, required=True,
+        WritablePath(path=d.mount or "/", purpose=f"failed in the log: {d.title}", kind=d.kind, required=True,
                      breaks=d.text[:200], sources=("log",), size=d.size)
-        for d in results if d.mount and d.cause not in ("no-space", "permission")
+        for d in wanted if d.kind_known
     )
     if not extra:
         return ""

@@ -244,6 +244,25 @@ def resolved(path: str) -> str:
     return path
 
 
+# Places whose contents may be lost on restart: beneath one of these tops, or a directory named
+# like one of these words.  Anything else a program without a profile writes may be its data.
+SCRATCH_TOPS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache", "/var/log", "/var/lock", "/dev/shm")
+SCRATCH_WORDS = frozenset({"cache", "caches", "tmp", "temp", "log", "logs", "run", "lock", "sock", "pids",
+                           "pycache", "npm", "cacache", "yarn", "pnpm"})
+
+
+def scratch_reason(point: str) -> str | None:
+    """Why *point* holds only what may be lost on restart (temp files, caches, logs, runtime files),
+    or None when nothing says so."""
+    for top in SCRATCH_TOPS:
+        if path_covers(top, point):
+            return f"under {top}: temporary, cache, log or runtime files"
+    name = point.rstrip("/").rsplit("/", 1)[-1]
+    if set(name.lower().replace("_", "-").replace(".", "-").split("-")) & SCRATCH_WORDS:
+        return f"named like a temp/cache/log/run directory ({name})"
+    return None
+
+
 def path_covers(mount_path: str, path: str) -> bool:
     """True when *path* is *mount_path* or lies beneath it (component-wise; /var/run is /run)."""
     mount = resolved(mount_path.rstrip("/")) or "/"

@@ -25,7 +25,7 @@ from typing import BinaryIO, TextIO
 import yaml
 
 from rofs.diagnose import placement
-from rofs.model import Profile, VolumeKind, WritablePath, path_covers, volume_name_for
+from rofs.model import Profile, VolumeKind, WritablePath, path_covers, scratch_reason, volume_name_for
 from rofs.profiles import ProfileRegistry
 from rofs.units import format_docker_size, format_quantity
 
@@ -52,6 +52,7 @@ class Diagnosis:
     kind: VolumeKind
     size: int | None
     advice: str
+    kind_known: bool = True  # False: no profile says whether the mount holds data; kind is the safe choice
 
     def key(self) -> tuple:
         return (self.cause, self.mount or self.path or "", self.app or "", self.advice)
@@ -252,6 +253,7 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
     spec = _spec(profile, layout, path, signed, text)
     process = _process(text) or (profile.name if profile else None)
     refusal = None
+    kind_known = True
     if cause_id in NO_MOUNT_CAUSES:
         mount, size = None, None
     elif spec is not None and spec.populated and placement.area_of(spec.path, path) is not None:
@@ -268,6 +270,8 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
         size = DEFAULT_SIZE
         if path.startswith("/dev/shm"):
             kind = VolumeKind.MEMORY
+        elif kind is VolumeKind.EPHEMERAL and scratch_reason(mount) is None:
+            kind_known = False  # /home/postgres/pgdata, /var/jenkins_home: may be data that must outlive the pod
         refusal = placement.refused(mount, path, process)
         moved = _moved(signed, profile, path) if refusal is not None else None
         if moved is not None:  # Redis in `dir /`: its data path, once its setting points there
@@ -282,7 +286,12 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
         kind, mount = VolumeKind.MEMORY, "/dev/shm"
         if spec is None:
             size = 256 << 20
-    advice = refusal or _advice(cause_id, mount, kind, size, text, path)
+    if refusal is not None or mount is None or cause_id != "read-only":
+        kind_known = True
+    if not kind_known:
+        kind = VolumeKind.PERSISTENT  # losing data on restart is worse than a claim a scratch directory did not need
+    advice = refusal or (_unknown_kind_advice(mount, size) if not kind_known and mount else
+                         _advice(cause_id, mount, kind, size, text, path))
     if spec is not None and path is not None and spec.env and not _covered(spec, path):
         advice = (f"{process} wrote {path} because its {spec.env} points at {posixpath.dirname(path)}:"
                   f" set {spec.env} to {spec.path} and {advice}")
@@ -291,7 +300,14 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
         where = " and ".join(spec.layouts) + " image" + ("s" if len(spec.layouts) > 1 else "") if spec.layouts else "image"
         advice = f"{advice} - where its {spec.env} points ({spec.path} in the {where}; mount the path it is set to)"
     return Diagnosis(number, text.strip(), cause_id, title, path, profile.name if profile else None,
-                     mount, kind, size, advice)
+                     mount, kind, size, advice, kind_known)
+
+
+def _unknown_kind_advice(mount: str, size: int | None) -> str:
+    return (f"mount a volume at {mount}; no profile says what it holds. If it keeps data that must outlive the"
+            f" container (a database's data directory, uploads, state), make it a persistent volume (PVC / named"
+            f" volume); an emptyDir / tmpfs ({format_quantity(size or DEFAULT_SIZE)}) is enough only for scratch and"
+            f" loses its contents on every restart. `rofs trace` shows what the program keeps there")
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rofs.diagnose.placement import populated_advice, refused
-from rofs.model import Profile, VolumeKind, WritablePath, path_covers, volume_name_for
+from rofs.model import Profile, VolumeKind, WritablePath, path_covers, scratch_reason, volume_name_for
 from rofs.runtime import confine, hostpath, tracer
 from rofs.runtime.confine import Confinement
 from rofs.runtime.sandbox import (
@@ -68,6 +68,7 @@ class Suggestion:
     calls: tuple[str, ...]
     processes: tuple[str, ...]
     hidden: int = 0  # entries the root already has there: an empty mount would hide them
+    kind_known: bool = True  # False: nothing says whether it holds data; persistent is the safe choice
 
 
 @dataclass
@@ -369,19 +370,27 @@ def analyse(report: RunReport) -> None:
     for point in tracer.collapse(by_point):
         hits = [r for p, rs in by_point.items() if path_covers(point, p) for r in rs]
         spec = next((p for p in known if p.path == point), None)
-        volume = any(path_covers(v, point) for v in report.image_volumes)  # the image says: data
-        report.suggestions.append(
-            Suggestion(
-                path=point,
-                kind=spec.kind if spec else (VolumeKind.PERSISTENT if volume else VolumeKind.EPHEMERAL),
-                size=spec.size if spec else DEFAULT_WRITABLE,
-                reason="; ".join(sorted({r.reason for r in hits})),
-                refusals=sum(r.count for r in hits),
-                calls=tuple(sorted({r.syscall for r in hits})),
-                processes=tuple(sorted({r.process for r in hits})),
-                hidden=_entries(report.root, point),
-            )
-        )
+        report.suggestions.append(_suggestion(point, hits, spec, report))
+
+
+def _suggestion(point: str, hits: list[tracer.Refusal], spec: WritablePath | None, report: RunReport) -> Suggestion:
+    """The mount for the refused writes *hits*: the profile's kind and size when it lists the path;
+    else persistent where the image declares a VOLUME (data) or nothing says it is scratch."""
+    volume = any(path_covers(v, point) for v in report.image_volumes)
+    guessed = spec is None and not volume and scratch_reason(point) is None
+    if spec is not None:
+        kind = spec.kind
+    else:
+        kind = VolumeKind.PERSISTENT if volume or guessed else VolumeKind.EPHEMERAL
+    return Suggestion(
+        path=point, kind=kind, kind_known=not guessed,
+        size=spec.size if spec else DEFAULT_WRITABLE,
+        reason="; ".join(sorted({r.reason for r in hits})),
+        refusals=sum(r.count for r in hits),
+        calls=tuple(sorted({r.syscall for r in hits})),
+        processes=tuple(sorted({r.process for r in hits})),
+        hidden=_entries(report.root, point),
+    )
 
 
 def _known_for(known: Iterable[WritablePath], point: str, path: str) -> WritablePath | None:
@@ -509,10 +518,21 @@ def as_profile(report: RunReport) -> dict:
 
 
 def snippets(report: RunReport) -> dict[str, dict]:
+    """The suggested mounts for Kubernetes and Compose: a claim (named volume) for what may be
+    data, an emptyDir (tmpfs) for scratch."""
     mounts = [{"name": volume_name_for(s.path), "mountPath": s.path} for s in report.suggestions]
-    volumes = [{"name": volume_name_for(s.path), "emptyDir": {"sizeLimit": format_quantity(s.size or DEFAULT_WRITABLE)}}
-               for s in report.suggestions]
-    compose = [{"type": "tmpfs", "target": s.path, "tmpfs": {"size": s.size or DEFAULT_WRITABLE}} for s in report.suggestions]
+    volumes: list[dict] = []
+    compose: list[object] = []
+    for s in report.suggestions:
+        name = volume_name_for(s.path)
+        if s.kind is VolumeKind.PERSISTENT:
+            volumes.append({"name": name, "persistentVolumeClaim": {"claimName": name}})
+            compose.append(f"{name}:{s.path}")
+        else:
+            empty: dict[str, str] = {"medium": "Memory"} if s.kind is VolumeKind.MEMORY else {}
+            empty["sizeLimit"] = format_quantity(s.size or DEFAULT_WRITABLE)
+            volumes.append({"name": name, "emptyDir": empty})
+            compose.append({"type": "tmpfs", "target": s.path, "tmpfs": {"size": s.size or DEFAULT_WRITABLE}})
     return {
         "kubernetes": {"volumeMounts": mounts, "volumes": volumes},
         "compose": {"volumes": compose},
@@ -551,7 +571,8 @@ def to_dict(report: RunReport) -> dict:
         "image_volumes": report.image_volumes,
         "add": [
             {"path": s.path, "kind": s.kind.value, "size": s.size, "reason": s.reason, "refusals": s.refusals,
-             "calls": list(s.calls), "processes": list(s.processes), "hidden_entries": s.hidden}
+             "calls": list(s.calls), "processes": list(s.processes), "hidden_entries": s.hidden,
+             "kind_known": s.kind_known}
             for s in report.suggestions
         ],
         "profile_paths": as_profile_paths(report),
@@ -594,6 +615,9 @@ def render_text(report: RunReport) -> str:
         for s in report.suggestions:
             lines.append(f"  {s.path}  {s.kind.value}, {format_quantity(s.size or DEFAULT_WRITABLE)}"
                          f"  ({s.refusals} refused: {s.reason}; {', '.join(s.processes)})")
+            if not s.kind_known:
+                lines.append("    ? nothing says whether it holds data: persistent to be safe; an emptyDir (tmpfs)"
+                             " is enough only if it is scratch (`rofs trace` shows what is kept there)")
             if s.hidden:
                 lines.append(f"    ! the root has {s.hidden} entries at {s.path}: an empty mount there hides them"
                              " (copy them in with an init step, or mount a narrower path)")

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from rofs.diagnose.placement import refused
-from rofs.model import VolumeKind, path_covers, volume_name_for
+from rofs.model import VolumeKind, path_covers, scratch_reason, volume_name_for
 from rofs.runtime import confine, hostpath, tracer
 from rofs.runtime.confine import Confinement
 from rofs.runtime.sandbox import (
@@ -55,8 +55,6 @@ if TYPE_CHECKING:
     from rofs.runtime.image import ImageBundle
 
 NOISE_PREFIXES = ("/proc", "/sys", "/dev")
-EPHEMERAL_TOPS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/cache", "/var/log", "/var/lock")
-EPHEMERAL_WORDS = ("cache", "tmp", "temp", "log", "logs", "run", "lock", "sock")
 MIB = 1 << 20
 SAMPLE_EVERY = 0.5  # seconds between measurements of the scratch layer (peak sizes), at least
 SAMPLE_SHARE = 0.1  # ... and at most this share of one core: a big layer is walked less often
@@ -851,12 +849,9 @@ def _runtime_file(path: str) -> bool:
 def classify(point: str, files: list[str], sockets: bool) -> tuple[VolumeKind, str]:
     if point == "/dev/shm" or point.startswith("/dev/shm/"):
         return VolumeKind.MEMORY, "POSIX shared memory (/dev/shm)"
-    for top in EPHEMERAL_TOPS:
-        if point == top or point.startswith(top + "/"):
-            return VolumeKind.EPHEMERAL, f"under {top}: temporary, cache, log or runtime files"
-    words = set(point.lower().replace("_", "-").replace(".", "-").split("/")[-1].split("-"))
-    if words & set(EPHEMERAL_WORDS):
-        return VolumeKind.EPHEMERAL, f"named like a temp/cache/log/run directory ({point.rsplit('/', 1)[-1]})"
+    reason = scratch_reason(point)
+    if reason is not None:
+        return VolumeKind.EPHEMERAL, reason
     if files and all(_runtime_file(f) for f in files) or sockets and not files:
         return VolumeKind.EPHEMERAL, "only sockets, PID and lock files"
     return VolumeKind.PERSISTENT, "files the program keeps (not a temp, cache, log or runtime location): persist them"
