@@ -275,3 +275,23 @@ def test_a_directory_no_profile_knows_is_not_given_an_empty_dir(tmp_path: Path):
     assert (unknown["kind"], unknown["kind_known"], cache["kind_known"]) == ("persistent", False, True)
     assert unknown["snippets"]["kubernetes"]["volumes"] == [
         {"name": "pgdata-sm-db-hglo", "persistentVolumeClaim": {"claimName": "pgdata-sm-db-hglo"}}]
+
+
+def test_alpine_nginx_gets_its_temp_directory_not_its_prefix():
+    # jgeusebroek/docker-privatebin#10: Alpine's nginx package; /var/lib/nginx there holds the
+    # links to its modules, logs and run directories, which a mount at /var/lib/nginx would hide.
+    (d,) = diagnose(['nginx: [emerg] mkdir() "/var/lib/nginx/tmp/client_body" failed (30: Read-only file system)'],
+                    REGISTRY)
+    assert (d.app, d.mount, d.kind.value, d.size) == ("nginx", "/var/lib/nginx/tmp", "ephemeral", 1 << 30)
+    # Debian's package keeps its temp directories in /var/lib/nginx itself (checked by a real run).
+    (d,) = diagnose(['nginx: [emerg] mkdir() "/var/lib/nginx/body" failed (30: Read-only file system)'], REGISTRY)
+    assert d.mount == "/var/lib/nginx"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--layout", "nosuch"), "--layout 'nosuch': no profile has a layout of that name; layouts: "),
+    (("--app", "nginx", "--layout", "stack"), "--layout 'stack': nginx has no such layout; layouts: alpine, bitnami,"),
+])
+def test_an_unknown_layout_is_refused(args, message):
+    result = rofs("explain", *args, "-", input='nginx: [emerg] mkdir() "/var/lib/nginx/body" failed (30: Read-only file system)\n')
+    assert result.returncode == 2 and message in result.stderr and result.stdout == "", result.stderr

@@ -203,5 +203,10 @@ def explain_cmd(source, app, layout, manifest, follow, fmt, profile_files):
 
     registry = registry_with(profile_files)
     profile = profile_by_name(registry, app) if app else None
+    if layout:
+        known = sorted({lay.id for p in ([profile] if profile else registry) for lay in p.layouts})
+        if layout not in known:
+            owner = f"{profile.name} has no such layout" if profile else "no profile has a layout of that name"
+            fail(f"--layout {layout!r}: {owner}; layouts: {', '.join(known)}")
     raise SystemExit(explain.explain(source, registry, profile, layout=layout, manifest=manifest, follow=follow,
                                      fmt=fmt))
