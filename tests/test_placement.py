@@ -28,7 +28,7 @@ def test_every_refused_place_is_refused_and_app_directories_are_not():
     for area in areas():
         for place in area.at:
             assert refused(place) is not None, place
-    for fine in ("/tmp", "/run", "/var/run", "/dev/shm", "/var/cache/nginx", "/var/lib/postgresql", "/var/log",
+    for fine in ("/tmp", "/run", "/var/run", "/dev/shm", "/var/cache/nginx", "/var/lib/postgresql", "/var/log/app",
                  "/var/cache", "/opt/app/data", "/home/app/.cache", "/usr/local/apache2/logs"):
         assert refused(fine) is None, fine
     assert refused("/var/lib", "/var/lib/x.db") is not None  # a file of a system directory
@@ -48,6 +48,10 @@ def test_every_refused_place_is_refused_and_app_directories_are_not():
     ("sed: couldn't open temporary file /etc/nginx/conf.d/sedX8k: Read-only file system", ("in-place-edit", None, None)),
     ("touch: cannot touch '/usr/local/bin/.ready': Read-only file system", ("not-a-mount", None, None)),
     ("cp: cannot create regular file '/var/lib/state.json': Read-only file system", ("not-a-mount", None, None)),
+    # a log file directly in /var/log: a volume there hides every program's log directory
+    ("open /var/log/app.log: read-only file system", ("not-a-mount", None, None)),
+    ('nginx: [emerg] open() "/var/log/nginx/error.log" failed (30: Read-only file system)',
+     ("read-only", "/var/log/nginx", "nginx")),
     # POSIX shared memory names live in /dev/shm
     ('FATAL:  could not open shared memory segment "/PostgreSQL.1234": Read-only file system',
      ("read-only", "/dev/shm", "postgres")),
@@ -73,6 +77,8 @@ def test_the_advice_says_what_to_do_instead():
     assert d.advice.startswith("sed -i rewrites a file in /etc/nginx/conf.d through a temporary file beside it")
     [d] = diagnose(["mkdir: cannot create directory '/etc/x': Read-only file system"], REGISTRY)
     assert "subPath" in d.advice and "/etc/x" in d.advice
+    [d] = diagnose(["open /var/log/app.log: read-only file system"], REGISTRY)
+    assert "writes /var/log/app.log directly in /var/log" in d.advice and "/var/log/APP" in d.advice
 
 
 def _run(args: list[str], tmp_path: Path) -> dict:
