@@ -102,6 +102,15 @@ ERRORS = [
     ("helm-control-line", "svc.yaml",
      b"{{- if .Values.enabled }}\napiVersion: v1\nkind: Service\nmetadata:\n  name: x\n{{- end }}\n",
      None, "render it with `helm template` first"),
+    # a key written twice: Compose and kubectl refuse the file; reading one of them would audit (and
+    # fix) something else than what runs
+    ("compose-service-twice", "compose.yaml",
+     b"services:\n  web:\n    image: nginx:1.27\n  redis:\n    image: redis:7\n  web:\n    image: postgres:16\n", 6,
+     "key 'web' is written twice in one mapping (first at line 2): docker compose refuses such a file"),
+    ("pod-key-twice", "pod.yaml",
+     (b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: b\n"
+     b"      securityContext: {readOnlyRootFilesystem: true}\n      securityContext: {privileged: true}\n"), 9,
+     "key 'securityContext' is written twice in one mapping (first at line 8): kubectl (strict field validation, its default) and kustomize refuse"),
     ("binary", "blob.yaml", b"\x00\x01\x02\x03binary", None, "binary: not read"),
     ("not-utf8", "latin1.yaml", "metadata:\n  name: caf\u00e9\n".encode("latin-1"), None, "not UTF-8 (byte 21): not read"),
 ]

@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import CORPUS, SCHEMAS, require_path
+from conftest import CORPUS, CORPUS_REFUSED, SCHEMAS, require_path
 from rofs.audit import AuditOptions, audit
 from rofs.fix import ALL_RULES, FIXABLE, fix_paths, fix_text
 from rofs.profiles import builtin_registry
@@ -78,7 +78,7 @@ def corpus_fix(tmp_path_factory):
 def test_corpus_every_file_fixes_or_says_why(corpus_fix):
     copy, before, results = corpus_fix
     errors = [r.error for r in results if r.error]
-    assert errors == []
+    assert errors == [f"{copy / name}:{line}: cannot fix: {message}" for name, line, message in CORPUS_REFUSED]
     outcome = Counter((r.format.value, r.changed, r.has_suggestions) for r in results)
     assert outcome == {
         # images without a profile are left as they are by default (--unknown-images leave): 1005
@@ -102,11 +102,11 @@ def test_corpus_fix_is_idempotent_and_reaudits_clean(corpus_fix):
         if r.changed:
             Path(r.path).write_text(r.fixed)
     again = fix_paths([str(copy)], builtin_registry(), SELECTED)
-    assert [r.path for r in again if r.changed or r.error] == []
+    assert [r.path for r in again if r.changed or r.error] == [str(copy / name) for name, _, _ in CORPUS_REFUSED]
     result = audit([str(copy)], builtin_registry(), AuditOptions(select=set(FIXABLE)))
     # what is left is what fix only suggests (RO301 for a command that needs a shell)
     assert [(f.rule, str(f.location)) for f in result.active if f.applicability != "suggestion"] == []
-    assert result.errors == []
+    assert [e.path for e in result.errors] == [str(copy / name) for name, _, _ in CORPUS_REFUSED]
 
 
 def test_corpus_fix_changes_only_the_lines_it_needs(corpus_fix):

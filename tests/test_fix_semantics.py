@@ -124,12 +124,21 @@ def test_an_alias_shared_with_the_pod_security_context_is_not_written_through():
     assert "securityContext: {<<: *sec, readOnlyRootFilesystem: true}" in result.fixed
 
 
-def test_a_key_written_twice_is_read_and_fixed_where_it_takes_effect():
+def test_a_key_written_twice_is_refused_as_kubectl_and_compose_refuse_it():
+    # kubectl's strict field validation and kustomize refuse the Pod, docker compose the file: a fix of
+    # either copy would change something other than what runs (or nothing that ever runs)
     extra = "      securityContext:\n        runAsUser: 1\n      securityContext:\n        runAsUser: 999\n" + REDIS_DATA
-    result = fix(POD.format(image="redis:7.4", extra=extra))
-    assert container(result.fixed)["securityContext"] == {"runAsUser": 999, "readOnlyRootFilesystem": True}
-    assert "        runAsUser: 1\n      securityContext:\n        runAsUser: 999\n        readOnlyRootFilesystem: true\n" \
-        in result.fixed
+    text = POD.format(image="redis:7.4", extra=extra)
+    result = fix_text(text, "pod.yaml", REGISTRY, set(ALL_RULES))
+    line = text.splitlines().index("      securityContext:", text.splitlines().index("      securityContext:") + 1) + 1
+    assert result.error == (f"pod.yaml:{line}: cannot fix: key 'securityContext' is written twice in one mapping"
+                            f" (first at line {line - 2}): kubectl (strict field validation, its default) and kustomize"
+                            " refuse such a file; keep one")
+    assert result.fixed == text
+    compose = "services:\n  web:\n    image: nginx:1.27\n  db:\n    image: redis:7.4\n  web:\n    image: postgres:16\n"
+    result = fix_text(compose, "compose.yaml", REGISTRY, set(ALL_RULES))
+    assert result.error == ("compose.yaml:6: cannot fix: key 'web' is written twice in one mapping (first at line 2):"
+                            " docker compose refuses such a file; keep one") and result.fixed == compose
 
 
 def test_a_flow_mapping_ending_in_a_comma_takes_a_new_key():

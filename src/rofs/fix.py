@@ -33,7 +33,7 @@ from rofs.model import Finding, SourceFormat
 from rofs.profiles import ProfileRegistry
 from rofs.rules import RULES, Context, fixable
 from rofs.rules.common import UNKNOWN_LEAVE
-from rofs.sources.interface import comment_pragmas
+from rofs.sources.interface import ReadError, ReadFailed, comment_pragmas
 from rofs.sources.kubernetes import ShapeError, yaml_error
 from rofs.stream import chunks, gc_paused
 from rofs.yamlnode import Loader
@@ -192,6 +192,9 @@ def _fix_text(text: str, path: str, ctx: Context, selected: set[str]) -> FileFix
             notes.append("the claims it needs are in the same file now: it holds a List of the objects and the claims")
     except ShapeError as exc:
         result.error = f"{path}:{exc.node.start_mark.line + 1}: cannot fix: {exc}"
+        return result
+    except ReadFailed as exc:
+        result.error = _refused(exc.error, path, 0)
         return result
     except (EditConflict, ValueError) as exc:
         result.error = f"{path}: cannot fix: {exc}"
@@ -611,6 +614,12 @@ def _fix_stream_pass(source: str, display: str, ctx: Context, selected: set[str]
         fixing.close()
 
 
+def _refused(error: ReadError, display: str, offset: int) -> str:
+    """A reader's refusal as fix's error: where (the line *offset* into the file) and why."""
+    where = f"{display}:{error.line + offset}" if error.line else display
+    return f"{where}: cannot fix: {error.message}"
+
+
 def _fix_piece(fixer, piece, body: str, docs, display: str, taken: set[str], result: StreamedFix) -> str | None:
     """One piece, fixed (the piece's text, dash of a List item back in place); None on error."""
     try:
@@ -619,6 +628,9 @@ def _fix_piece(fixer, piece, body: str, docs, display: str, taken: set[str], res
         fixed = apply(body, edits)
     except ShapeError as exc:
         result.error = f"{display}:{exc.node.start_mark.line + piece.line}: cannot fix: {exc}"
+        return None
+    except ReadFailed as exc:
+        result.error = _refused(exc.error, display, piece.line - 1)
         return None
     except (EditConflict, ValueError) as exc:
         result.error = f"{display}: cannot fix: {exc}"

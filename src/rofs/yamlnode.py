@@ -9,9 +9,10 @@ Semantics, the same for every caller:
 * **Absent is null.**  :func:`is_null` is true for ``None`` (a key that is not there) and for
   a null scalar (``~``, ``null``, nothing after the colon); a quoted ``"null"`` is a string.
 * **Own keys, first one wins.**  :func:`get` and :func:`key_node` look at the mapping's own
-  pairs only; a ``<<`` merge key is an ordinary key to them.  With a key written twice (YAML
-  forbids it; Kubernetes and Compose reject such files) the first is read.  This is what the
-  Kubernetes reader and the text editor need: an edit goes where the key is written.
+  pairs only; a ``<<`` merge key is an ordinary key to them.  A key written twice (YAML forbids
+  it; Kubernetes and Compose reject such files) is refused by the readers (:func:`duplicate_key`);
+  these helpers read the last, as YAML loaders do.  This is what the Kubernetes reader and the
+  text editor need: an edit goes where the key is written.
 * **Merged keys, for Compose.**  :func:`merged_pairs`, :func:`merged_get` and
   :func:`merged_key_node` apply ``<<`` merges as the YAML merge-key spec and Compose have
   them: the mapping's own keys win, then the merged mappings in the order written (the first
@@ -101,6 +102,46 @@ def describe(node: yaml.Node) -> str:
 
 
 # --- keys -------------------------------------------------------------------------------
+
+
+def duplicate_key(node: yaml.Node) -> tuple[yaml.Node, yaml.Node] | None:
+    """The first key written twice in one mapping anywhere in *node* (the second and the first
+    key node), or None.  YAML forbids it and Kubernetes and Compose refuse such files, while the
+    composer keeps both: a reader that took one of them would audit what the platform refuses.
+    A ``<<`` merge key may repeat.  Each node is visited once, however many aliases name it."""
+    seen_nodes: set[int] = set()
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen_nodes:
+            continue
+        seen_nodes.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            keys: dict[str, yaml.Node] = {}
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG:
+                    first = keys.setdefault(key.value, key)
+                    if first is not key:
+                        return key, first
+                if not isinstance(value, yaml.ScalarNode):
+                    todo.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            todo.extend(item for item in current.value if not isinstance(item, yaml.ScalarNode))
+    return None
+
+
+def duplicate_key_error(path: str, node: yaml.Node, refused_by: str) -> ReadError | None:
+    """A ReadError at the second of a key written twice in *node* (*refused_by*: who refuses such
+    a file, for the message), or None."""
+    found = duplicate_key(node)
+    if found is None:
+        return None
+    second, first = found
+    return ReadError(path, second.start_mark.line + 1,
+                     f"key {second.value!r} is written twice in one mapping (first at line {first.start_mark.line + 1}):"
+                     f" {refused_by} such a file; keep one")
+
+
 
 
 def is_null(node: yaml.Node | None) -> TypeIs[yaml.ScalarNode | None]:

@@ -33,6 +33,7 @@ from rofs.rules import Context, fixable
 from rofs.rules.common import RUNTIME_SHM, RUNTIME_SHM_SIZE, minimal
 from rofs.sources.compose import ComposeSource
 from rofs.sources.compose_project import Layers, volume_target
+from rofs.sources.interface import ReadFailed
 from rofs.units import format_docker_size
 from rofs.yamlnode import MERGE_TAG, Loader, get, key_node, merged_get, shared_nodes
 
@@ -101,7 +102,7 @@ class ComposeFixer:
         root = documents[0]
         source = ComposeSource().read_documents(documents, text, path)
         if source.errors:
-            raise ValueError(str(source.errors[0]))
+            raise ReadFailed(source.errors[0])
         self.includes = source.includes
         services = get(root, "services")
         if not isinstance(services, yaml.MappingNode):

@@ -49,6 +49,7 @@ from rofs.yamlnode import (
     as_scalar,
     as_seq,
     describe,
+    duplicate_key_error,
     is_null,
     key_text,
     location,
@@ -157,6 +158,10 @@ class ComposeSource(Source):
             result.errors.append(
                 ReadError(path, doc.start_mark.line + 1, f"a Compose file should be a mapping, found a {describe(doc)}")
             )
+            return
+        twice = duplicate_key_error(path, doc, "docker compose refuses")
+        if twice is not None:
+            result.errors.append(twice)
             return
         try:
             top = merged_pairs(doc)

@@ -23,6 +23,14 @@ class ReadError:
         return f"{self.path}:{self.line}: {self.message}" if self.line else f"{self.path}: {self.message}"
 
 
+class ReadFailed(ValueError):
+    """A fixer met input the reader refuses: *error* says where and why."""
+
+    def __init__(self, error: ReadError):
+        self.error = error
+        super().__init__(str(error))
+
+
 @dataclass
 class SourceFile:
     path: str

@@ -32,7 +32,7 @@ from rofs.model import (
     VolumeKind,
     Workload,
 )
-from rofs.sources.interface import ReadError, Source, SourceFile, comment_pragmas, parse_suppression_text
+from rofs.sources.interface import ReadError, ReadFailed, Source, SourceFile, comment_pragmas, parse_suppression_text
 from rofs.units import SizeError, parse_quantity
 from rofs.yamlnode import (
     Loader,
@@ -43,6 +43,7 @@ from rofs.yamlnode import (
     as_scalar,
     as_seq,
     as_strings,
+    duplicate_key_error,
     expect_map,
     get,
     key_node,
@@ -98,6 +99,10 @@ class PodWorkload:
     kind: str
     spec: yaml.MappingNode
     workload: Workload
+
+
+# who refuses a key written twice: kubectl's default strict field validation and kustomize's reader
+KUBECTL_REFUSES = "kubectl (strict field validation, its default) and kustomize refuse"
 
 
 class KubernetesSource(Source):
@@ -170,6 +175,10 @@ class KubernetesSource(Source):
             if not specs:
                 result.skipped_kinds[kind] += 1
                 return
+            twice = duplicate_key_error(path, obj, KUBECTL_REFUSES)  # only workloads: a big ConfigMap is not walked
+            if twice is not None:
+                result.errors.append(twice)
+                return
             workloads = [
                 self._workload(obj, kind, name, namespace, meta, template_meta, spec_node, where, path)
                 for spec_node, template_meta, where in specs
@@ -183,7 +192,7 @@ class KubernetesSource(Source):
 
     def pod_workloads(self, doc: yaml.Node, path: str) -> Iterator[PodWorkload]:
         """For a fixer: every pod spec of a document's objects, with its nodes and its model.
-        Raises ShapeError where the model needs another type."""
+        Raises ShapeError where the model needs another type, ReadFailed where the reader refuses."""
         for obj in self.objects(doc):
             kind_node, api_node = get(obj, "kind"), get(obj, "apiVersion")
             if not (isinstance(kind_node, yaml.ScalarNode) and isinstance(api_node, yaml.ScalarNode)):
@@ -192,7 +201,11 @@ class KubernetesSource(Source):
             meta = get(obj, "metadata")
             name = as_scalar(get(meta, "name")) or "(unnamed)"
             namespace = as_scalar(get(meta, "namespace"))
-            for spec, template_meta, where in self._pod_specs(obj, kind):
+            specs = self._pod_specs(obj, kind)
+            twice = duplicate_key_error(path, obj, KUBECTL_REFUSES) if specs else None
+            if twice is not None:
+                raise ReadFailed(twice)
+            for spec, template_meta, where in specs:
                 workload = self._workload(obj, kind, name, namespace, meta, template_meta, spec, where, path)
                 yield PodWorkload(obj, kind, spec, workload)
 
