@@ -245,7 +245,20 @@ def test_helm_chart_templates_are_skipped_in_a_scan(tmp_path: Path):
     template.write_text('apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n'
                         '    app: "{{ .Release.Name }}"\n')
     code, out, err = rofs("audit", str(tmp_path))
-    assert code == 0 and "skipped 1 (Helm chart template (render it with helm template))" in out
+    assert "skipped 1 (Helm chart template (render it with helm template))" in out
+    assert code == 2 and one_clear_error(err) == (
+        f"rofs: error: no Kubernetes manifest, Compose file or Dockerfile in {tmp_path} (1 Helm chart template (render"
+        " it with helm template); 1 not Kubernetes or Compose): name the files, or render templates first"
+        " (helm template, kustomize build)"), "a scan that checked nothing is no pass"
+    (tmp_path / "pod.yaml").write_text(POD)
+    code, out, err = rofs("audit", str(tmp_path))
+    assert code == 1 and not error_lines(err), err
+    for command in ("audit", "fix"):
+        empty = tmp_path / "empty"
+        empty.mkdir(exist_ok=True)
+        code, out, err = rofs(command, str(empty))
+        assert code == 2 and one_clear_error(err).startswith(
+            f"rofs: error: no Kubernetes manifest, Compose file or Dockerfile in {empty}:"), err
     code, out, err = rofs("audit", str(template))
     assert code == 2 and one_clear_error(err) == (
         f"rofs: error: {template}:6: a template of the Helm chart in {chart}: render it with `helm template` first")

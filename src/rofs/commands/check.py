@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import click
@@ -76,8 +77,8 @@ def audit(
       rofs audit . --format sarif -o rofs.sarif
 
     \b
-    Exit codes: 0 no findings at or above --fail-on, 1 findings, 2 bad usage or a file that
-    could not be read (the others are still checked).
+    Exit codes: 0 no findings at or above --fail-on, 1 findings, 2 bad usage, a file that
+    could not be read (the others are still checked), or a directory holding nothing to check.
     """
     from rofs.audit import AuditOptions
     from rofs.model import Severity
@@ -117,7 +118,21 @@ def audit(
             click.echo(printable(f"rofs: {source.path}: {note}"), err=True)
     for error in result.errors:
         click.echo(printable(f"rofs: error: {error}"), err=True)
+    if not result.errors and not any(f.format is not None and not f.skipped for f in result.files):
+        _nothing_read(paths, Counter(f.skipped for f in result.files if f.skipped))  # a directory of nothing
     raise SystemExit(result.exit_code(threshold))
+
+
+def _nothing_read(paths: tuple[str, ...], skipped: Counter[str]) -> None:
+    """A scan of a directory that held no file rofs reads (a wrong directory, templates not rendered)
+    is no pass: exit 2, saying what was there.  Files named one by one (a pre-commit hook passes every
+    staged YAML file) that are not manifests are only said to be skipped."""
+    if not any(p != "-" and os.path.isdir(p) for p in paths):
+        return
+    where = ", ".join(p for p in paths if p != "-")
+    seen = "; ".join(f"{n} {reason}" for reason, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+    fail(f"no Kubernetes manifest, Compose file or Dockerfile in {where}" + (f" ({seen})" if seen else "")
+         + ": name the files, or render templates first (helm template, kustomize build)")
 
 
 @click.command("rules", short_help="List every rule: ID, name, severity, title.")
@@ -184,7 +199,8 @@ def fix(
 
     \b
     Exit codes: 0 nothing to fix, 1 files were (or would be) changed or have suggestions to
-    review, 2 bad input (that file is left untouched; the others are still fixed).
+    review, 2 bad input (that file is left untouched; the others are still fixed) or a
+    directory holding nothing to fix.
     """
     from rofs import fix_report
     from rofs.fix import ALL_RULES, fix_paths
@@ -196,6 +212,8 @@ def fix(
     _check_paths(paths)
     results = fix_paths(paths, registry, chosen - ignored, tuple(settings.exclude) + exclude, show_diff=show_diff,
                         unknown_images=unknown_images or settings.unknown_images or "leave")
+    if not results:
+        _nothing_read(paths, Counter())
     raise SystemExit(fix_report.report(results, show_diff))
 
 
