@@ -89,7 +89,8 @@ def test_the_command_says_why_and_exits_by_whether_all_matched():
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     assert lines[0].startswith("valkey/valkey:8: redis (official); valkey/valkey: Valkey, the wire-compatible fork")
-    assert lines[1].startswith("oliver006/redis_exporter: no profile; named like redis, but not its image")
+    assert lines[1].startswith("oliver006/redis_exporter: no profile; named like redis, but no layout of redis lists"
+                               " this image: it may be another build of redis (its own user and paths) or a tool")
     done = subprocess.run([ROFS, "profiles", "match", "postgres:16", "--format", "json"], capture_output=True, text=True)
     assert done.returncode == 0 and json.loads(done.stdout)[0]["layout"] == "official"
 
@@ -108,3 +109,23 @@ def test_servers_that_must_start_as_root_are_not_made_non_root():
     assert "runAsNonRoot:" not in done.stdout and "# Starts as root and runs as root" in done.stdout
     official = subprocess.run([ROFS, "generate", "haproxy", "--format", "k8s"], capture_output=True, text=True)
     assert "runAsNonRoot: true" in official.stdout and "runAsUser: 99" in official.stdout
+
+
+def test_one_image_under_another_registrys_name_gets_its_layout():
+    # docker-nginx-unprivileged's README: the same image on Docker Hub (nginxinc/) and Amazon ECR (nginx/)
+    for image in ("nginxinc/nginx-unprivileged:1.27", "public.ecr.aws/nginx/nginx-unprivileged:stable"):
+        match = REGISTRY.match_image(image)
+        assert match is not None and (match.profile.name, match.layout.id) == ("nginx", "unprivileged"), image
+
+
+@pytest.mark.parametrize("image, alike", [
+    ("mysql/mysql-server:8.0", "mysql"), ("ghcr.io/cloudnative-pg/postgresql:16", "postgres"),
+])
+def test_a_real_server_no_layout_lists_is_not_called_a_tool(image, alike):
+    """Oracle's MySQL image and CloudNativePG's operand are the servers, built their own way: no
+    profile, and a reason that does not call them exporters."""
+    report = match_report(REGISTRY, image)
+    assert report["profile"] is None
+    assert report["why"].startswith(f"named like {alike}, but no layout of {alike} lists this image: it may be"
+                                    f" another build of {alike} (its own user and paths) or a tool around it")
+    assert f"`rofs profiles show {alike}` lists the layouts" in report["why"]

@@ -422,8 +422,11 @@ def match_report(registry: ProfileRegistry, image: str) -> dict[str, Any]:
     words = set(re.split(r"[-_.]", ref.components[-1])) if ref.components else set()
     alike = next((p for p in registry if words & ({p.name} | set(p.aliases)) and ref.components[-1] != p.name), None)
     if alike is not None:
-        out["why"] = (f"named like {alike.name}, but not its image: rofs matches whole names, since an exporter,"
-                      " admin UI, operator or proxy for it writes other paths; give it a profile (--profile-file)")
+        out["why"] = (f"named like {alike.name}, but no layout of {alike.name} lists this image: it may be another"
+                      f" build of {alike.name} (its own user and paths) or a tool around it (an exporter, admin UI,"
+                      " operator or proxy, which writes other paths), and rofs does not guess; if it is"
+                      f" {alike.name} laid out as one of its layouts, say so in a profile file (--profile-file;"
+                      f" `rofs profiles show {alike.name}` lists the layouts)")
     else:
         out["why"] = ("no profile's image fits: learn its paths with rofs trace (or rofs run --image), then give"
                       " them with --profile-file")
