@@ -687,3 +687,24 @@ def test_a_malformed_image_is_a_clear_error(oci_image, tmp_path: Path, damage: s
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_refused_writes_beyond_the_listed_kinds_are_counted(tmp_path: Path):
+    """A flood of distinct refused writes: the first MAX_DISTINCT are listed with their counts, the
+    rest only counted - and the totals say all of them, not the listed ones."""
+    need_sandbox()
+    from rofs.runtime.tracer import MAX_DISTINCT
+
+    extra = 37
+    script = f"i=0; while [ $i -lt {MAX_DISTINCT + extra} ]; do true > /etc/rofs-flood-$i 2>/dev/null; i=$((i+1)); done"
+    text = tmp_path / "report.txt"
+    result, report = run("--", "sh", "-c", script, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(report["refused"]) == MAX_DISTINCT
+    assert (report["refused_total"], report["refused_unlisted"]) == (MAX_DISTINCT + extra, extra)
+    assert f"{extra} more refused writes of {MAX_DISTINCT}+ other kinds are not listed" in report["problems"]
+    done = subprocess.run([ROFS, "run", "--report", str(text), "--", "sh", "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    header = next(line for line in text.read_text().splitlines() if line.startswith("refused writes:"))
+    assert header == (f"refused writes: {MAX_DISTINCT + extra} ({MAX_DISTINCT} of {MAX_DISTINCT} kinds listed below;"
+                      f" {extra} more of other kinds not listed)"), done.stderr[-500:]

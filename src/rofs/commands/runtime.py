@@ -36,7 +36,7 @@ from rofs.output import check_destination, emit
               help="host: the program shares this machine's network (reach it on 127.0.0.1; no raw sockets);"
                    " none: its own network namespace with loopback only.")
 @click.option("--seccomp", "seccomp_mode", type=click.Choice(["default", "unconfined"]), default="default",
-              show_default=True, help="default: the container seccomp policy; unconfined: no filter (said in the report).")
+              show_default=True, help="default: the container seccomp policy; unconfined: none, except that calls the tracer cannot see (io_uring, fchmodat2 ...) answer ENOSYS (said in the report).")
 @click.option("--max-procs", type=click.IntRange(1), default=4096, show_default=True, metavar="N",
               help="At most N processes in the sandbox (a pids cgroup, where the host offers one).")
 @click.option("--no-trace", is_flag=True, help="Do not trace (no report of refused writes; no strace needed).")
@@ -121,7 +121,7 @@ def run_cmd(app, layout, writable, tmpfs_paths, persist, keep_ro, state_dir, use
               help="host: the program shares this machine's network (--ready/--exercise reach it on 127.0.0.1);"
                    " none: its own namespace, loopback only (--ready/--exercise then run inside it).")
 @click.option("--seccomp", "seccomp_mode", type=click.Choice(["default", "unconfined"]), default="default",
-              show_default=True, help="default: the container seccomp policy; unconfined: no filter (said in the report).")
+              show_default=True, help="default: the container seccomp policy; unconfined: none, except that calls the tracer cannot see (io_uring, fchmodat2 ...) answer ENOSYS (said in the report).")
 @click.option("--keep", type=click.Path(file_okay=False), metavar="DIR",
               help="Copy the files written into the new directory DIR (plain files: no setuid bits, no device nodes).")
 @click.option("--scratch-size", metavar="SIZE", default="4Gi", show_default=True,

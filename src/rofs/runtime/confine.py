@@ -30,7 +30,7 @@ class Confinement:
     """How tightly the program is held, beyond the file system: said in every report."""
 
     network: str = DEFAULT_NETWORK  # host: this machine's network namespace; none: its own, loopback only
-    seccomp: str = "default"  # default: the container policy; unconfined: no filter
+    seccomp: str = "default"  # default: the container policy; unconfined: only the untraced calls refused
 
     @property
     def capabilities(self) -> tuple[str, ...]:
@@ -46,7 +46,8 @@ class Confinement:
     def describe(self) -> str:
         net = ("host (the program shares this machine's network; --network none isolates it)"
                if self.network == "host" else "none (its own namespace, loopback only)")
-        sec = "container default" if self.seccomp == "default" else "unconfined (--seccomp unconfined: no filter)"
+        sec = "container default" if self.seccomp == "default" else (
+            "unconfined (--seccomp unconfined: no container policy; only calls the tracer cannot see refused)")
         return f"network {net}; seccomp {sec}"
 
 
@@ -217,8 +218,8 @@ def _bindings() -> Any:
             import pyseccomp as seccomp  # the same interface, from PyPI
         except (ImportError, OSError) as exc:
             raise SandboxError(
-                f"the seccomp policy needs libseccomp's Python bindings ({exc}): pip install pyseccomp"
-                " (or apt-get install python3-seccomp); --seccomp unconfined runs without a filter"
+                f"the seccomp filters need libseccomp's Python bindings ({exc}): pip install pyseccomp"
+                " (or apt-get install python3-seccomp)"
             ) from None
     return seccomp
 
@@ -265,21 +266,49 @@ def compile_policy() -> list[Any]:
         _add(main, sc.ALLOW, name, _arg(sc, *spec))
     for name, code in policy.get("errno", {}).items():
         _add(main, sc.ERRNO(getattr(errno, code)), name)
+    numbered = _untraced(sc, main)
     extra = sc.SyscallFilter(sc.ALLOW)
     _with_arches(sc, extra)
     for name, *spec in policy.get("deny_if", []):
         conditions = spec if isinstance(spec[0], list) else [spec]  # several: all must hold
         _add(extra, eperm, name, *(_arg(sc, *c) for c in conditions))
-    return [main, extra]
+    return [main, extra] + ([numbered] if numbered is not None else [])
+
+
+def _untraced(sc: Any, flt: Any) -> Any | None:
+    """ENOSYS in *flt* for the calls that write where the tracer cannot see (container.yaml
+    ``untraced``) that this libseccomp knows by name; those it does not know go by number into a
+    filter of the native architecture only (libseccomp cannot place a bare number in a filter of
+    several), returned to be installed last, so that its answer is the one the kernel gives."""
+    enosys = sc.ERRNO(errno.ENOSYS)
+    numbered = None
+    for name, number in defaults()["seccomp"]["untraced"].items():
+        try:
+            known = sc.resolve_syscall(sc.Arch.NATIVE, name) >= 0
+        except (RuntimeError, OSError, ValueError):
+            known = False
+        if known:
+            _add(flt, enosys, name)
+        else:
+            numbered = numbered or sc.SyscallFilter(sc.ALLOW)
+            numbered.add_rule(enosys, int(number))
+    return numbered
+
+
+def compile_untraced() -> list[Any]:
+    """--seccomp unconfined: no container policy, only the calls the tracer cannot see refused."""
+    sc = _bindings()
+    flt = sc.SyscallFilter(sc.ALLOW)
+    _with_arches(sc, flt)
+    numbered = _untraced(sc, flt)
+    return [flt] + ([numbered] if numbered is not None else [])
 
 
 def seccomp_fds(confinement: Confinement) -> list[int]:
     """Unnamed files holding the compiled BPF programs, for ``--add-seccomp-fd`` (bubblewrap reads
     and closes its copies; the caller passes them on and then closes its own)."""
-    if confinement.seccomp == "unconfined":
-        return []
     fds = []
-    for flt in compile_policy():
+    for flt in compile_untraced() if confinement.seccomp == "unconfined" else compile_policy():
         fd = os.memfd_create("rofs-seccomp", 0)
         with open(fd, "wb", closefd=False) as handle:
             flt.export_bpf(handle)

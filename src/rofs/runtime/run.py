@@ -93,6 +93,7 @@ class RunReport:
     confinement: Confinement = field(default_factory=Confinement)
     traced: bool = True
     host_sources: dict[str, str] = field(default_factory=dict)  # persistent path: the host directory mounted there
+    unlisted: int = 0  # refused writes beyond the tracer.MAX_DISTINCT kinds kept: counted, not listed
 
 
 def declare(
@@ -273,6 +274,7 @@ def _execute(command, declared, identity, hostdirs, *, timeout, trace, cwd, env,
     if trace and stats["left"]:
         report.problems.append(left_behind(stats["left"]))
     if trace and stats.get("more"):
+        report.unlisted = stats["more"]
         report.problems.append(f"{stats['more']} more refused writes of {tracer.MAX_DISTINCT}+ other kinds are not listed")
     if result.killed:
         report.problems.append("the program did not end within 10 s of the stop signal rofs passed on: killed (SIGKILL)")
@@ -567,6 +569,8 @@ def to_dict(report: RunReport) -> dict:
              "path": r.path if r.readable else None, "errno": r.errno, "count": r.count, "line": r.line}
             for r in report.refusals
         ],
+        "refused_total": sum(r.count for r in report.refusals) + report.unlisted,
+        "refused_unlisted": report.unlisted,
         "problems": report.problems,
         "image_volumes": report.image_volumes,
         "add": [
@@ -603,7 +607,10 @@ def render_text(report: RunReport) -> str:
         lines.append("no write was refused")
         lines += [f"problem: {problem}" for problem in report.problems]  # the process limit
         return "\n".join(printable(line) for line in lines) + "\n"
-    lines.append(f"refused writes: {sum(r.count for r in report.refusals)}")
+    listed = sum(r.count for r in report.refusals)
+    lines.append(f"refused writes: {listed + report.unlisted}" + (
+        f" ({listed} of {len(report.refusals)} kinds listed below; {report.unlisted} more of other kinds not listed)"
+        if report.unlisted else ""))
     for r in report.refusals:
         uid = f", uid {r.uid}" if r.uid is not None else ""
         times = f", {r.count} times" if r.count > 1 else ""
