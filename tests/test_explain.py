@@ -295,3 +295,23 @@ def test_alpine_nginx_gets_its_temp_directory_not_its_prefix():
 def test_an_unknown_layout_is_refused(args, message):
     result = rofs("explain", *args, "-", input='nginx: [emerg] mkdir() "/var/lib/nginx/body" failed (30: Read-only file system)\n')
     assert result.returncode == 2 and message in result.stderr and result.stdout == "", result.stderr
+
+
+@pytest.mark.parametrize("line, cause, mount, process_named", [
+    # Erlang's errno atom, in a tuple and after a colon (as file:make_dir/1 errors are logged)
+    ('{error,{failed_to_start_child,store,{erofs,"/opt/app/mnesia"}}}', "read-only", "/opt/app/mnesia", None),
+    ("[error] <0.123.0> Error when creating directory /srv/app/data: erofs", "read-only", "/srv/app/data", None),
+    # sysctl names a kernel setting by its key: the file is /proc/sys/..., no volume serves it
+    ('sysctl: setting key "vm.max_map_count": Read-only file system', "not-a-mount", None, "sysctl writes /proc/sys/vm/"),
+    # a Java exception's class is not the program that wrote
+    ("java.lang.IllegalStateException: Failed to create /usr/share/app/plugins/x.jar: Read-only file system",
+     "not-a-mount", None, "/usr/share/app/plugins/x.jar, among the image's programs"),
+    # docker compose's service prefix is not part of the message
+    ("db_1        | mkdir: cannot create directory '/etc/app': Read-only file system", "not-a-mount", None,
+     "mkdir writes /etc/app"),
+])
+def test_more_shapes_of_lines(line, cause, mount, process_named):
+    (d,) = diagnose([line], REGISTRY)
+    assert (d.cause, d.mount) == (cause, mount), d
+    if process_named:
+        assert process_named in d.advice and "IllegalStateException writes" not in d.advice, d.advice

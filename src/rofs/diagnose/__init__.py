@@ -83,6 +83,7 @@ def causes() -> tuple[Cause, ...]:
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)\s+")
 _KUBECTL_PREFIX = re.compile(r"^\[pod/[^\]]+\]\s+")
+_COMPOSE_PREFIX = re.compile(r"^[\w.-]+\s+\|\s")  # docker compose logs / up: `db_1   | message`
 _JOURNAL = re.compile(r"^[A-Z][a-z]{2}\s+\d+\s+\d\d:\d\d:\d\d\s+\S+\s+[^:\[]+(?:\[\d+\])?:\s+")
 MESSAGE_KEYS = ("msg", "message", "MESSAGE", "log", "error", "err", "Message", "text")
 
@@ -92,6 +93,7 @@ def unwrap(line: str) -> str:
     for _ in range(3):  # prefixes stack: kubectl --prefix --timestamps
         before = text
         text = _KUBECTL_PREFIX.sub("", text)
+        text = _COMPOSE_PREFIX.sub("", text)
         text = _TIMESTAMP.sub("", text)
         text = _JOURNAL.sub("", text)
         if text == before:
@@ -171,12 +173,15 @@ _MKDIR = re.compile(r"\bmkdir(?:\(\)| \S| all)|cannot create directory|mkdir fai
 _SHM_NAME = re.compile(r"/[^/\s]+")
 _SHM_WORDS = re.compile(r"shared memory|shm_open|sem_open|semaphore", re.IGNORECASE)
 _PROCESS = re.compile(r"^([a-z][\w.+-]{1,30}):\s")
+_CLASS_NAME = re.compile(r"^(?:[a-z_]\w*\.)+[A-Z]\w*$")  # java.lang.IllegalStateException: a class, not a program
+# `sysctl: setting key "vm.max_map_count": ...` and `sysctl: cannot stat /proc/sys/...`: the kernel setting's file
+_SYSCTL_KEY = re.compile(r"""sysctl: (?:setting key|permission denied on key|cannot set) ["']?([a-z][\w.-]*)""")
 
 
 def _process(text: str) -> str | None:
     """The program a line names first (``addgroup: /etc/group: ...``)."""
     match = _PROCESS.match(text.strip())
-    return match.group(1) if match else None
+    return match.group(1) if match and not _CLASS_NAME.match(match.group(1)) else None
 
 
 def specific(signature: str) -> bool:
@@ -322,6 +327,9 @@ def _written_path(text: str, cause: str) -> str | None:
         if match:
             return posixpath.normpath(posixpath.join("/", match.group("dir"), match.group("name")))
     path = path_in(text)
+    sysctl = _SYSCTL_KEY.search(text)
+    if sysctl and path is None:
+        return "/proc/sys/" + sysctl.group(1).replace(".", "/")
     if "here-document" in text:  # the shell's temp file, in $TMPDIR; the path on the line is the script's
         return "/tmp"
     if path is not None and _SHM_NAME.fullmatch(path) and _SHM_WORDS.search(text):
