@@ -1,7 +1,9 @@
 """`rofs explain` scored on real log lines from public issues and docs (tests/data/logs/lines.yaml:
 each line with its source and the expected cause, path and app).  Dangerous advice (a volume at
 / or at a system directory) must never happen; the other figures are floors that a change may
-raise and must not lower."""
+raise and must not lower.  The lines the rebuilt official images printed with a required path
+read-only (tests/data/logs/recorded.yaml, tests/official/record_lines.py) must each be explained
+exactly, with no --app."""
 
 from __future__ import annotations
 
@@ -97,3 +99,18 @@ def test_the_score_does_not_fall(figures):
     assert counts["right cause and path"] / n >= 0.73
     assert counts["a mount where none helps"] <= 9
     assert counts["wrong app"] <= 3, [w for w in wrong if w.startswith("wrong app")]
+
+
+RECORDED = yaml.safe_load((Path(__file__).parent / "data" / "logs" / "recorded.yaml").read_text(encoding="utf-8"))["lines"]
+
+
+def test_the_recorded_lines_cover_every_official_image_that_fails_at_start():
+    assert {e["image"] for e in RECORDED} == {"mariadb", "nginx", "postgres", "rabbitmq", "redis"}
+    assert all(e["source"].startswith(f"tests/official/{e['image']} ") for e in RECORDED)
+
+
+@pytest.mark.parametrize("entry", RECORDED, ids=[f"{e['image']}:{e['path']}:{i}" for i, e in enumerate(RECORDED)])
+def test_lines_the_rebuilt_official_images_printed_are_explained_without_help(entry):
+    """No --app, no --layout: the line alone names the app and the path that was read-only."""
+    (d,) = diagnose([entry["line"]], REGISTRY)
+    assert (d.cause, d.app, _norm(d.mount)) == (entry["cause"], entry["app"], _norm(entry["path"])), d

@@ -290,5 +290,12 @@ def test_each_required_path_left_read_only_fails_as_the_profile_says(name: str, 
     assert path in added, (report["add"], report["problems"])
     explained = subprocess.run([ROFS, "explain", "--app", name, "--layout", "official", "--format", "json", "-"],
                                input=output, capture_output=True, text=True, timeout=60)
-    mounts = {f.get("mount") for f in json.loads(explained.stdout)}
+    found = json.loads(explained.stdout)
+    mounts = {f.get("mount") for f in found}
     assert path in mounts, explained.stdout[-3000:]
+    record = os.environ.get("ROFS_RECORD_LINES")  # tests/official/record_lines.py: the lines, for the scored set
+    if record:
+        with open(record, "a", encoding="utf-8") as out:
+            for f in found:
+                if f.get("mount") == path:
+                    out.write(json.dumps({"image": name, "path": path, "line": f["message"], "cause": f["cause"]}) + "\n")
