@@ -373,6 +373,37 @@ def test_files_deleted_while_open_count_in_the_size(tmp_path: Path):
     assert not any("strace" in n for n in out["notes"]), "rofs' own tracer's files are not the program's"
 
 
+def test_a_spill_during_the_exercise_counts_in_the_size(tmp_path: Path):
+    """A server that spills only while it answers a request (a sort that merges through deleted temp
+    files for a second): the --exercise makes the request, and the spill is in the peak.  (Before,
+    nothing was measured while the exercise ran: MariaDB's traced /tmp came out 16Mi for a sort that
+    held 134 MiB there.)"""
+    need_sandbox()
+    port = _free_port()
+    server = ("import socket, tempfile, time\n"
+              f"s = socket.create_server(('127.0.0.1', {port}))\n"
+              "while True:\n"
+              "    c, _ = s.accept()\n"
+              "    if c.recv(10) == b'sort':\n"
+              "        f = tempfile.TemporaryFile(dir='/var/tmp'); f.write(b'x' * (48 << 20)); f.flush()\n"
+              "        time.sleep(1); f.close()\n"
+              "    c.sendall(b'done'); c.close()\n")
+    client = (f"import socket; c = socket.create_connection(('127.0.0.1', {port})); c.sendall(b'sort');"
+              " assert c.recv(10) == b'done'")
+    ready = f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port})).sendall(b'ping')\""
+    _, out = trace("--ready", ready, "--exercise", f'python3 -c "{client}"', "--", "python3", "-c", server)
+    spec = next(p for p in out["profile"]["paths"] if p["path"] == "/var/tmp")
+    assert spec["observed"]["peak_bytes"] >= 48 << 20 and spec["size"] == "128Mi", spec
+    assert not any("exercise command exited" in n for n in out["notes"]), out["notes"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 def test_siblings_are_not_merged_over_a_directory_the_image_keeps_files_in(tmp_path: Path):
     """Two directories a program fills under its own directory are two mounts, not one over the

@@ -58,6 +58,7 @@ NOISE_PREFIXES = ("/proc", "/sys", "/dev")
 MIB = 1 << 20
 SAMPLE_EVERY = 0.5  # seconds between measurements of the scratch layer (peak sizes), at least
 SAMPLE_SHARE = 0.1  # ... and at most this share of one core: a big layer is walked less often
+DESCRIPTORS_EVERY = 0.05  # seconds between reads of the open descriptors (files deleted while open) meanwhile
 
 
 @dataclass
@@ -534,16 +535,28 @@ def _drive(sup: Supervisor, layers: list[tuple[str, Path]], peak: dict[str, int]
         return bool(stop) or "exit-code" in sup.status or sup.proc.poll() is not None
 
     pause = [SAMPLE_EVERY]
+    due = [0.0]
+    walked: list[dict[str, int]] = [{}]
 
-    def sample() -> None:
-        start = time.monotonic()
+    def held() -> list[Unnamed]:
         now = unnamed_files(descendants(sup.proc.pid), layers)
-        _sample(layers, peak, now)
         for file in now:
             if file.size >= unnamed.get(file.path, Unnamed(file.path, -1, "")).size:
                 unnamed[file.path] = file
+        return now
+
+    def sample() -> None:
+        start = time.monotonic()
+        walked[0] = _sample(layers, peak, held())
         _fullness(layers, full)
         pause[0] = max(SAMPLE_EVERY, (time.monotonic() - start) / SAMPLE_SHARE)
+        due[0] = time.monotonic() + pause[0]
+
+    def tick() -> None:  # while an exercise runs: the layers as often as their size allows, descriptors always
+        if time.monotonic() >= due[0]:
+            sample()
+        else:
+            _raise_with(peak, walked[0], held())
 
     def alive_for(seconds: float, until: Callable[[], bool] | None = None) -> bool:
         end = time.monotonic() + seconds
@@ -552,8 +565,12 @@ def _drive(sup: Supervisor, layers: list[tuple[str, Path]], peak: dict[str, int]
                 return False
             if until is not None and until():
                 return True
-            sample()
-            sup.read_status(min(pause[0], max(0.0, end - time.monotonic())) if until is None else SAMPLE_EVERY)
+            if until is None:
+                tick()
+                sup.read_status(min(DESCRIPTORS_EVERY, max(0.0, end - time.monotonic())))
+            else:
+                sample()
+                sup.read_status(SAMPLE_EVERY)
         return until is None
 
     ok = True
@@ -564,7 +581,7 @@ def _drive(sup: Supervisor, layers: list[tuple[str, Path]], peak: dict[str, int]
                          f"the program never became ready (--ready did not succeed within {ready_timeout:g} s):"
                          " --exercise was not run")
     if exercise and ok and not ended():
-        code = _helper(sup, exercise, confinement, stop, notes=notes)
+        code = _helper(sup, exercise, confinement, stop, notes=notes, tick=tick)
         if code not in (0, None):
             notes.append(f"the exercise command exited {code}")
         sample()
@@ -574,6 +591,12 @@ def _drive(sup: Supervisor, layers: list[tuple[str, Path]], peak: dict[str, int]
         while not ended():  # no stop condition: trace until the program ends
             sample()
             sup.read_status(pause[0])
+    return _stop(sup, stop, notes)
+
+
+def _stop(sup: Supervisor, stop: list[int], notes: list[str]) -> bool:
+    """Stop the program (SIGTERM, then everything in the sandbox 10 s later); True when rofs stopped
+    it (False: it had ended by itself)."""
     if "exit-code" in sup.status or sup.proc.poll() is not None:
         return bool(stop)
     if not stop:
@@ -590,9 +613,10 @@ def _drive(sup: Supervisor, layers: list[tuple[str, Path]], peak: dict[str, int]
 
 
 def _helper(sup: Supervisor, argv: list[str], confinement: Confinement, stop: list[int],
-            notes: list[str] | None = None) -> int | None:
+            notes: list[str] | None = None, tick: Callable[[], None] | None = None) -> int | None:
     """Run --ready or --exercise on the host (in the program's network namespace with --network
-    none); it ends when the program does or rofs is told to stop."""
+    none); it ends when the program does or rofs is told to stop.  *tick* is called while it runs
+    (the sizes are sampled during an exercise, when spill files come and go)."""
     if confinement.network == "none":
         pid = sup.program_pid()
         if pid is None:
@@ -602,14 +626,16 @@ def _helper(sup: Supervisor, argv: list[str], confinement: Confinement, stop: li
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                 start_new_session=True)
         while proc.poll() is None:
-            if stop or "exit-code" in sup.read_status(0.1) or sup.proc.poll() is not None:
+            if stop or "exit-code" in sup.read_status(DESCRIPTORS_EVERY) or sup.proc.poll() is not None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 return None
+            if tick is not None:
+                tick()
         err.seek(0)
-        said = err.read()[-4000:].decode("utf-8", "replace").strip()
+        said = err.read()[-4000:].decode("utf-8", "replace").strip().splitlines()
     if proc.returncode and notes is not None and said:
-        notes.append(f"the exercise command said: {said[-200:]}")
+        notes.append(f"the exercise command said: {' | '.join(line.strip() for line in said[-2:])[-300:]}")
     return proc.returncode
 
 
@@ -722,17 +748,11 @@ def unnamed_files(pids: Iterable[int], layers: list[tuple[str, Path]]) -> list[U
     return out
 
 
-def _sample(layers: list[tuple[str, Path]], peak: dict[str, int], unnamed: Iterable[Unnamed] = ()) -> None:
+def _sample(layers: list[tuple[str, Path]], peak: dict[str, int], unnamed: Iterable[Unnamed] = ()) -> dict[str, int]:
     """Bytes now held under every directory of the scratch layers (for the peak sizes), with the
-    *unnamed* files (deleted while open) the walk cannot see."""
-    sizes: dict[str, int] = {}
-    for file in unnamed:
-        node = os.path.dirname(file.path) or "/"
-        while True:
-            sizes[node] = sizes.get(node, 0) + file.size
-            if node == "/":
-                break
-            node = node.rsplit("/", 1)[0] or "/"
+    *unnamed* files (deleted while open) the walk cannot see; returns what the walk found (for
+    :func:`_raise_with`, between walks)."""
+    walked: dict[str, int] = {}
     for point, upper in layers:
         for dirpath, _, files in walk(upper):
             total = 0
@@ -742,15 +762,30 @@ def _sample(layers: list[tuple[str, Path]], peak: dict[str, int], unnamed: Itera
                 except OSError:
                     pass
             rel = os.path.relpath(dirpath, upper)
-            node = _normalise_join(point, "" if rel == "." else rel)
-            while True:
-                sizes[node] = sizes.get(node, 0) + total
-                if node == "/":
-                    break
-                node = node.rsplit("/", 1)[0] or "/"
+            _add_up(walked, _normalise_join(point, "" if rel == "." else rel), total)
+    _raise_with(peak, walked, unnamed)
+    return walked
+
+
+def _raise_with(peak: dict[str, int], walked: dict[str, int], unnamed: Iterable[Unnamed]) -> None:
+    """Raise *peak* to what the layers held at the last walk plus the *unnamed* files held now: the
+    open descriptors are cheap to read, so they are read far more often than the layers are walked
+    (a sort's spill files live for a second or two)."""
+    sizes = dict(walked)
+    for file in unnamed:
+        _add_up(sizes, os.path.dirname(file.path) or "/", file.size)
     for key, value in sizes.items():
         if value > peak.get(key, 0):
             peak[key] = value
+
+
+def _add_up(sizes: dict[str, int], node: str, amount: int) -> None:
+    """*amount* bytes held in directory *node*: counted there and in every directory above it."""
+    while True:
+        sizes[node] = sizes.get(node, 0) + amount
+        if node == "/":
+            break
+        node = node.rsplit("/", 1)[0] or "/"
 
 
 def walk(top: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
