@@ -19,8 +19,34 @@ POD_KINDS = ["Pod"]
 WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController"]
 
 
-def rego(name: str) -> str:
-    return resources.files("rofs.policy").joinpath(f"{name}.rego").read_text("utf-8")
+# Rego v1's keywords, imported one by one: Gatekeeper parses the legacy `rego:` field as Rego v0
+# and admits only data.lib.* and future.* imports, so `import rego.v1` is refused there
+# (open-policy-agent/gatekeeper#3907); these imports make v0 read the same text.
+FUTURE_KEYWORDS = ("contains", "every", "if", "in")
+REGO_VERSIONS = ("v0", "v1")
+
+
+def rego(name: str, version: str = "v1") -> str:
+    """A policy's Rego: as written (v1, for a Rego v1 engine or Gatekeeper's `code` field, which
+    needs no `import rego.v1`), or as v0 with the future keywords (Gatekeeper's `rego` field)."""
+    text = resources.files("rofs.policy").joinpath(f"{name}.rego").read_text("utf-8")
+    if version == "v0":
+        return text.replace("import rego.v1\n", "".join(f"import future.keywords.{k}\n" for k in FUTURE_KEYWORDS))
+    return text.replace("import rego.v1\n\n", "").replace("import rego.v1\n", "")
+
+
+def dns_name(*parts: str) -> str:
+    """A Kubernetes object name (DNS-1123 subdomain label rules, at most 63 characters) from
+    *parts*: joined with '-', and when longer, cut and ended with a hash of the whole, so two long
+    names stay apart."""
+    import hashlib
+    import re
+
+    name = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:54].rstrip('-')}-{digest}"
 
 
 def profile_parameters(profiles: list[Profile]) -> list[dict]:
@@ -44,7 +70,9 @@ def profile_parameters(profiles: list[Profile]) -> list[dict]:
 # --- Gatekeeper ---------------------------------------------------------------------------
 
 
-def gatekeeper(profiles: list[Profile], mode: str) -> list[dict]:
+def gatekeeper(profiles: list[Profile], mode: str, rego_version: str = "v0") -> list[dict]:
+    """ConstraintTemplates, constraints and Assign mutators.  *rego_version* v0: the Rego in the
+    `rego` field every Gatekeeper 3.x reads; v1: in the `code` field as Rego v1 (Gatekeeper >= 3.19)."""
     action = "deny" if mode == "enforce" else "dryrun"
     kinds = [{"apiGroups": [""], "kinds": POD_KINDS},
              {"apiGroups": ["apps", "batch", ""], "kinds": WORKLOAD_KINDS}]
@@ -64,7 +92,7 @@ def gatekeeper(profiles: list[Profile], mode: str) -> list[dict]:
             "apiVersion": "templates.gatekeeper.sh/v1",
             "kind": "ConstraintTemplate",
             "metadata": {"name": package, "annotations": {"rofs.dev/generated-by": "rofs policy gatekeeper"}},
-            "spec": {"crd": {"spec": crd_spec}, "targets": [{"target": "admission.k8s.gatekeeper.sh", "rego": rego(source)}]},
+            "spec": {"crd": {"spec": crd_spec}, "targets": [_target(source, rego_version)]},
         })
     docs.append({
         "apiVersion": "constraints.gatekeeper.sh/v1beta1",
@@ -81,6 +109,13 @@ def gatekeeper(profiles: list[Profile], mode: str) -> list[dict]:
                  "parameters": {"profiles": profile_parameters(profiles)}},
     })
     return docs
+
+
+def _target(source: str, rego_version: str) -> dict:
+    target = "admission.k8s.gatekeeper.sh"
+    if rego_version == "v1":
+        return {"target": target, "code": [{"engine": "Rego", "source": {"version": "v1", "rego": rego(source, "v1")}}]}
+    return {"target": target, "rego": rego(source, "v0")}
 
 
 PROFILE_LABEL = "rofs.dev/profile"
@@ -101,23 +136,23 @@ def gatekeeper_mutations(profiles: list[Profile]) -> list[dict]:
         for p in params["paths"]:
             if p["kind"] == VolumeKind.PERSISTENT.value or p["path"] == "/dev/shm":
                 continue
-            vname = f"rofs-{volume_name_for(p['path'])}"
+            vname = dns_name("rofs", volume_name_for(p["path"]))
             common = {
                 "applyTo": [{"groups": [""], "kinds": ["Pod"], "versions": ["v1"]}],
                 "match": {"scope": "Namespaced", "kinds": [{"apiGroups": [""], "kinds": ["Pod"]}],
                           "labelSelector": {"matchLabels": {PROFILE_LABEL: app}}},
             }
             empty = {**({"medium": "Memory"} if p["kind"] == "memory" else {}), "sizeLimit": p.get("sizeLimit", "256Mi")}
-            base = f"rofs-{params['name'].replace('/', '-')}-{volume_name_for(p['path'])}"[:240]
+            base = ("rofs", params["name"].replace("/", "-"), volume_name_for(p["path"]))
             docs.append({
                 "apiVersion": "mutations.gatekeeper.sh/v1", "kind": "Assign",
-                "metadata": {"name": f"{base}-volume"},
+                "metadata": {"name": dns_name(*base, "volume")},
                 "spec": {**common, "location": f"spec.volumes[name:{vname}]",
                          "parameters": {"assign": {"value": {"name": vname, "emptyDir": empty}}}},
             })
             docs.append({
                 "apiVersion": "mutations.gatekeeper.sh/v1", "kind": "Assign",
-                "metadata": {"name": f"{base}-mount"},
+                "metadata": {"name": dns_name(*base, "mount")},
                 "spec": {**common, "location": f"spec.containers[name:*].volumeMounts[name:{vname}]",
                          "parameters": {"assign": {"value": {"name": vname, "mountPath": p["path"]}}}},
             })
@@ -258,10 +293,10 @@ def _kyverno_emptydir_mutation(safe: str, globs: list[str], ephemeral: list[dict
                 "preconditions": {"any": [{"key": "{{ element.image }}", "operator": "AnyIn", "value": globs}]},
                 "patchStrategicMerge": {"spec": {
                     "containers": [{"(name)": "{{ element.name }}", "volumeMounts": [
-                        {"name": f"rofs-{volume_name_for(p['path'])}", "mountPath": p["path"]} for p in ephemeral
+                        {"name": dns_name("rofs", volume_name_for(p["path"])), "mountPath": p["path"]} for p in ephemeral
                     ]}],
                     "volumes": [
-                        {"name": f"rofs-{volume_name_for(p['path'])}",
+                        {"name": dns_name("rofs", volume_name_for(p["path"])),
                          "emptyDir": {**({"medium": "Memory"} if p["kind"] == "memory" else {}),
                                       "sizeLimit": p.get("sizeLimit", "256Mi")}}
                         for p in ephemeral
