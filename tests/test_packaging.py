@@ -34,6 +34,11 @@ def test_sdist_and_wheel_carry_the_data(dist: Path):
         members = archive.getnames()
     assert any(m.endswith("src/rofs/profiles/data/redis.yaml") for m in members)
     assert any(m.endswith("README.md") for m in members)
+    assert any(m.endswith("/LICENSE") for m in members), "the license travels with the source"
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: Apache-2.0" in metadata and "License-File: LICENSE" in metadata
+    assert "Classifier: Topic :: Security" in metadata and "Author: The rofs authors" in metadata
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
 
 def test_the_wheel_works_in_a_fresh_venv(dist: Path, tmp_path: Path):
