@@ -708,3 +708,14 @@ def test_refused_writes_beyond_the_listed_kinds_are_counted(tmp_path: Path):
     header = next(line for line in text.read_text().splitlines() if line.startswith("refused writes:"))
     assert header == (f"refused writes: {MAX_DISTINCT + extra} ({MAX_DISTINCT} of {MAX_DISTINCT} kinds listed below;"
                       f" {extra} more of other kinds not listed)"), done.stderr[-500:]
+
+
+def test_a_refused_setxattr_is_reported():
+    """setxattr starts with "set", as the calls that change who a process runs as do: it was taken
+    for one of them and dropped from the report."""
+    need_sandbox()
+    script = ("import os\ntry:\n    os.setxattr('/etc/hostname', 'user.rofs', b'1')\nexcept OSError as e:\n"
+              "    print(e.strerror)\n")
+    result, report = run("--", "python3", "-c", script)
+    assert result.stdout == "Read-only file system\n", result.stderr[-500:]
+    assert [(r["syscall"], r["path"], r["errno"]) for r in report["refused"]] == [("setxattr", "/etc/hostname", "EROFS")]

@@ -41,7 +41,9 @@ class Tally:
 
     @property
     def exit_code(self) -> int:
-        return 2 if self.errors else (1 if self.changed or self.pending else 0)
+        """2 bad input, 1 a file changed (or would, with --diff), else 0: suggestions only you can make
+        are shown but do not fail (a pre-commit hook goes green once its fixes are committed)."""
+        return 2 if self.errors else (1 if self.changed else 0)
 
 
 def report(results: list[FileFix], show_diff: bool) -> int:

@@ -47,6 +47,7 @@ unknown_images_option = click.option(
 )
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB. Repeatable.")
 @click.option("--show-suppressed", is_flag=True, help="Also list suppressed findings (text format).")
+@click.option("-v", "--verbose", is_flag=True, help="Also say which named files are not manifests (workflow files, Chart.yaml ...).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (default: .rofs.yaml or [tool.rofs] in pyproject.toml).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE.")
 @unknown_images_option
@@ -59,6 +60,7 @@ def audit(
     fail_on: str | None,
     exclude: tuple[str, ...],
     show_suppressed: bool,
+    verbose: bool,
     config_file: str | None,
     output: str | None,
     unknown_images: str | None,
@@ -112,7 +114,10 @@ def audit(
         progress(None)
     named = {"<stdin>" if p == "-" else p for p in paths}
     for source in result.files:
-        if source.skipped and source.path in named:  # asked for, and nothing in it to check: say so
+        # asked for, and nothing in it to check: say so when it may matter (a chart's template, a
+        # binary) or with --verbose (a workflow file or Chart.yaml is not a manifest: pre-commit
+        # names them all)
+        if source.skipped and source.path in named and (verbose or source.skipped not in QUIET_SKIPS):
             click.echo(printable(f"rofs: {source.path}: skipped: {source.skipped}"), err=True)
         for note in source.notes:  # what it names and rofs did not read
             click.echo(printable(f"rofs: {source.path}: {note}"), err=True)
@@ -121,6 +126,10 @@ def audit(
     if not result.errors and not any(f.format is not None and not f.skipped for f in result.files):
         _nothing_read(paths, Counter(f.skipped for f in result.files if f.skipped))  # a directory of nothing
     raise SystemExit(result.exit_code(threshold))
+
+
+# Files named that are plainly no manifest: said only with --verbose
+QUIET_SKIPS = frozenset({"not Kubernetes or Compose", "empty"})
 
 
 def _nothing_read(paths: tuple[str, ...], skipped: Counter[str]) -> None:
@@ -198,9 +207,9 @@ def fix(
       helm template ./chart | rofs fix - > fixed.yaml
 
     \b
-    Exit codes: 0 nothing to fix, 1 files were (or would be) changed or have suggestions to
-    review, 2 bad input (that file is left untouched; the others are still fixed) or a
-    directory holding nothing to fix.
+    Exit codes: 0 nothing changed (suggestions only you can make are shown, with --diff, but do
+    not fail), 1 files were (or would be) changed, 2 bad input (that file is left untouched; the
+    others are still fixed) or a directory holding nothing to fix.
     """
     from rofs import fix_report
     from rofs.fix import ALL_RULES, fix_paths

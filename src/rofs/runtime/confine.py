@@ -272,16 +272,20 @@ def compile_policy() -> list[Any]:
     for name, *spec in policy.get("deny_if", []):
         conditions = spec if isinstance(spec[0], list) else [spec]  # several: all must hold
         _add(extra, eperm, name, *(_arg(sc, *c) for c in conditions))
-    return [main, extra] + ([numbered] if numbered is not None else [])
+    return [main, extra, *numbered]
 
 
-def _untraced(sc: Any, flt: Any) -> Any | None:
+X32_SYSCALL_BIT = 0x40000000  # x32 calls are the x86-64 numbers with this bit set
+
+
+def _untraced(sc: Any, flt: Any) -> list[Any]:
     """ENOSYS in *flt* for the calls that write where the tracer cannot see (container.yaml
-    ``untraced``) that this libseccomp knows by name; those it does not know go by number into a
-    filter of the native architecture only (libseccomp cannot place a bare number in a filter of
-    several), returned to be installed last, so that its answer is the one the kernel gives."""
+    ``untraced``) that this libseccomp knows by name.  Those it does not know go by number into
+    one filter per architecture (libseccomp cannot place a bare number in a filter of several),
+    each letting other architectures' calls through (they are the other filters' to judge),
+    returned to be installed last, so that their answer is the one the kernel gives."""
     enosys = sc.ERRNO(errno.ENOSYS)
-    numbered = None
+    unknown: list[int] = []
     for name, number in defaults()["seccomp"]["untraced"].items():
         try:
             known = sc.resolve_syscall(sc.Arch.NATIVE, name) >= 0
@@ -290,8 +294,26 @@ def _untraced(sc: Any, flt: Any) -> Any | None:
         if known:
             _add(flt, enosys, name)
         else:
-            numbered = numbered or sc.SyscallFilter(sc.ALLOW)
-            numbered.add_rule(enosys, int(number))
+            unknown.append(int(number))
+    if not unknown:
+        return []
+    arches = [None] + [a for a in defaults()["seccomp"].get("extra_architectures", {}).get(platform.machine(), [])]
+    numbered = []
+    for arch in arches:
+        one = sc.SyscallFilter(sc.ALLOW)
+        one.set_attr(sc.Attr.ACT_BADARCH, sc.ALLOW)
+        if arch is not None:
+            try:
+                one.add_arch(getattr(sc.Arch, _ARCHES[arch]))
+                one.remove_arch(sc.Arch.NATIVE)
+            except (RuntimeError, OSError, ValueError, KeyError, AttributeError):
+                continue
+        for number in unknown:
+            try:
+                one.add_rule(enosys, number | (X32_SYSCALL_BIT if arch == "x32" else 0))
+            except (RuntimeError, OSError, ValueError):
+                continue
+        numbered.append(one)
     return numbered
 
 
@@ -300,8 +322,7 @@ def compile_untraced() -> list[Any]:
     sc = _bindings()
     flt = sc.SyscallFilter(sc.ALLOW)
     _with_arches(sc, flt)
-    numbered = _untraced(sc, flt)
-    return [flt] + ([numbered] if numbered is not None else [])
+    return [flt, *_untraced(sc, flt)]
 
 
 def seccomp_fds(confinement: Confinement) -> list[int]:

@@ -46,6 +46,8 @@ TRACED_STRUCTURE = f"{_STRUCTURE},creat"
 # Attempts to change the mounts (remount / read-write, unmount it): refused without CAP_SYS_ADMIN,
 # reported as such, never turned into a mount to add.
 MOUNT_CALLS = frozenset({"mount", "umount2"})
+# Who a process runs as (setxattr starts with "set" too, and is a write)
+IDENTITY_CALLS = frozenset({"setuid", "setreuid", "setresuid", "setgid", "setregid", "setresgid"})
 REFUSALS = {"EROFS": "read-only file system", "ENOSPC": "no space left", "EDQUOT": "quota exceeded",
             "EACCES": "permission denied", "EPERM": "operation not permitted"}
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND", "O_TMPFILE")
@@ -206,7 +208,7 @@ class LogReader:
         if call in ("clone", "clone3", "fork", "vfork"):
             yield from self._forked(pid, args, ret, whole)
             return
-        if call in ("chdir", "fchdir", "execve", "execveat", "chroot") or call.startswith("set"):
+        if call in ("chdir", "fchdir", "execve", "execveat", "chroot") or call in IDENTITY_CALLS:
             if ret == "0":
                 self._changed(pid, call, args)
             return
@@ -295,7 +297,7 @@ class LogReader:
                 base = self.roots.get(pid, "")
                 self.roots[pid] = self._clean(base + (target if target.startswith("/") else
                                                       self._cwd(pid)[0] + "/" + target)).rstrip("/")
-        elif call.endswith("uid"):  # set*uid (set*gid, and setxattr, which starts with "set" too, are passed over)
+        elif call.endswith("uid"):  # set*uid (set*gid are passed over)
             values = [int(v) for v in re.findall(r"-?\d+", args)]
             effective = {"setuid": 0, "setreuid": 1, "setresuid": 1}.get(call, 0)
             if len(values) > effective and values[effective] != -1:
