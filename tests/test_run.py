@@ -664,6 +664,8 @@ def test_a_digest_that_is_a_path_is_refused_before_anything_is_touched(oci_image
     ("manifest-no-config", "config: a descriptor is not an object"),
     ("config-list", "is not a JSON object"),
     ("blob-changed", "does not match its digest"),
+    # umoci reads keys ignoring case and takes the last: it would unpack the other list's image
+    ("index-case-twins", "keys 'manifests' and 'Manifests' differ only by case"),
 ])
 def test_a_malformed_image_is_a_clear_error(oci_image, tmp_path: Path, damage: str, message: str):
     layout, desc, manifest = _layout_copy(oci_image, tmp_path)
@@ -672,6 +674,8 @@ def test_a_malformed_image_is_a_clear_error(oci_image, tmp_path: Path, damage: s
         index_path.write_text("[]")
     elif damage == "no-digest":
         index_path.write_text(json.dumps({"schemaVersion": 2, "manifests": [{k: v for k, v in desc.items() if k != "digest"}]}))
+    elif damage == "index-case-twins":
+        index_path.write_text(json.dumps({"schemaVersion": 2, "manifests": [desc], "Manifests": [desc]}))
     elif damage in ("manifest-no-config", "config-list"):
         if damage == "manifest-no-config":
             del manifest["config"]

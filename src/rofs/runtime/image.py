@@ -68,9 +68,30 @@ def _split(ref: str) -> tuple[str, str | None]:
     raise SandboxError(f"{ref}: image not found (give an OCI layout directory[:tag] or a docker save archive)")
 
 
+class _CaseTwins(ValueError):
+    """Two keys of one JSON object that differ only by case."""
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are unique ignoring case: umoci (Go's decoder) matches keys
+    case-insensitively and takes the last, so `"manifests"` beside `"Manifests"` would make it
+    unpack another image than the one rofs checked (and cache it under the checked digest)."""
+    seen: dict[str, str] = {}
+    for key, _ in pairs:
+        twin = seen.setdefault(key.lower(), key)
+        if twin != key:
+            raise _CaseTwins(f"keys {twin!r} and {key!r} differ only by case")
+    return dict(pairs)
+
+
+def _json(text: str | bytes) -> object:
+    """JSON of the image, refused when an object has keys that differ only by case."""
+    return json.loads(text, object_pairs_hook=_pairs)
+
+
 def _manifest(layout: Path, tag: str | None) -> tuple[str, dict]:
     try:
-        index = json.loads((layout / "index.json").read_text())
+        index = _json((layout / "index.json").read_text())
     except (OSError, ValueError) as exc:
         raise SandboxError(f"{layout}: corrupt image index: {exc}") from None
     if not isinstance(index, dict) or not isinstance(index.get("manifests", []), list):
@@ -119,7 +140,7 @@ def _blob(layout: Path, digest: str) -> dict:
     if hashlib.new(algo, data).hexdigest() != hexdigest:
         raise SandboxError(f"{layout}: corrupt image (blob {digest} does not match its digest)")
     try:
-        blob = json.loads(data)
+        blob = _json(data)
     except ValueError as exc:
         raise SandboxError(f"{layout}: corrupt image (blob {digest}): {exc}") from None
     if not isinstance(blob, dict):
