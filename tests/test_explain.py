@@ -315,3 +315,39 @@ def test_more_shapes_of_lines(line, cause, mount, process_named):
     assert (d.cause, d.mount) == (cause, mount), d
     if process_named:
         assert process_named in d.advice and "IllegalStateException writes" not in d.advice, d.advice
+
+
+SHOP = Path(__file__).parent.parent / "examples" / "k8s" / "shop.yaml"
+
+
+def test_the_patch_goes_to_the_container_of_the_app_that_printed_the_line(tmp_path: Path):
+    """shop.yaml runs postgres, nginx and an API: an nginx line (nginx/docker-nginx-unprivileged#17)
+    patches the nginx container with nginx's paths, and nothing else; before, the first profiled
+    image (postgres) was taken for the log's app and got nginx's mount."""
+    log = tmp_path / "web.log"
+    log.write_text('[emerg] 1#1: mkdir() "/var/cache/nginx/proxy_temp" failed (30: Read-only file system)\n')
+    result = rofs("explain", str(log), "--manifest", str(SHOP))
+    assert result.returncode == 1, result.stderr
+    assert "  nginx: mount an ephemeral volume (emptyDir / tmpfs) at /var/cache/nginx, 1Gi" in result.stdout
+    patch = result.stdout[result.stdout.index("\n--- "):]
+    added = [line for line in patch.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert added[:6] == ["+          volumeMounts:", "+            - name: nginx-cache",
+                         "+              mountPath: /var/cache/nginx", "+            - name: nginx-run",
+                         "+              mountPath: /run", "+          securityContext:"], added
+    assert not any("postgres" in line or "api" in line for line in added), added
+    assert "@@ -51," in patch, "the hunk is the nginx container's (line 51 of shop.yaml)"
+
+
+def test_a_line_of_an_app_the_manifest_does_not_run_is_not_patched(tmp_path: Path):
+    log = tmp_path / "db.log"
+    log.write_text('FATAL:  could not create lock file "/var/run/postgresql/.s.PGSQL.5432.lock": Read-only file system\n')
+    bookinfo = RATINGS.parent / "bookinfo.yaml"  # six images, none known as postgres
+    result = rofs("explain", str(log), "--manifest", str(bookinfo))
+    assert result.returncode == 1 and "\n--- " not in result.stdout, result.stdout
+    assert ("not in the patch: /var/run/postgresql (line 1): no container of the manifest is known to run postgres:"
+            " give --app" in result.stderr), result.stderr
+    # one container: the log is its own, whatever its image is known as; only the log's path is added
+    result = rofs("explain", str(log), "--manifest", str(RATINGS))
+    added = [line for line in result.stdout.splitlines() if line.startswith("+ ")]
+    assert added and all("postgresql" in line or "emptyDir" in line or "sizeLimit" in line or "volume" in line
+                         or "securityContext" in line or "readOnlyRootFilesystem" in line for line in added), added

@@ -74,8 +74,10 @@ def explain(source: str, registry: ProfileRegistry, profile: Profile | None, *, 
 
 def from_manifest(manifest: str, registry: ProfileRegistry, profile: Profile | None,
                   layout: str | None) -> tuple[Profile | None, str | None, list[str]]:
-    """The manifest's images, and the profile (and layout) of the first one a profile matches
-    (with *profile* given: only that profile)."""
+    """The manifest's images, and the profile (and layout) its containers run, when that is one
+    app (with *profile* given: only that profile).  A manifest of several apps (a database and a
+    web server) names none: each line then says which app printed it, and the patch goes to that
+    app's container only."""
     from rofs.intake import read_file as read_source
 
     parsed = read_source(manifest, True)
@@ -83,13 +85,14 @@ def from_manifest(manifest: str, registry: ProfileRegistry, profile: Profile | N
         fail(str(parsed.errors[0]) if parsed and parsed.errors else
              f"{manifest}: not a manifest ({parsed.skipped if parsed else 'nothing to read'})")
     images = [c.image for w in parsed.workloads for c in w.containers if c.image]
-    for image in images:
-        match = registry.match_image(image)
-        if match and (profile is None or match.profile.name == profile.name):
-            profile = match.profile
-            layout = layout or match.layout.id
-            break
-    return profile, layout, images
+    matches = [m for m in (registry.match_image(i) for i in images) if m is not None]
+    if profile is not None:
+        match = next((m for m in matches if m.profile.name == profile.name), None)
+        return profile, layout or (match.layout.id if match else None), images
+    apps = {m.profile.name for m in matches}
+    if len(apps) == 1 and len(matches) == len(images):
+        return matches[0].profile, layout or matches[0].layout.id, images
+    return None, layout, images
 
 
 def read(source: str, registry: ProfileRegistry, profile: Profile | None, layout: str | None, follow: bool,
@@ -151,35 +154,63 @@ def explain_text(d: Diagnosis, lines: list[int]) -> str:
 
 def manifest_patch(manifest: str, results: Iterable[Diagnosis], registry: ProfileRegistry, profile: Profile | None,
                    images: list[str]) -> str:
-    """The mounts the log asks for, added to the manifest by the same engine as `rofs fix`."""
-    from rofs.fix import FIXABLE, fix_text, read_text_raw
+    """The mounts the log asks for, added to the containers of the app that printed each line, with
+    the rest of that app's profile (its next failure would be the next path it lists), by the same
+    engine as `rofs fix`; no other container of the manifest changes."""
+    from rofs.fix import fix_text, read_text_raw
     from rofs.images import parse_image
     from rofs.model import Layout, SourceRef, WritablePath
 
-    wanted = [d for d in results if d.mount and d.cause not in ("no-space", "permission")]
-    for d in wanted:
+    wanted: dict[str, list[Diagnosis]] = {}
+    targets: dict[str, Profile] = {}
+    for d in results:
+        if not d.mount or d.cause in ("no-space", "permission"):
+            continue
         if not d.kind_known:  # an emptyDir over data loses it on restart; a claim is the user's to make
-            click.echo(f"rofs explain: not in the patch: {d.mount} (line {d.line}): no profile says whether it holds"
-                       " data; add a persistent volume if it does, an emptyDir if it is scratch", err=True)
-    extra = tuple(
-        WritablePath(path=d.mount or "/", purpose=f"failed in the log: {d.title}", kind=d.kind, required=True,
-                     breaks=d.text[:200], sources=("log",), size=d.size)
-        for d in wanted if d.kind_known
-    )
-    if not extra:
+            _not_patched(d, "no profile says whether it holds data; add a persistent volume if it does, an emptyDir"
+                            " if it is scratch")
+            continue
+        owner = registry.get(d.app) if d.app else profile
+        if owner is not None and not any(_runs(registry, i, owner) for i in images):
+            if len(set(images)) != 1:  # the app the line names is not what any image is known as
+                _not_patched(d, f"no container of the manifest is known to run {owner.name}: give --app")
+                continue
+            owner = None  # one container: the log is its (an app built on python, say), with the log's paths only
+        if owner is None:
+            if len(set(images)) != 1:
+                _not_patched(d, "the line does not say which container printed it: give --app")
+                continue
+            owner = Profile(name="from-log", title="from the log", description="paths seen failing in a log",
+                            layouts=(Layout(id="image", description="the manifest's image",
+                                            images=(parse_image(images[0]).path,)),),
+                            paths=(), sources=(SourceRef(id="log", title="rofs explain", ref="log"),))
+        targets[owner.name] = owner
+        wanted.setdefault(owner.name, []).append(d)
+    if not wanted:
         return ""
-    if profile is not None:
-        known = {p.path for p in profile.paths}
-        patched = dataclasses.replace(profile, paths=profile.paths + tuple(p for p in extra if p.path not in known))
-    else:
-        patterns = tuple(parse_image(i).path for i in images)
-        patched = Profile(name="from-log", title="from the log", description="paths seen failing in a log",
-                          layouts=(Layout(id="image", description="the manifest's image", images=patterns),),
-                          paths=extra, sources=(SourceRef(id="log", title="rofs explain", ref="log"),))
-    merged = ProfileRegistry(registry)
-    merged.add(patched)
+    only = ProfileRegistry()
+    for name, found in wanted.items():
+        owner = targets[name]
+        paths: dict[str, WritablePath] = {}
+        for d in found:
+            paths.setdefault(d.mount or "/", WritablePath(
+                path=d.mount or "/", purpose=f"failed in the log: {d.title}", kind=d.kind, required=True,
+                breaks=d.text[:200], sources=("log",), size=d.size,
+                layouts=tuple(lay.id for lay in owner.layouts)))
+        known = {spec.path for spec in owner.paths}  # the app's profile knows the next path it would fail on
+        only.add(dataclasses.replace(owner, paths=owner.paths + tuple(p for p in paths.values() if p.path not in known),
+                                     sources=owner.sources + (SourceRef(id="log", title="rofs explain", ref="log"),)))
     text, error, _ = read_text_raw(manifest)
     if error or text is None:
         return ""
-    result = fix_text(text, manifest, merged, set(FIXABLE))
+    result = fix_text(text, manifest, only, {"RO101", "RO201"})  # only these mounts (and a read-only root)
     return result.diff() if result.changed else ""
+
+
+def _runs(registry: ProfileRegistry, image: str, profile: Profile) -> bool:
+    match = registry.match_image(image)
+    return match is not None and match.profile.name == profile.name
+
+
+def _not_patched(d: Diagnosis, why: str) -> None:
+    click.echo(f"rofs explain: not in the patch: {d.mount} (line {d.line}): {why}", err=True)

@@ -25,7 +25,7 @@ from typing import BinaryIO, TextIO
 import yaml
 
 from rofs.diagnose import placement
-from rofs.model import Profile, VolumeKind, WritablePath, path_covers, scratch_reason, volume_name_for
+from rofs.model import Profile, VolumeKind, WritablePath, path_covers, resolved, scratch_reason, volume_name_for
 from rofs.profiles import ProfileRegistry
 from rofs.units import format_docker_size, format_quantity
 
@@ -398,11 +398,12 @@ def _moved(signed: tuple[Profile, WritablePath] | None, profile: Profile | None,
 
 
 def _owner(registry: ProfileRegistry, path: str) -> Profile | None:
-    """The one app whose own directory (two levels deep at least, not a shared place like /tmp or
-    /run) holds *path*; None when none does, or when several do."""
+    """The one app whose own directory (two levels deep at least, and not itself a shared place like
+    /tmp or /run: /run/postgresql and /var/cache/nginx are an app's own) holds *path*; None when
+    none does, or when several do."""
+    shared = {resolved(g) for g in SHARED_PLACES}
     owners = {p.name: p for p in registry for s in p.paths
-              if s.path.count("/") >= 2 and not any(path_covers(g, s.path) for g in SHARED_PLACES)
-              and path_covers(s.path, path)}
+              if s.path.count("/") >= 2 and resolved(s.path) not in shared and path_covers(s.path, path)}
     return next(iter(owners.values())) if len(owners) == 1 else None
 
 
