@@ -52,6 +52,17 @@ def test_every_refused_place_is_refused_and_app_directories_are_not():
     ("open /var/log/app.log: read-only file system", ("not-a-mount", None, None)),
     ('nginx: [emerg] open() "/var/log/nginx/error.log" failed (30: Read-only file system)',
      ("read-only", "/var/log/nginx", "nginx")),
+    # a ConfigMap's, Secret's or projected volume's ..data (hightouchio/injecto#5, helm/charts#4156): read-only by
+    # design, and a volume over the service account token breaks in-cluster auth
+    ("remove /var/run/secrets/kubernetes.io/serviceaccount/..data: read-only file system", ("not-a-mount", None, None)),
+    ("chown: changing ownership of '/var/lib/grafana/dashboards/..data': Read-only file system",
+     ("not-a-mount", None, "grafana")),
+    # a passwd file anywhere (sclorg/s2i-nodejs-container#525): a user database, not a mount
+    ("/opt/app-root/etc/generate_container_user: line 10: /opt/app-root/etc/passwd: Read-only file system",
+     ("not-a-mount", None, None)),
+    # files: busybox touch (gogs/gogs#5377) and a shell's redirect get their directory, not a volume at the file
+    ("touch: /app/gogs/docker/s6/crond/down: Read-only file system", ("read-only", "/app/gogs/docker/s6/crond", None)),
+    ("/entrypoint.sh: line 5: /app/settings: Read-only file system", ("read-only", "/app", None)),
     # POSIX shared memory names live in /dev/shm
     ('FATAL:  could not open shared memory segment "/PostgreSQL.1234": Read-only file system',
      ("read-only", "/dev/shm", "postgres")),

@@ -168,7 +168,7 @@ SHARED_PLACES = ("/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm", "/var/log",
 # `/bin/sh: 1: cannot create /x` and `/docker-entrypoint.sh: line 12: ...`: the program, not the path
 _PROGRAM_PREFIX = re.compile(r"^\s*/[\w./-]+: (?:\d+: |line \d+: )")
 # the line says the path is a file: mount the directory it is in
-_FILE = re.compile(r"cannot touch|regular file|rb_sysopen|file_put_contents\(|fopen\(|open\(\) \"|\bopen '")
+_FILE = re.compile(r"cannot touch|^touch: /|regular file|rb_sysopen|file_put_contents\(|fopen\(|open\(\) \"|\bopen '")
 _MKDIR = re.compile(r"\bmkdir(?:\(\)| \S| all)|cannot create directory|mkdir failed on directory")
 _SHM_NAME = re.compile(r"/[^/\s]+")
 _SHM_WORDS = re.compile(r"shared memory|shm_open|sem_open|semaphore", re.IGNORECASE)
@@ -259,7 +259,10 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
     process = _process(text) or (profile.name if profile else None)
     refusal = None
     kind_known = True
-    if cause_id in NO_MOUNT_CAUSES:
+    named = placement.named_area(path) if path is not None else None
+    if named is not None:  # a ConfigMap's ..data, a passwd file: no volume, whatever profile covers it
+        mount, size, refusal = None, None, placement.refused(path or "/", path, process)
+    elif cause_id in NO_MOUNT_CAUSES:
         mount, size = None, None
     elif spec is not None and spec.populated and placement.area_of(spec.path, path) is not None:
         mount, size, refusal = None, None, placement.populated_advice(spec, path or spec.path, process)
@@ -268,7 +271,7 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
     elif path is not None:
         if path.startswith("/dev/shm"):
             mount = "/dev/shm"
-        elif _FILE.search(text) and not _MKDIR.search(text):
+        elif (_FILE.search(text) or _PROGRAM_PREFIX.match(text) and path in text) and not _MKDIR.search(text):  # a file, or a redirect
             mount = posixpath.dirname(path) or "/"
         else:
             mount = mount_dir(path, cause_id, bool(_MKDIR.search(text)))

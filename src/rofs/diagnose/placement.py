@@ -7,6 +7,7 @@ The data is ``placement.yaml``.  `rofs explain`, `rofs run` and `rofs trace` ask
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -22,12 +23,14 @@ class Area:
     at: frozenset[str]  # never a mount point
     beneath: tuple[str, ...]  # a write beneath these gets the advice too
     advice: str
+    names: re.Pattern | None = None  # a path with a component of this name, wherever it is
 
 
 @lru_cache(maxsize=1)
 def areas() -> tuple[Area, ...]:
     data = yaml.safe_load(resources.files("rofs.diagnose").joinpath("placement.yaml").read_text("utf-8"))
-    return tuple(Area(a["id"], frozenset(a["at"]), tuple(a.get("beneath", ())), " ".join(a["advice"].split()))
+    return tuple(Area(a["id"], frozenset(a.get("at", ())), tuple(a.get("beneath", ())), " ".join(a["advice"].split()),
+                      re.compile(a["names"]) if a.get("names") else None)
                  for a in data["areas"])
 
 
@@ -43,7 +46,14 @@ def area_of(mount: str, path: str | None = None) -> Area | None:
     for area in areas():
         if mount in area.at or path in area.at or any(path_covers(b, path) for b in area.beneath):
             return area
+        if area.names is not None and any(area.names.fullmatch(part) for part in path.split("/")):
+            return area
     return None
+
+
+def named_area(path: str) -> Area | None:
+    """The area a component of *path* names (a ConfigMap's ``..data``, a ``passwd`` file), if any."""
+    return next((a for a in areas() if a.names is not None and any(a.names.fullmatch(p) for p in path.split("/"))), None)
 
 
 def refused(mount: str, path: str | None = None, process: str | None = None) -> str | None:
@@ -54,6 +64,10 @@ def refused(mount: str, path: str | None = None, process: str | None = None) -> 
         return None
     where = _clean(path or mount)
     root = next((b for b in sorted(area.beneath, key=len, reverse=True) if path_covers(b, where)), _clean(mount))
+    if area.names is not None:  # the directory that holds the named component
+        parts = where.split("/")
+        hit = next((i for i, part in enumerate(parts) if area.names.fullmatch(part)), len(parts))
+        root = "/".join(parts[:hit]) or "/"
     return area.advice.format(process=process or "the program", path=where, mount=_clean(mount), root=root)
 
 
