@@ -257,12 +257,17 @@ def test_helm_chart_templates_are_skipped_in_a_scan(tmp_path: Path):
     (tmp_path / "pod.yaml").write_text(POD)
     code, out, err = rofs("audit", str(tmp_path))
     assert code == 1 and not error_lines(err), err
-    for command in ("audit", "fix"):
+    for command in ("audit", "fix", "fix --diff"):
         empty = tmp_path / "empty"
         empty.mkdir(exist_ok=True)
-        code, out, err = rofs(command, str(empty))
+        (empty / "values.yaml").write_text("replicas: 2\n")
+        code, out, err = rofs(*command.split(), str(empty))
         assert code == 2 and one_clear_error(err).startswith(
-            f"rofs: error: no Kubernetes manifest, Compose file or Dockerfile in {empty}:"), err
+            f"rofs: error: no Kubernetes manifest, Compose file or Dockerfile in {empty}"), (command, err)
+        # `helm template ./chart | rofs audit -` after a failed helm: nothing on stdin is no pass either
+        code, out, err = rofs(*command.split(), "-", input="")
+        assert code == 2 and one_clear_error(err).startswith(
+            "rofs: error: no Kubernetes manifest, Compose file or Dockerfile in stdin"), (command, err)
     # named (pre-commit names a chart's templates with the rest): skipped with how to check it, exit 0
     code, out, err = rofs("audit", str(template))
     assert code == 0 and err.strip() == (

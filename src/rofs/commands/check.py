@@ -133,12 +133,13 @@ QUIET_SKIPS = frozenset({"not Kubernetes or Compose", "empty"})
 
 
 def _nothing_read(paths: tuple[str, ...], skipped: Counter[str]) -> None:
-    """A scan of a directory that held no file rofs reads (a wrong directory, templates not rendered)
-    is no pass: exit 2, saying what was there.  Files named one by one (a pre-commit hook passes every
-    staged YAML file) that are not manifests are only said to be skipped."""
-    if not any(p != "-" and os.path.isdir(p) for p in paths):
+    """A scan of a directory, or of stdin, that held no file rofs reads (a wrong directory, templates
+    not rendered, `helm template` that failed before `| rofs audit -`) is no pass: exit 2, saying what
+    was there.  Files named one by one (a pre-commit hook passes every staged YAML file) that are not
+    manifests are only said to be skipped."""
+    if not any(p == "-" or os.path.isdir(p) for p in paths):
         return
-    where = ", ".join(p for p in paths if p != "-")
+    where = ", ".join("stdin" if p == "-" else p for p in paths)
     seen = "; ".join(f"{n} {reason}" for reason, n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
     fail(f"no Kubernetes manifest, Compose file or Dockerfile in {where}" + (f" ({seen})" if seen else "")
          + ": name the files, or render templates first (helm template, kustomize build)")
@@ -221,7 +222,7 @@ def fix(
     _check_paths(paths)
     results = fix_paths(paths, registry, chosen - ignored, tuple(settings.exclude) + exclude, show_diff=show_diff,
                         unknown_images=unknown_images or settings.unknown_images or "leave")
-    if not results:
+    if not any(r.format is not None for r in results) and not any(r.error for r in results):
         _nothing_read(paths, Counter())
     raise SystemExit(fix_report.report(results, show_diff))
 
