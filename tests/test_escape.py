@@ -418,12 +418,19 @@ def test_no_network_reaches_nothing_on_this_machine(network: str, mode: str, pro
 
 
 @pytest.mark.parametrize("mode", ("run", "trace"))
-@pytest.mark.parametrize("where", ("/run", "/tmp"))
+@pytest.mark.parametrize("where", ("/run", "/tmp", "/var/snap/{m}/common/lxd", "/var/lib/kubelet-{m}/plugins/csi.x"))
 def test_unix_sockets_of_the_host_are_out_of_reach(mode: str, where: str, probe, image, tmp_path: Path):
-    """A service's socket in /run (as Docker's, systemd's or D-Bus's are) or /tmp (an ssh agent):
-    root inside would connect through the read-only mount; rofs masks them, with either network."""
+    """A service's socket in /run (as Docker's, systemd's or D-Bus's are), /tmp (an ssh agent), snap's
+    LXD or a kubelet CSI plugin: root inside would connect through the read-only mount; rofs masks
+    them, with either network."""
     need_sandbox()
     m = marker()
+    where = where.format(m=m)
+    # what this test makes is removed after, and only that: the highest directory that was not there
+    made = next((p for p in reversed(Path(where).parents) if not p.exists()), None) if not Path(where).exists() else None
+    if made is None and not Path(where).exists():
+        made = Path(where)
+    Path(where).mkdir(parents=True, exist_ok=True)
     path = f"{where}/{m}.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
@@ -438,6 +445,8 @@ def test_unix_sockets_of_the_host_are_out_of_reach(mode: str, where: str, probe,
     finally:
         server.close()
         os.unlink(path)
+        if made is not None:
+            shutil.rmtree(made)
 
 
 def test_with_the_host_network_a_server_is_reachable_but_raw_sockets_are_not(probe, image, tmp_path: Path):

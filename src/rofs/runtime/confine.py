@@ -87,8 +87,11 @@ def proc_sys_args(sys_visible: bool = True, empty: str | None = None) -> list[st
 # systemd's private socket, D-Bus, ssh and gpg agents, tmux and X11, LXD, the kubelet), and how deep
 # to look: a container's root has none of them.
 SOCKET_DIRS = ("/run", "/var/run", "/tmp", "/var/tmp")
+# Where services keep their sockets, and how deep: snap's LXD (/var/snap/lxd/common/lxd/unix.socket),
+# the kubelet's CSI plugins (/var/lib/kubelet/plugins/DRIVER/csi.sock), /opt and /srv daemons.
 SOCKET_PLACES = (("/run", 12), ("/var/run", 12), ("/tmp", 12), ("/var/tmp", 12), ("/root", 2), ("/home", 3),
-                 ("/var/lib", 2))
+                 ("/var/lib", 6), ("/var/snap", 6), ("/snap", 4), ("/opt", 5), ("/srv", 5), ("/etc", 4),
+                 ("/var/spool", 4), ("/var/cache", 3), ("/mnt", 3), ("/media", 3))
 CROWD = 4096  # a directory with more entries than this is not looked into one by one
 SOCKET_SCAN_LIMIT = 300_000  # entries looked at, at most
 
