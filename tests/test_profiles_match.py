@@ -129,3 +129,13 @@ def test_a_real_server_no_layout_lists_is_not_called_a_tool(image, alike):
     assert report["why"].startswith(f"named like {alike}, but no layout of {alike} lists this image: it may be"
                                     f" another build of {alike} (its own user and paths) or a tool around it")
     assert f"`rofs profiles show {alike}` lists the layouts" in report["why"]
+
+
+def test_a_mirror_match_says_it_is_taken_as_one():
+    """registry.k8s.io/redis is FROM alpine with apk's redis (kubernetes test/images/redis), not
+    library/redis: a bare name on another registry is taken as a mirror, and the reason says so."""
+    report = match_report(REGISTRY, "registry.k8s.io/redis:e2e")
+    assert (report["profile"], report["layout"]) == ("redis", "official")
+    assert "taken as a mirror of it on registry.k8s.io" in report["why"] and "--profile-file" in report["why"]
+    assert "mirror" not in match_report(REGISTRY, "redis:7")["why"]
+    assert "mirror" not in match_report(REGISTRY, "public.ecr.aws/docker/library/redis:7")["why"]

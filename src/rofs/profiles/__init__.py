@@ -418,6 +418,10 @@ def match_report(registry: ProfileRegistry, image: str) -> dict[str, Any]:
         out.update(profile=match.profile.name, layout=match.layout.id, pattern=match.pattern)
         out["why"] = (f"{match.via}: {match.derived.via}" if match.derived is not None
                       else f"the {match.layout.id} layout's image ({match.pattern})")
+        if match.derived is None and match.pattern.startswith("library/") and ref.registry != "docker.io" \
+                and "/" not in ref.path:
+            out["why"] += (f", taken as a mirror of it on {ref.registry} (the name says no more: if it is a build"
+                           " of its own, check its Dockerfile and give it a profile with --profile-file)")
         return out
     words = set(re.split(r"[-_.]", ref.components[-1])) if ref.components else set()
     alike = next((p for p in registry if words & ({p.name} | set(p.aliases)) and ref.components[-1] != p.name), None)
