@@ -723,3 +723,17 @@ def test_a_refused_setxattr_is_reported():
     result, report = run("--", "python3", "-c", script)
     assert result.stdout == "Read-only file system\n", result.stderr[-500:]
     assert [(r["syscall"], r["path"], r["errno"]) for r in report["refused"]] == [("setxattr", "/etc/hostname", "EROFS")]
+
+
+def test_an_images_user_database_that_is_no_plain_file_is_not_opened_as_one(tmp_path: Path):
+    """An image's /etc/passwd made a FIFO (rofs would block reading it) or a device node (rofs would
+    open the host's device): read as no records."""
+    from rofs.runtime.users import _records
+
+    fifo = tmp_path / "passwd"
+    os.mkfifo(fifo)
+    assert _records(fifo) == []
+    assert _records(Path("/dev/zero")) == []
+    plain = tmp_path / "group"
+    plain.write_text("root:x:0:\napp:x:1000:\n")
+    assert _records(plain) == [["root", "x", "0", ""], ["app", "x", "1000", ""]]

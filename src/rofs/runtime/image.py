@@ -68,6 +68,9 @@ def _split(ref: str) -> tuple[str, str | None]:
     raise SandboxError(f"{ref}: image not found (give an OCI layout directory[:tag] or a docker save archive)")
 
 
+UNPACK_TIMEOUT = 900  # seconds for umoci to unpack an image: it reads the image's /etc/passwd, and a FIFO there blocks
+
+
 class _CaseTwins(ValueError):
     """Two keys of one JSON object that differ only by case."""
 
@@ -219,8 +222,13 @@ def _unpack(ref: str, umoci: str, layout: Path, tag: str | None, desc: dict, wor
         index["manifests"] = [dict(desc, annotations={"org.opencontainers.image.ref.name": name})]
         (tagged / "index.json").write_text(json.dumps(index))
         layout = tagged
-    done = subprocess.run([umoci, "unpack", "--image", f"{layout}:{name}", str(bundle)],
-                          capture_output=True, text=True, preexec_fn=_die_with_rofs, check=False)
+    try:
+        done = subprocess.run([umoci, "unpack", "--image", f"{layout}:{name}", str(bundle)],
+                              capture_output=True, text=True, preexec_fn=_die_with_rofs, check=False,
+                              timeout=UNPACK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise SandboxError(f"{ref}: cannot unpack: umoci did not finish within {UNPACK_TIMEOUT // 60} min (an image"
+                           " whose /etc/passwd is a FIFO blocks it)") from None
     if done.returncode != 0:
         message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "umoci failed"
         raise SandboxError(f"{ref}: cannot unpack: {message}")

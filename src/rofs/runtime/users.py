@@ -13,6 +13,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +71,22 @@ def host_identity(spec: str) -> Identity:
 
 
 def _records(path: Path) -> list[list[str]]:
+    """The records of a user database file of the image; none when it is not a plain file (an
+    image's /etc/passwd made a FIFO or a device node must not block rofs nor open the host's device)."""
     try:
-        with open(path, "rb") as handle:  # the caller resolved *path* inside the image, links and all
+        # the caller resolved *path* inside the image, links and all
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return []
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             text = handle.read(1 << 20).decode("utf-8", "replace")
     except OSError:
         return []
+    finally:
+        os.close(fd)
     return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
 
 
