@@ -304,8 +304,8 @@ def test_an_unknown_layout_is_refused(args, message):
     # sysctl names a kernel setting by its key: the file is /proc/sys/..., no volume serves it
     ('sysctl: setting key "vm.max_map_count": Read-only file system', "not-a-mount", None, "sysctl writes /proc/sys/vm/"),
     # a Java exception's class is not the program that wrote
-    ("java.lang.IllegalStateException: Failed to create /usr/share/app/plugins/x.jar: Read-only file system",
-     "not-a-mount", None, "/usr/share/app/plugins/x.jar, among the image's programs"),
+    ("java.lang.IllegalStateException: Failed to create /usr/share/app/x.jar: Read-only file system",
+     "not-a-mount", None, "/usr/share/app/x.jar, among the image's programs"),
     # docker compose's service prefix is not part of the message
     ("db_1        | mkdir: cannot create directory '/etc/app': Read-only file system", "not-a-mount", None,
      "mkdir writes /etc/app"),

@@ -63,6 +63,13 @@ def test_every_refused_place_is_refused_and_app_directories_are_not():
     # files: busybox touch (gogs/gogs#5377) and a shell's redirect get their directory, not a volume at the file
     ("touch: /app/gogs/docker/s6/crond/down: Read-only file system", ("read-only", "/app/gogs/docker/s6/crond", None)),
     ("/entrypoint.sh: line 5: /app/settings: Read-only file system", ("read-only", "/app", None)),
+    # an app's own working directory beneath /usr/share is a place (its charts mount one there):
+    # filebeat's logs (elastic/cloud-on-k8s#8605), jenkins' plugins (helm/charts#11585); its static files are not
+    ("open /usr/share/filebeat/logs/filebeat-events-data-20240101.ndjson: read-only file system",
+     ("read-only", "/usr/share/filebeat/logs", None)),
+    ("mkdir: cannot create directory '/usr/share/jenkins/ref/plugins': Read-only file system",
+     ("read-only", "/usr/share/jenkins/ref/plugins", None)),
+    ("touch: cannot touch '/usr/share/nginx/html/index.html': Read-only file system", ("not-a-mount", None, None)),
     # POSIX shared memory names live in /dev/shm
     ('FATAL:  could not open shared memory segment "/PostgreSQL.1234": Read-only file system',
      ("read-only", "/dev/shm", "postgres")),

@@ -24,13 +24,14 @@ class Area:
     beneath: tuple[str, ...]  # a write beneath these gets the advice too
     advice: str
     names: re.Pattern | None = None  # a path with a component of this name, wherever it is
+    own: re.Pattern | None = None  # beneath: an app's own directory of this name, two levels down, is a place
 
 
 @lru_cache(maxsize=1)
 def areas() -> tuple[Area, ...]:
     data = yaml.safe_load(resources.files("rofs.diagnose").joinpath("placement.yaml").read_text("utf-8"))
     return tuple(Area(a["id"], frozenset(a.get("at", ())), tuple(a.get("beneath", ())), " ".join(a["advice"].split()),
-                      re.compile(a["names"]) if a.get("names") else None)
+                      re.compile(a["names"]) if a.get("names") else None, re.compile(a["own"]) if a.get("own") else None)
                  for a in data["areas"])
 
 
@@ -44,11 +45,23 @@ def area_of(mount: str, path: str | None = None) -> Area | None:
     mount = _clean(mount)
     path = _clean(path or mount)
     for area in areas():
-        if mount in area.at or path in area.at or any(path_covers(b, path) for b in area.beneath):
+        if mount in area.at or path in area.at:
+            return area
+        beneath = next((b for b in area.beneath if path_covers(b, path)), None)
+        if beneath is not None and not _own_directory(area, beneath, mount, path):
             return area
         if area.names is not None and any(area.names.fullmatch(part) for part in path.split("/")):
             return area
     return None
+
+
+def _own_directory(area: Area, beneath: str, mount: str, path: str) -> bool:
+    """Is *mount* an app's own directory (``/usr/share/filebeat/logs``): two levels or more beneath
+    *beneath*, named as the area allows, and holding the path written?"""
+    if area.own is None or not path_covers(mount, path):
+        return False
+    rest = mount[len(beneath.rstrip("/")):].strip("/").split("/")
+    return len(rest) >= 2 and bool(area.own.fullmatch(rest[-1]))
 
 
 def named_area(path: str) -> Area | None:
