@@ -53,7 +53,7 @@ def snapshot() -> list[str]:
 
 def assert_nothing_left(before: list[str], marker: str, rofs_pid: int) -> None:
     """From outside: no process with *marker* in its command line, the same mounts as before, no
-    cgroup of this rofs process, no scratch directory of rofs trace."""
+    cgroup of this rofs process."""
     deadline = time.monotonic() + 1.0  # the kernel reaps a dead PID namespace asynchronously
     while True:
         left = subprocess.run(["pgrep", "-af", marker], capture_output=True, text=True).stdout.strip()
@@ -64,7 +64,8 @@ def assert_nothing_left(before: list[str], marker: str, rofs_pid: int) -> None:
     assert mountinfo() == before, "a mount was left behind"
     cgroups = [p for root in CGROUP_ROOTS for p in root.glob(f"rofs-{rofs_pid}-*")]
     assert cgroups == [], f"cgroup left behind: {cgroups}"
-    assert [p for p in Path("/var/tmp").glob("rofs-trace-*")] == [], "scratch mount point left behind"
+    # the scratch layer is a tmpfs of the sandbox's own mount namespace: the mount table above covers it
+    # (a look for rofs-trace-* directories machine-wide also saw other rofs runs' ones)
 
 
 def need_pids_cgroup() -> None:
