@@ -217,3 +217,15 @@ def test_completion_completes_commands_and_apps():
     env = dict(os.environ, _ROFS_COMPLETE="bash_complete", COMP_WORDS="rofs au", COMP_CWORD="1")
     done = subprocess.run([ROFS], env=env, capture_output=True, text=True)
     assert "audit" in done.stdout
+
+
+def test_the_readmes_fix_example_is_what_fix_prints():
+    """The README shows `rofs fix --diff examples/k8s/shop.yaml` with its output: it cannot drift."""
+    repo = Path(__file__).resolve().parent.parent
+    readme = (repo / "README.md").read_text()
+    start = readme.index("$ rofs fix --diff examples/k8s/shop.yaml\n") + len("$ rofs fix --diff examples/k8s/shop.yaml\n")
+    shown = readme[start:readme.index("```", start)]
+    done = subprocess.run([ROFS, "fix", "--diff", "examples/k8s/shop.yaml"], capture_output=True, text=True, cwd=repo,
+                          timeout=60)
+    assert done.returncode == 1
+    assert shown == done.stderr + done.stdout
