@@ -21,8 +21,10 @@ from rofs.output import check_destination, emit
 )
 @click.option("--profile", "app", metavar="APP", help="Make the app's profile paths writable (e.g. redis, postgres).")
 @click.option("--layout", help="Profile layout (default: the distribution-package layout when there is one).")
-@click.option("--writable", multiple=True, metavar="PATH[:SIZE]", help="Also writable: a tmpfs at PATH (default 256Mi).")
-@click.option("--tmpfs", "tmpfs_paths", multiple=True, metavar="PATH[:SIZE]", help="Also writable: a memory tmpfs at PATH.")
+@click.option("--writable", multiple=True, metavar="PATH[:SIZE]", help="Also writable: PATH, as an ephemeral volume (emptyDir / tmpfs on disk in the profile this run"
+                   " writes; a tmpfs here), default 256Mi.")
+@click.option("--tmpfs", "tmpfs_paths", multiple=True, metavar="PATH[:SIZE]", help="Also writable: PATH, as a memory-backed volume (emptyDir medium: Memory in the profile, like"
+                   " /dev/shm; a tmpfs here too).")
 @click.option("--persist", multiple=True, metavar="PATH=HOSTDIR", help="Bind a host directory (created if missing) at PATH.")
 @click.option("--keep-read-only", "keep_ro", multiple=True, metavar="PATH", help="Leave this profile path read-only (to see what breaks without it).")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where persistent profile paths live (default: ~/.local/state/rofs/run).")
