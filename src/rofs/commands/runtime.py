@@ -21,7 +21,7 @@ from rofs.output import check_destination, emit
 )
 @click.option("--profile", "app", metavar="APP", help="Make the app's profile paths writable (e.g. redis, postgres).")
 @click.option("--layout", help="Profile layout (default: the distribution-package layout when there is one).")
-@click.option("--writable", multiple=True, metavar="PATH[:SIZE]", help="Also writable: PATH, as an ephemeral volume (emptyDir / tmpfs on disk in the profile this run"
+@click.option("--writable", multiple=True, metavar="PATH[:SIZE]", help="Also writable: PATH, as an ephemeral volume (an emptyDir on disk in the profile this run"
                    " writes; a tmpfs here), default 256Mi.")
 @click.option("--tmpfs", "tmpfs_paths", multiple=True, metavar="PATH[:SIZE]", help="Also writable: PATH, as a memory-backed volume (emptyDir medium: Memory in the profile, like"
                    " /dev/shm; a tmpfs here too).")
