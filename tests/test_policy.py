@@ -241,3 +241,14 @@ def test_policy_cli():
     assert names and all(n.split("/")[0] in ("postgres", "redis") for n in names)
     assert "rego: |" in result.stdout, "Rego is written as a readable block"
     assert rofs("policy", "kyverno", "--profiles", "oracle").returncode == 2
+
+
+@pytest.mark.parametrize("engine", ["kyverno", "gatekeeper"])
+def test_the_policy_files_hold_no_yaml_aliases(engine):
+    """A value used twice (the kinds a rule matches) is written out twice: `kinds: &id001` and
+    `*id001` puzzle a reviewer, and not every tool that reads policies takes aliases."""
+    result = rofs("policy", engine)
+    assert result.returncode == 0
+    events = list(yaml.parse(result.stdout))
+    assert not any(isinstance(e, yaml.AliasEvent) or getattr(e, "anchor", None) for e in events)
+    assert len(list(yaml.safe_load_all(result.stdout))) > 2

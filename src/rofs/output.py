@@ -23,7 +23,12 @@ from rofs.errors import fail
 
 
 class BlockDumper(yaml.SafeDumper):
-    """Multi-line strings (Rego) as literal blocks, readable in the policy files."""
+    """Multi-line strings (Rego) as literal blocks, readable in the policy files; a value used twice
+    is written out twice, never as an anchor and alias (`kinds: &id001` puzzles readers, and some
+    tools that read policies take no aliases)."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 BlockDumper.add_representer(
