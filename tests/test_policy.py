@@ -210,7 +210,10 @@ def test_kyverno_policies():
             assert rule["match"]["any"][0]["resources"]["kinds"] == ["Pod"]
             assert ("validate" in rule) != ("mutate" in rule)
     ro = docs[0]["spec"]
-    assert ro["validationFailureAction"] == "Enforce"
+    assert "validationFailureAction" not in ro and {r["validate"]["failureAction"] for r in ro["rules"]} == {"Enforce"}
+    legacy = policy.kyverno([REGISTRY.get("postgres")], "audit", legacy=True)
+    assert legacy[0]["spec"]["validationFailureAction"] == "Audit"
+    assert not any("failureAction" in r.get("validate", {}) for d in legacy for r in d["spec"]["rules"])
     lists = [next(iter(r["validate"]["pattern"]["spec"])) for r in ro["rules"]]
     assert lists == ["containers", "=(initContainers)", "=(ephemeralContainers)"], "init and ephemeral containers too"
     # The JMESPath of the profile rule: 0 when the path has no mount, more when it has one.
@@ -224,6 +227,28 @@ def test_kyverno_policies():
     assert expression.search(bare) == 0 and expression.search(mounted) == 1
     mutate = docs[2]["spec"]["rules"][0]["mutate"]["foreach"][0]["patchStrategicMerge"]["spec"]
     assert {"name": "rofs-var-run-postgresql", "emptyDir": {"sizeLimit": "1Mi"}} in mutate["volumes"]
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_kyverno_policies_fit_its_crd_and_carry_its_annotations(legacy):
+    """Against Kyverno's ClusterPolicy CRD schema (its repository, tests/data/schemas/kyverno), with
+    the annotations its policy reports and library show."""
+    import jsonschema
+
+    crd = yaml.load((Path(__file__).parent / "data" / "schemas" / "kyverno" / "kyverno.io_clusterpolicies.yaml")
+                    .read_text(), Loader=yaml.CSafeLoader)
+    schema = next(v["schema"]["openAPIV3Schema"] for v in crd["spec"]["versions"] if v["name"] == "v1")
+    docs = policy.kyverno(list(REGISTRY), "enforce", legacy=legacy)
+    for doc in docs:
+        jsonschema.validate(doc, schema)
+        annotations = doc["metadata"]["annotations"]
+        for key in ("title", "category", "severity", "subject", "minversion", "description"):
+            assert annotations[f"policies.kyverno.io/{key}"], key
+        assert annotations["policies.kyverno.io/minversion"] == ("1.10.0" if legacy else "1.13.0")
+    bad = dict(docs[0], spec=dict(docs[0]["spec"], rules=[dict(docs[0]["spec"]["rules"][0], validate={
+        **docs[0]["spec"]["rules"][0]["validate"], "failureAction": "Block"})]))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)  # the schema is really checked
 
 
 def test_policy_cli():

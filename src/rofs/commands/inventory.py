@@ -23,9 +23,12 @@ from rofs.output import emit
 @click.option("--rego", "rego_version", type=click.Choice(["v0", "v1"]), default="v0", show_default=True,
               help="Gatekeeper: v0 puts the Rego in the `rego` field every Gatekeeper 3.x accepts; v1 puts it in"
                    " the `code` field as Rego v1, which Gatekeeper 3.19 and later accept.")
+@click.option("--kyverno-before-1.13", "kyverno_legacy", is_flag=True,
+              help="Kyverno: the failure action for the whole policy (spec.validationFailureAction), as Kyverno"
+                   " before 1.13 needs; by default each rule carries its own (validate.failureAction).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE.")
 @profile_file_option
-def policy_cmd(engine, names, mode, rego_version, output, profile_files):
+def policy_cmd(engine, names, mode, rego_version, kyverno_legacy, output, profile_files):
     """Write ready-to-apply policies for the cluster's admission controller:
 
     \b
@@ -47,7 +50,7 @@ def policy_cmd(engine, names, mode, rego_version, output, profile_files):
         chosen = [profile_by_name(registry, n.strip()) for n in names.split(",") if n.strip()]
     else:
         chosen = list(registry)
-    emit(export(engine, chosen, mode, rego_version), output)
+    emit(export(engine, chosen, mode, rego_version, kyverno_legacy), output)
 
 
 @click.group(cls=OrderedGroup, short_help="The writable-path inventory: what each app writes, and why.")

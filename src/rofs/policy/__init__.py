@@ -177,8 +177,36 @@ def _match_pods() -> dict:
     return {"any": [{"resources": {"kinds": POD_KINDS}}]}
 
 
-def kyverno(profiles: list[Profile], mode: str) -> list[dict]:
-    """ClusterPolicies: read-only roots everywhere; the profiles' writable paths; mutations adding emptyDirs."""
+# What Kyverno's policy reports and its policy library show for a policy (its annotations)
+KYVERNO_MINVERSION = "1.13.0"  # validate.failureAction per rule came in 1.13 (spec.validationFailureAction is deprecated)
+
+
+def _kyverno_meta(name: str, title: str, severity: str, description: str, legacy: bool) -> dict:
+    return {"name": name, "annotations": {
+        "policies.kyverno.io/title": title,
+        "policies.kyverno.io/category": "Pod Security, rofs",
+        "policies.kyverno.io/severity": severity,
+        "policies.kyverno.io/subject": "Pod",
+        "policies.kyverno.io/minversion": "1.10.0" if legacy else KYVERNO_MINVERSION,
+        "policies.kyverno.io/description": description,
+        "rofs.dev/generated-by": "rofs policy kyverno",
+    }}
+
+
+def _kyverno_spec(rules: list[dict], action: str, legacy: bool) -> dict:
+    """A ClusterPolicy's spec: the failure action per validate rule (Kyverno >= 1.13), or for the whole
+    policy (*legacy*: older Kyverno, where the spec-level field is the only one)."""
+    if legacy:
+        return {"validationFailureAction": action, "background": True, "rules": rules}
+    for rule in rules:
+        if "validate" in rule:
+            rule["validate"] = {"failureAction": action, **rule["validate"]}
+    return {"background": True, "rules": rules}
+
+
+def kyverno(profiles: list[Profile], mode: str, legacy: bool = False) -> list[dict]:
+    """ClusterPolicies: read-only roots everywhere; the profiles' writable paths; mutations adding
+    emptyDirs.  *legacy*: the failure action at spec level, for Kyverno before 1.13."""
     action = "Enforce" if mode == "enforce" else "Audit"
     rules: list[dict] = []
     mutate: list[dict] = []
@@ -202,44 +230,35 @@ def kyverno(profiles: list[Profile], mode: str) -> list[dict]:
     paths_policy = {
         "apiVersion": "kyverno.io/v1",
         "kind": "ClusterPolicy",
-        "metadata": {"name": "rofs-writable-paths", "annotations": {
-            "policies.kyverno.io/title": "Writable paths from rofs profiles",
-            "rofs.dev/generated-by": "rofs policy kyverno"}},
-        "spec": {"validationFailureAction": action, "background": True, "rules": rules},
+        "metadata": _kyverno_meta(
+            "rofs-writable-paths", "Writable paths from rofs profiles", "high",
+            "A container whose image matches a rofs profile has a writable volume at each path the app must write"
+            " (rofs rule RO201), and every emptyDir is bounded (RO203).", legacy),
+        "spec": _kyverno_spec(rules, action, legacy),
     }
-    docs = [_kyverno_read_only_policy(action), paths_policy]
+    docs = [_kyverno_read_only_policy(action, legacy), paths_policy]
     if mutate:
         docs.append({
             "apiVersion": "kyverno.io/v1",
             "kind": "ClusterPolicy",
-            "metadata": {"name": "rofs-add-writable-paths", "annotations": {
-                "policies.kyverno.io/title": "Add the emptyDir mounts rofs profiles need",
-                "rofs.dev/generated-by": "rofs policy kyverno"}},
+            "metadata": _kyverno_meta(
+                "rofs-add-writable-paths", "Add the emptyDir mounts rofs profiles need", "medium",
+                "Adds the bounded emptyDir mounts a rofs profile lists to the containers running its images.", legacy),
             "spec": {"rules": mutate},
         })
     return docs
 
 
-def _kyverno_read_only_policy(action: str) -> dict:
+def _kyverno_read_only_policy(action: str, legacy: bool = False) -> dict:
     """RO101 for every container list of a pod."""
     return {
         "apiVersion": "kyverno.io/v1",
         "kind": "ClusterPolicy",
-        "metadata": {
-            "name": "rofs-read-only-root",
-            "annotations": {
-                "policies.kyverno.io/title": "Read-only root filesystem on every container",
-                "policies.kyverno.io/description": (
-                    "Every container, initContainer and ephemeralContainer sets readOnlyRootFilesystem: true "
-                    "in its own securityContext (rofs rule RO101)."
-                ),
-                "rofs.dev/generated-by": "rofs policy kyverno",
-            },
-        },
-        "spec": {
-            "validationFailureAction": action,
-            "background": True,
-            "rules": [{
+        "metadata": _kyverno_meta(
+            "rofs-read-only-root", "Read-only root filesystem on every container", "high",
+            "Every container, initContainer and ephemeralContainer sets readOnlyRootFilesystem: true in its own"
+            " securityContext (rofs rule RO101; CIS Docker 5.13, NIST SP 800-190).", legacy),
+        "spec": _kyverno_spec([{
                 "name": f"read-only-{lst.lower()}",
                 "match": _match_pods(),
                 "validate": {
@@ -248,8 +267,7 @@ def _kyverno_read_only_policy(action: str) -> dict:
                         (lst if lst == "containers" else f"=({lst})"): [{"securityContext": {"readOnlyRootFilesystem": True}}]
                     }},
                 },
-            } for lst in LISTS],
-        },
+            } for lst in LISTS], action, legacy),
     }
 
 
