@@ -229,3 +229,31 @@ def test_the_readmes_fix_example_is_what_fix_prints():
                           timeout=60)
     assert done.returncode == 1
     assert shown == done.stderr + done.stdout
+
+
+def test_ci_conventions_of_audit(tmp_path: Path):
+    """The options CI linters share (ruff, kube-linter): -f, --exit-zero, -q, --no-color / NO_COLOR /
+    FORCE_COLOR, and --format github (annotations on the pull request)."""
+    repo = Path(__file__).resolve().parent.parent
+    shop = "examples/k8s/shop.yaml"
+    done = subprocess.run([ROFS, "audit", "-f", "github", shop], capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines and all(line.startswith(("::error file=", "::warning file=", "::notice file=")) for line in lines)
+    assert ("::error file=examples/k8s/shop.yaml,line=21,col=11,endLine=33,title=RO201 missing-writable-path::"
+            "PostgreSQL writes /var/run/postgresql") in done.stdout
+    # a path with a comma and a message with a newline are escaped, not split
+    from rofs.formats.github import _data, _property
+    assert _property("a,b:c%") == "a%2Cb%3Ac%25" and _data("x\ny") == "x%0Ay"
+    done = subprocess.run([ROFS, "audit", "--exit-zero", "-q", shop], capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 0 and "RO201" in done.stdout and "read 1 kubernetes" not in done.stdout
+    env = dict(os.environ, FORCE_COLOR="1")
+    env.pop("NO_COLOR", None)
+    forced = subprocess.run([ROFS, "audit", shop], capture_output=True, text=True, cwd=repo, env=env)
+    assert "\x1b[" in forced.stdout, "FORCE_COLOR colours a log that is no terminal"
+    plain = subprocess.run([ROFS, "audit", "--no-color", shop], capture_output=True, text=True, cwd=repo, env=env)
+    assert "\x1b[" not in plain.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n")
+    done = subprocess.run([ROFS, "audit", "--exit-zero", "-f", "github", str(bad)], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout.startswith(f"::error file={bad},line=4,title=rofs%3A unreadable::")

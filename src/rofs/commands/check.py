@@ -36,8 +36,9 @@ unknown_images_option = click.option(
 @click.command(short_help="Check K8s, Compose, Dockerfiles for read-only root problems.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True,
-    help="text for people, json (schema rofs-audit/1) for scripts, sarif for code scanning.",
+    "-f", "--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True,
+    help="text for people, json (schema rofs-audit/1) for scripts, sarif for code scanning, github for"
+    " annotations on a pull request (GitHub Actions workflow commands).",
 )
 @click.option("--select", "select", multiple=True, metavar="RULES", help="Only these rules: IDs, names or prefixes (RO2). Repeatable.")
 @click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Leave out these rules. Repeatable.")
@@ -48,6 +49,9 @@ unknown_images_option = click.option(
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB. Repeatable.")
 @click.option("--show-suppressed", is_flag=True, help="Also list suppressed findings (text format).")
 @click.option("-v", "--verbose", is_flag=True, help="Also say which named files are not manifests (workflow files, Chart.yaml ...).")
+@click.option("-q", "--quiet", is_flag=True, help="Text format: the findings only (no summary line, no notes).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (bad input still exits 2).")
+@click.option("--no-color", is_flag=True, help="No colour in the text format (also NO_COLOR=1; FORCE_COLOR=1 forces it).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (default: .rofs.yaml or [tool.rofs] in pyproject.toml).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE.")
 @unknown_images_option
@@ -61,6 +65,9 @@ def audit(
     exclude: tuple[str, ...],
     show_suppressed: bool,
     verbose: bool,
+    quiet: bool,
+    exit_zero: bool,
+    no_color: bool,
     config_file: str | None,
     output: str | None,
     unknown_images: str | None,
@@ -101,15 +108,17 @@ def audit(
         from rofs.audit import stream_audit
         from rofs.formats import text as text_format
 
-        color = not output and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        color = _color(output, no_color)
         with report_stream(output) as handle:
-            result = text_format.render(stream_audit(paths, registry, options, progress), handle, color, show_suppressed)
+            result = text_format.render(stream_audit(paths, registry, options, progress), handle, color, show_suppressed,
+                                        quiet=quiet)
     else:
         from rofs.audit import audit as run_audit
-        from rofs.formats import json_format, sarif
+        from rofs.formats import github, json_format, sarif
 
         result = run_audit(paths, registry, options, progress=progress)
-        emit(json_format.render(result) if fmt == "json" else sarif.render(result), output)
+        render = {"json": json_format.render, "sarif": sarif.render, "github": github.render}[fmt]
+        emit(render(result), output)
     if progress:
         progress(None)
     named = {"<stdin>" if p == "-" else p for p in paths}
@@ -119,13 +128,23 @@ def audit(
         # names them all)
         if source.skipped and source.path in named and (verbose or source.skipped not in QUIET_SKIPS):
             click.echo(printable(f"rofs: {source.path}: skipped: {source.skipped}"), err=True)
-        for note in source.notes:  # what it names and rofs did not read
+        for note in source.notes if not quiet else ():  # what it names and rofs did not read
             click.echo(printable(f"rofs: {source.path}: {note}"), err=True)
     for error in result.errors:
         click.echo(printable(f"rofs: error: {error}"), err=True)
     if not result.errors and not any(f.format is not None and not f.skipped for f in result.files):
         _nothing_read(paths, Counter(f.skipped for f in result.files if f.skipped))  # a directory of nothing
-    raise SystemExit(result.exit_code(threshold))
+    code = result.exit_code(threshold)
+    raise SystemExit(0 if exit_zero and code == 1 else code)
+
+
+def _color(output: str | None, no_color: bool) -> bool:
+    """Colour on a terminal; NO_COLOR or --no-color turn it off, FORCE_COLOR on (CI logs render it)."""
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return not output and sys.stdout.isatty()
 
 
 # Files named that are plainly no manifest: said only with --verbose

@@ -25,8 +25,10 @@ def render(
     out: IO[str],
     color: bool = False,
     show_suppressed: bool = False,
+    quiet: bool = False,
 ) -> AuditResult:
-    """Print findings as they are found; returns the tally only (no findings kept)."""
+    """Print findings as they are found (*quiet*: and nothing else); returns the tally only (no
+    findings kept)."""
 
     def style(text: str, **kwargs) -> str:
         return click.style(text, **kwargs) if color else text
@@ -48,7 +50,8 @@ def render(
         result.files.append(source)
         for error in source.errors:
             out.write(style("error", fg="red", bold=True) + f" {printable(str(error))}\n")
-    out.write("\n" + summary_line(result) + "\n")
+    if not quiet:
+        out.write("\n" + summary_line(result) + "\n")
     return result
 
 
