@@ -89,7 +89,9 @@ def test_corpus_every_file_fixes_or_says_why(corpus_fix):
         # Dockerfiles: 4 plain-word commands rewritten; 96 have suggestions to review; 16 are fine (the
         # directories-owned-by-the-user suggestion comes with RO302 only: three images that end as
         # their own non-root user no longer get it)
-        ("dockerfile", True, True): 4, ("dockerfile", False, True): 92, ("dockerfile", False, False): 16,
+        # (six opentelemetry-demo images built on distroless :nonroot run as UID 65532: their RO302 is low,
+        # with no remedy to suggest)
+        ("dockerfile", True, True): 4, ("dockerfile", False, True): 86, ("dockerfile", False, False): 22,
     }
     for r in results:
         if r.changed:

@@ -85,3 +85,22 @@ def test_every_rule_is_documented_and_has_fixtures(rule_id):
 def test_rule_ids_and_names_are_unique():
     names = [m.META.name for m in RULES.values()]
     assert len(set(names)) == len(names)
+
+
+def test_ro302_knows_bases_that_already_run_as_non_root():
+    """opentelemetry-demo's services build on distroless :nonroot (UID 65532) and set no USER of their
+    own: they do not run as root, and RO302 says so at low severity instead of flagging root."""
+    from conftest import CORPUS
+
+    from rofs.audit import AuditOptions, audit
+    from rofs.profiles import builtin_registry
+
+    demo = CORPUS / "open-telemetry__opentelemetry-demo" / "src"
+    result = audit([str(demo)], builtin_registry(), AuditOptions(select={"RO302"}))
+    low = sorted(Path(f.location.path).parent.name for f in result.findings if f.severity.value == "low")
+    assert low == ["checkout", "fraud-detection", "frontend", "payment", "product-catalog", "shipping"]
+    for f in result.findings:
+        if f.severity.value == "low":
+            assert "runs as UID 65532 (distroless :nonroot" in f.message and "set USER 65532" in f.message
+        else:
+            assert "runs as UID" not in f.message

@@ -1,7 +1,10 @@
 """
 ## What it does
 Flags a Dockerfile whose final stage has no `USER`, or whose last `USER` is root (`root`
-or UID `0`).
+or UID `0`). A final stage with no `USER` on a base image that already runs as a non-root
+user (distroless `:nonroot`, Chainguard, Bitnami, nginx-unprivileged: `rules/nonroot_bases.yaml`,
+each with its source) is not root: it is reported at low severity, saying which UID the base
+runs as, so the image can state it itself.
 
 ## Why is this bad?
 The image runs as root unless every platform that runs it overrides the user. Kubernetes'
@@ -29,8 +32,15 @@ End the final stage with a numeric non-root `USER`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from importlib import resources
 
+import yaml
+
+from rofs.images import ImageRefError, parse_image
 from rofs.model import Capability, Container, Finding, RuleMeta, Severity, VolumeKind, Workload
 from rofs.remedy import NonRootUser
 from rofs.rules.common import CIS_DOCKER_4_1, RUNTIME_SHM, Context
@@ -67,9 +77,39 @@ def remedy(container: Container, ctx: Context) -> NonRootUser:
     return NonRootUser(owner, dirs, known=uid is not None)
 
 
+@lru_cache(maxsize=1)
+def _bases() -> tuple[dict, ...]:
+    text = resources.files("rofs.rules").joinpath("nonroot_bases.yaml").read_text("utf-8")
+    return tuple(yaml.safe_load(text)["bases"])
+
+
+def nonroot_base(image: str | None, ctx: Context, container: Container) -> tuple[int, str] | None:
+    """The non-root UID the base image *image* runs as, and how that is known; None when it runs as
+    root or nothing says."""
+    if not image:
+        return None
+    try:
+        ref = parse_image(image)
+    except ImageRefError:
+        return None
+    full = f"{ref.registry}/{ref.path}:{ref.tag or 'latest'}"
+    for base in _bases():
+        if fnmatchcase(full, base["image"]) and not (base.get("not") and fnmatchcase(full, base["not"])):
+            return int(base["uid"]), base["source"]
+    return None
+
+
 def check(workload: Workload, ctx: Context) -> Iterator[Finding]:
     for container in workload.containers:
         if container.user is None:
+            known = nonroot_base(container.image, ctx, container)
+            if known is not None:  # not root: said, at low severity, with the reason
+                uid, why = known
+                message = (f"the final stage sets no USER; its base image {container.image} runs as UID {uid} ({why}):"
+                           f" not root, but set USER {uid} so the image says so itself and runAsNonRoot can check it")
+                finding = ctx.finding(META, workload, workload.location, message, container)
+                yield dataclasses.replace(finding, severity=Severity.LOW)
+                continue
             message = "the final stage sets no USER: the image runs as root unless its base image sets one"
             yield ctx.finding(META, workload, workload.location, message, container, remedies=(remedy(container, ctx),))
             continue
