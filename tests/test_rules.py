@@ -91,7 +91,6 @@ def test_ro302_knows_bases_that_already_run_as_non_root():
     """opentelemetry-demo's services build on distroless :nonroot (UID 65532) and set no USER of their
     own: they do not run as root, and RO302 says so at low severity instead of flagging root."""
     from conftest import CORPUS
-
     from rofs.audit import AuditOptions, audit
     from rofs.profiles import builtin_registry
 
