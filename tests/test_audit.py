@@ -307,3 +307,23 @@ def test_deep_nesting_is_a_clear_error(tmp_path: Path):
     result = subprocess.run([ROFS, "audit", str(f)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip() == f"rofs: error: {f}:5: invalid YAML: exceeded maximum nesting depth (while increasing flow level)"
+
+
+def test_other_tools_exemptions_are_honoured_and_named():
+    """kube-linter's ignore-check annotation, checkov's skip annotation and kubeaudit's override
+    label (per container) mean rofs rules: those findings are suppressed, the reason naming the tool."""
+    from rofs.audit import AuditOptions, audit
+    from rofs.profiles import builtin_registry
+
+    path = Path(__file__).parent / "fixtures" / "peers" / "deployment.yaml"
+    result = audit([str(path)], builtin_registry(), AuditOptions(select={"RO101", "RO103", "RO104"}))
+    got = sorted((f.rule, f.container, f.suppressed) for f in result.findings)
+    linter = "writes its cache in place, tracked in JIRA-12 (kube-linter ignore-check.kube-linter.io/no-read-only-root-fs)"
+    assert got == [
+        ("RO101", "web", linter),
+        ("RO101", "worker", linter),
+        ("RO103", "web", "needs sudo for the migration step (checkov CKV_K8S_20)"),
+        ("RO103", "worker", "needs sudo for the migration step (checkov CKV_K8S_20)"),
+        ("RO104", "web", None),  # kubeaudit's override names the worker container only
+        ("RO104", "worker", "vendor image (kubeaudit allow-run-as-root)"),
+    ]

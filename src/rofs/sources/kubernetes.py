@@ -32,6 +32,7 @@ from rofs.model import (
     VolumeKind,
     Workload,
 )
+from rofs.sources import peers
 from rofs.sources.interface import ReadError, ReadFailed, Source, SourceFile, comment_pragmas, parse_suppression_text
 from rofs.units import SizeError, parse_quantity
 from rofs.yamlnode import (
@@ -279,13 +280,17 @@ class KubernetesSource(Source):
         known = kind in POD_SPEC_PATHS
         display = name if known else f"{name} ({where})"
         obj_loc = location(path, obj)
-        annotations = _annotations(meta, path) + _annotations(as_map(template_meta, "template metadata"), path)
+        template = as_map(template_meta, "template metadata")
+        annotations = _annotations(meta, path) + _annotations(template, path)
         suppressions = []
         for key, value, key_loc in annotations:
             if key == IGNORE_ANNOTATION:
                 suppressions += parse_suppression_text(value, key_loc)
             elif key.startswith(IGNORE_ANNOTATION + "."):
                 suppressions += parse_suppression_text(value, key_loc, container=key[len(IGNORE_ANNOTATION) + 1:])
+        # kube-linter's, checkov's and kubeaudit's exemptions that mean a rofs rule (kubeaudit's are labels too)
+        suppressions += peers.suppressions(annotations + _annotations(meta, path, "labels")
+                                           + _annotations(template, path, "labels"))
         pod_sec = _security(as_map(get(spec, "securityContext"), "securityContext"), path, spec, pod_level=True)
         volumes = [_volume(v, path) for v in as_seq(get(spec, "volumes"), "volumes")]
         if kind == "StatefulSet":
@@ -324,8 +329,8 @@ def _safe_name(obj: yaml.Node) -> str:
         return "(unnamed)"
 
 
-def _annotations(meta: yaml.Node | None, path: str) -> list[tuple[str, str, Location]]:
-    ann = as_map(get(meta, "annotations"), "annotations")
+def _annotations(meta: yaml.Node | None, path: str, field: str = "annotations") -> list[tuple[str, str, Location]]:
+    ann = as_map(get(meta, field), field)
     out: list[tuple[str, str, Location]] = []
     if ann is None:
         return out
