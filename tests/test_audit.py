@@ -327,3 +327,30 @@ def test_other_tools_exemptions_are_honoured_and_named():
         ("RO104", "web", None),  # kubeaudit's override names the worker container only
         ("RO104", "worker", "vendor image (kubeaudit allow-run-as-root)"),
     ]
+
+
+def test_a_directory_scan_leaves_out_what_gitignore_does(tmp_path: Path):
+    """As git (and ruff) do: build output and generated files a repository ignores are not scanned;
+    a nested .gitignore speaks for its own directory; --no-ignore scans everything."""
+    import subprocess
+
+    from test_cli import ROFS
+
+    repo = tmp_path / "repo"
+    pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: redis:7\n"
+    for name in ("k8s/pod.yaml", "build/out/pod.yaml", "k8s/app.generated.yaml", "k8s/tmp/pod.yaml", "tmp/pod.yaml"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(pod)
+    (repo / ".git").mkdir()
+    (repo / ".gitignore").write_text("build/\n*.generated.yaml\n")
+    (repo / "k8s" / ".gitignore").write_text("tmp/\n")  # k8s/tmp only, not the top tmp/
+
+    def scanned(*args: str, cwd: Path = repo) -> list[str]:
+        done = subprocess.run([ROFS, "audit", "-f", "json", *args], capture_output=True, text=True, cwd=cwd)
+        return sorted({f["file"] for f in json.loads(done.stdout)["findings"]})
+
+    assert scanned(".") == ["./k8s/pod.yaml", "./tmp/pod.yaml"]
+    assert scanned("--no-ignore", ".") == ["./build/out/pod.yaml", "./k8s/app.generated.yaml", "./k8s/pod.yaml",
+                                           "./k8s/tmp/pod.yaml", "./tmp/pod.yaml"]
+    assert scanned("k8s", cwd=repo) == ["k8s/pod.yaml"], "the repository's root .gitignore counts below it too"
+    assert scanned("k8s/app.generated.yaml") == ["k8s/app.generated.yaml"], "a file named is always read"

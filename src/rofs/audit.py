@@ -26,6 +26,7 @@ class AuditOptions:
     select: set[str] | None = None  # rule IDs; None = all
     ignore: set[str] = field(default_factory=set)
     exclude: tuple[str, ...] = ()
+    gitignore: bool = True  # leave out what the repository's .gitignore files do (--no-ignore: False)
     fail_on: Severity = Severity.LOW
     keep_workloads: bool = False  # keep the model of every file in the result (tests, fix)
     unknown_images: str = UNKNOWN_LEAVE  # what the fix of an image without a profile is (rules.common)
@@ -47,7 +48,7 @@ def stream_audit(
     options = options or AuditOptions()
     selected = set(options.select if options.select is not None else RULES) - options.ignore
     ctx = Context(registry, options.unknown_images)
-    files = Inputs(inputs, options.exclude)
+    files = Inputs(inputs, options.exclude, options.gitignore)
     elsewhere: set[tuple] = set()  # Compose findings: each once, though a base is read with each override
     for path, explicit in files:
         if progress:

@@ -262,13 +262,13 @@ def _fix_dockerfile(result: FileFix, body: str, bom: str, ctx: Context, selected
 
 
 def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(), show_diff: bool = False,
-              unknown_images: str = UNKNOWN_LEAVE) -> list[FileFix]:
+              unknown_images: str = UNKNOWN_LEAVE, gitignore: bool = True) -> list[FileFix]:
     """Fix every file of *inputs* (nothing is written here: see FileFix.save).  Files past
     STREAM_BYTES, and long standard input, are fixed piece by piece (``fix_stream``)."""
     ctx = Context(registry, unknown_images)
     out: list[FileFix] = []
     inputs = list(inputs)
-    files = Inputs(inputs, exclude)
+    files = Inputs(inputs, exclude, gitignore)
     token = ABSOLUTE_NAMES.set(any(p != STDIN and outside(p) for p in inputs))
     try:
         _fix_all(files, ctx, selected, show_diff, out)

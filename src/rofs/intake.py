@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
+import pathspec
 import yaml
 
 from rofs.files import stamp
@@ -193,8 +194,9 @@ def detect(documents: list[yaml.Node], name: str = "") -> SourceFormat | None:
 # --- discovery -----------------------------------------------------------------------------
 
 
-def discover(inputs: Iterable[str], exclude: tuple[str, ...] = ()) -> Iterator[tuple[str, bool]]:
-    """(path, named explicitly) for every file to look at; ``-`` is standard input."""
+def discover(inputs: Iterable[str], exclude: tuple[str, ...] = (), gitignore: bool = True) -> Iterator[tuple[str, bool]]:
+    """(path, named explicitly) for every file to look at; ``-`` is standard input.  A directory's
+    walk leaves out what its repository's .gitignore files do (*gitignore* False: not)."""
     seen: set[str] = set()
     for item in inputs:
         if item == STDIN:
@@ -202,7 +204,7 @@ def discover(inputs: Iterable[str], exclude: tuple[str, ...] = ()) -> Iterator[t
             continue
         path = Path(item)
         if path.is_dir():
-            yield from _once(list(_walk(path, exclude, seen)))
+            yield from _once(list(_walk(path, exclude, seen, GitIgnored(path) if gitignore else None)))
         elif str(path) not in seen and os.path.realpath(path) not in seen:
             seen.update((str(path), os.path.realpath(path)))  # `a.yaml` and `$PWD/a.yaml` are one file
             yield str(path), True
@@ -212,9 +214,9 @@ class Inputs:
     """The files to read: those *inputs* name or hold, then the files they include (Compose
     ``include:``), each file once, an included one right after the file that includes it."""
 
-    def __init__(self, inputs: Iterable[str], exclude: tuple[str, ...] = ()):
+    def __init__(self, inputs: Iterable[str], exclude: tuple[str, ...] = (), gitignore: bool = True):
         inputs = list(inputs)
-        self._found = discover(inputs, exclude)
+        self._found = discover(inputs, exclude, gitignore)
         self._more: deque[tuple[str, bool]] = deque()
         self._read: set[str] = set()
         self._named = {os.path.realpath(p) for p in inputs if p != STDIN and os.path.isfile(p)}  # read in turn
@@ -261,18 +263,54 @@ def _once(found: list[tuple[str, bool]]) -> Iterator[tuple[str, bool]]:
         yield path, explicit
 
 
-def _walk(path: Path, exclude: tuple[str, ...], seen: set[str]) -> Iterator[tuple[str, bool]]:
+class GitIgnored:
+    """What the .gitignore files of a walk's repository leave out: those from the repository's root
+    (the nearest directory above with a .git) down to the walked directory, and those found on the
+    way down, each matched relative to its own directory (gitignore rules, by pathspec)."""
+
+    def __init__(self, top: Path):
+        self._specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+        start = top.resolve()
+        repo = next((d for d in (start, *start.parents) if (d / ".git").exists()), None)
+        for d in reversed([start, *start.parents]):
+            if d == start or (repo is not None and (d == repo or repo in d.parents)):
+                self.enter(str(d))
+
+    def enter(self, directory: str) -> None:
+        try:
+            with open(os.path.join(directory, ".gitignore"), encoding="utf-8", errors="replace") as handle:
+                lines = handle.read(1 << 20).splitlines()
+        except OSError:
+            return
+        self._specs.append((os.path.realpath(directory), pathspec.GitIgnoreSpec.from_lines(lines)))
+
+    def __call__(self, path: str, is_dir: bool) -> bool:
+        real = os.path.realpath(path)
+        for base, spec in self._specs:
+            if real.startswith(base + os.sep):
+                rel = real[len(base) + 1:] + ("/" if is_dir else "")
+                if spec.match_file(rel):
+                    return True
+        return False
+
+
+def _walk(path: Path, exclude: tuple[str, ...], seen: set[str],
+          ignored: GitIgnored | None = None) -> Iterator[tuple[str, bool]]:
     root = path.resolve()
     unreadable: list[OSError] = []
     for dirpath, dirnames, filenames in os.walk(path, followlinks=False, onerror=unreadable.append):
         while unreadable:  # a directory that cannot be listed: its reader reports why
             yield str(unreadable.pop(0).filename), True
+        if ignored is not None and os.path.realpath(dirpath) != str(root):
+            ignored.enter(dirpath)
         dirnames[:] = sorted(
             d for d in dirnames if not d.startswith(".") and not _excluded(os.path.join(dirpath, d), d, exclude)
+            and not (ignored is not None and ignored(os.path.join(dirpath, d), True))
         )
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            if _excluded(full, name, exclude) or full in seen or not _inside(full, root):
+            if _excluded(full, name, exclude) or full in seen or not _inside(full, root) \
+                    or (ignored is not None and ignored(full, False)):
                 continue
             seen.add(full)
             yield full, False

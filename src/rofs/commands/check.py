@@ -51,6 +51,7 @@ unknown_images_option = click.option(
 @click.option("-v", "--verbose", is_flag=True, help="Also say which named files are not manifests (workflow files, Chart.yaml ...).")
 @click.option("-q", "--quiet", is_flag=True, help="Text format: the findings only (no summary line, no notes).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (bad input still exits 2).")
+@click.option("--no-ignore", is_flag=True, help="Also scan what the repository's .gitignore files leave out.")
 @click.option("--no-color", is_flag=True, help="No colour in the text format (also NO_COLOR=1; FORCE_COLOR=1 forces it).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (default: .rofs.yaml or [tool.rofs] in pyproject.toml).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE.")
@@ -67,6 +68,7 @@ def audit(
     verbose: bool,
     quiet: bool,
     exit_zero: bool,
+    no_ignore: bool,
     no_color: bool,
     config_file: str | None,
     output: str | None,
@@ -102,7 +104,7 @@ def audit(
     threshold = Severity(level)
     _check_paths(paths)
     options = AuditOptions(select=chosen, ignore=ignored, exclude=tuple(settings.exclude) + exclude, fail_on=threshold,
-                           unknown_images=unknown_images or settings.unknown_images or "leave")
+                           unknown_images=unknown_images or settings.unknown_images or "leave", gitignore=not no_ignore)
     progress = progress_printer() if fmt == "text" and sys.stderr.isatty() and not output else None
     if fmt == "text":
         from rofs.audit import stream_audit
@@ -121,21 +123,25 @@ def audit(
         emit(render(result), output)
     if progress:
         progress(None)
-    named = {"<stdin>" if p == "-" else p for p in paths}
-    for source in result.files:
-        # asked for, and nothing in it to check: say so when it may matter (a chart's template, a
-        # binary) or with --verbose (a workflow file or Chart.yaml is not a manifest: pre-commit
-        # names them all)
-        if source.skipped and source.path in named and (verbose or source.skipped not in QUIET_SKIPS):
-            click.echo(printable(f"rofs: {source.path}: skipped: {source.skipped}"), err=True)
-        for note in source.notes if not quiet else ():  # what it names and rofs did not read
-            click.echo(printable(f"rofs: {source.path}: {note}"), err=True)
+    _say_what_was_not_read(result, paths, verbose, quiet)
     for error in result.errors:
         click.echo(printable(f"rofs: error: {error}"), err=True)
     if not result.errors and not any(f.format is not None and not f.skipped for f in result.files):
         _nothing_read(paths, Counter(f.skipped for f in result.files if f.skipped))  # a directory of nothing
     code = result.exit_code(threshold)
     raise SystemExit(0 if exit_zero and code == 1 else code)
+
+
+def _say_what_was_not_read(result, paths: tuple[str, ...], verbose: bool, quiet: bool) -> None:
+    """Named files with nothing to check: said when it may matter (a chart's template, a binary) or
+    with --verbose (a workflow file or Chart.yaml is plainly no manifest: pre-commit names them all);
+    and what a file names that rofs did not read (unless --quiet)."""
+    named = {"<stdin>" if p == "-" else p for p in paths}
+    for source in result.files:
+        if source.skipped and source.path in named and (verbose or source.skipped not in QUIET_SKIPS):
+            click.echo(printable(f"rofs: {source.path}: skipped: {source.skipped}"), err=True)
+        for note in source.notes if not quiet else ():
+            click.echo(printable(f"rofs: {source.path}: {note}"), err=True)
 
 
 def _color(output: str | None, no_color: bool) -> bool:
@@ -198,6 +204,7 @@ def rule_cmd(rule_id: str) -> None:
               " one does: fixed (safe, or review: read the diff) or suggested only.")
 @click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Do not fix these rules.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and directories matching GLOB.")
+@click.option("--no-ignore", is_flag=True, help="Also fix what the repository's .gitignore files leave out.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Settings file (as for audit).")
 @unknown_images_option
 @profile_file_option
@@ -207,6 +214,7 @@ def fix(
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     exclude: tuple[str, ...],
+    no_ignore: bool,
     config_file: str | None,
     unknown_images: str | None,
     profile_files: tuple[str, ...],
@@ -240,7 +248,7 @@ def fix(
     ignored = _rules(list(ignore) + settings.ignore)
     _check_paths(paths)
     results = fix_paths(paths, registry, chosen - ignored, tuple(settings.exclude) + exclude, show_diff=show_diff,
-                        unknown_images=unknown_images or settings.unknown_images or "leave")
+                        unknown_images=unknown_images or settings.unknown_images or "leave", gitignore=not no_ignore)
     if not any(r.format is not None for r in results) and not any(r.error for r in results):
         _nothing_read(paths, Counter())
     raise SystemExit(fix_report.report(results, show_diff))
