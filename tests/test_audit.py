@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -354,3 +355,30 @@ def test_a_directory_scan_leaves_out_what_gitignore_does(tmp_path: Path):
                                            "./k8s/tmp/pod.yaml", "./tmp/pod.yaml"]
     assert scanned("k8s", cwd=repo) == ["k8s/pod.yaml"], "the repository's root .gitignore counts below it too"
     assert scanned("k8s/app.generated.yaml") == ["k8s/app.generated.yaml"], "a file named is always read"
+
+
+def test_sarif_names_files_from_the_repository_root_wherever_rofs_runs(tmp_path: Path):
+    """Code scanning matches results to files by their path in the repository: the same run from the
+    repository's root and from a subdirectory gives the same URIs and fingerprints, and each
+    region has its end."""
+    import subprocess
+
+    from test_cli import ROFS
+
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "deploy").mkdir()
+    shutil.copy(Path(__file__).parent.parent / "examples" / "k8s" / "shop.yaml", repo / "deploy" / "shop.yaml")
+
+    def run(cwd: Path, target: str) -> dict:
+        done = subprocess.run([ROFS, "audit", "-f", "sarif", target], capture_output=True, text=True, cwd=cwd)
+        return json.loads(done.stdout)["runs"][0]
+
+    top, sub = run(repo, "deploy"), run(repo / "deploy", ".")
+    assert top["originalUriBaseIds"] == sub["originalUriBaseIds"] == {"%SRCROOT%": {"uri": repo.as_uri() + "/"}}
+    where = [(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], r["partialFingerprints"]) for r in top["results"]]
+    assert where == [(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], r["partialFingerprints"])
+                     for r in sub["results"]]
+    assert {uri for uri, _ in where} == {"deploy/shop.yaml"}
+    region = top["results"][0]["locations"][0]["physicalLocation"]["region"]
+    assert region["endLine"] >= region["startLine"] and "endColumn" in region

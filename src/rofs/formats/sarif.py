@@ -57,16 +57,34 @@ def _artifact(path: str, root: Path) -> dict:
     return {"uri": relative.as_posix(), "uriBaseId": SRCROOT}
 
 
-def fingerprint(f) -> str:
-    key = "\0".join([f.rule, f.location.path, f.kind, f.object, f.container or "", f.path or "", f.message])
+def fingerprint(f, uri: str | None = None) -> str:
+    """What was found and where in the object, and the file as the repository names it (*uri*): not
+    its line, nor the directory rofs ran in."""
+    key = "\0".join([f.rule, uri or f.location.path, f.kind, f.object, f.container or "", f.path or "", f.message])
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+def repository_root(start: Path) -> Path:
+    """The nearest directory at or above *start* holding .git (code scanning names files relative to
+    the repository's root), else *start*."""
+    return next((d for d in (start, *start.parents) if (d / ".git").exists()), start)
+
+
+def _region(location) -> dict:
+    region = {"startLine": location.line, "startColumn": location.column}
+    if location.end_line:
+        region["endLine"] = location.end_line
+        if location.end_column:
+            region["endColumn"] = location.end_column
+    return region
+
+
 def render(result: AuditResult, root: str | None = None) -> str:
-    base = Path(root or os.getcwd()).resolve()
+    base = Path(root).resolve() if root else repository_root(Path(os.getcwd()).resolve())
     ids = sorted(RULES)
     results = []
     for f in result.findings:
+        artifact = _artifact(f.location.path, base)
         item = {
             "ruleId": f.rule,
             "ruleIndex": ids.index(f.rule),
@@ -75,15 +93,15 @@ def render(result: AuditResult, root: str | None = None) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": _artifact(f.location.path, base),
-                        "region": {"startLine": f.location.line, "startColumn": f.location.column},
+                        "artifactLocation": artifact,
+                        "region": _region(f.location),
                     },
                     "logicalLocations": [
                         {"name": f.container or f.object, "fullyQualifiedName": _logical(f), "kind": "object"}
                     ],
                 }
             ],
-            "partialFingerprints": {"rofsFindingHash/v1": fingerprint(f)},
+            "partialFingerprints": {"rofsFindingHash/v1": fingerprint(f, artifact["uri"])},
             "properties": {"fix": f.fix, "applicability": f.applicability},
         }
         if f.suppressed is not None:
