@@ -382,3 +382,25 @@ def test_sarif_names_files_from_the_repository_root_wherever_rofs_runs(tmp_path:
     assert {uri for uri, _ in where} == {"deploy/shop.yaml"}
     region = top["results"][0]["locations"][0]["physicalLocation"]["region"]
     assert region["endLine"] >= region["startLine"] and "endColumn" in region
+
+
+def test_settings_are_found_up_to_the_repository_root(tmp_path: Path):
+    """From a subdirectory of a repository, the nearest settings file up to the repository's root
+    counts (as for ruff); outside a repository, only the working directory's."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "deploy" / "prod").mkdir(parents=True)
+    (repo / "deploy" / "prod" / "pod.yaml").write_text(POD)
+    (repo / ".rofs.yaml").write_text("select: [RO104]\n")
+    (tmp_path / ".rofs.yaml").write_text("select: [RO105]\n")  # above the repository: never read
+
+    def rules(cwd: Path) -> set[str]:
+        done = subprocess.run([ROFS, "audit", "-f", "json", "--exit-zero", "pod.yaml"], cwd=cwd, capture_output=True,
+                              text=True)
+        return {f["rule"] for f in json.loads(done.stdout)["findings"]}
+
+    assert rules(repo / "deploy" / "prod") == {"RO104"}
+    (repo / "deploy" / "pyproject.toml").write_text('[tool.rofs]\nselect = ["RO103"]\n')
+    assert rules(repo / "deploy" / "prod") == {"RO103"}, "the nearest wins"
+    shutil.rmtree(repo / ".git")
+    assert "RO101" in rules(repo / "deploy" / "prod"), "outside a repository: the working directory's only"

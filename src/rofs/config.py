@@ -41,19 +41,29 @@ def load(explicit: str | None = None, cwd: Path | None = None) -> Settings:
         if not path.is_file():
             raise ConfigError(f"{path}: no such config file")
         return _from_file(path)
-    for name in (".rofs.yaml", ".rofs.yml"):
-        if (cwd / name).is_file():
-            return _from_file(cwd / name)
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{pyproject}: {exc}") from None
-        section = data.get("tool", {}).get("rofs")
-        if section is not None:
-            return _settings(section, pyproject)
+    for directory in _up_to_repository_root(cwd.resolve()):
+        for name in (".rofs.yaml", ".rofs.yml"):
+            if (directory / name).is_file():
+                return _from_file(directory / name)
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text("utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{pyproject}: {exc}") from None
+            section = data.get("tool", {}).get("rofs")
+            if section is not None:
+                return _settings(section, pyproject)
     return Settings()
+
+
+def _up_to_repository_root(cwd: Path) -> list[Path]:
+    """Where settings are looked for, nearest first: the working directory and, inside a git
+    repository, each directory above it up to the repository's root (as ruff finds its
+    configuration from a subdirectory); outside one, the working directory only."""
+    chain = [cwd, *cwd.parents]
+    root = next((i for i, d in enumerate(chain) if (d / ".git").exists()), None)
+    return chain[: root + 1] if root is not None else [cwd]
 
 
 def _from_file(path: Path) -> Settings:
