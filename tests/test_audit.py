@@ -404,3 +404,34 @@ def test_settings_are_found_up_to_the_repository_root(tmp_path: Path):
     assert rules(repo / "deploy" / "prod") == {"RO103"}, "the nearest wins"
     shutil.rmtree(repo / ".git")
     assert "RO101" in rules(repo / "deploy" / "prod"), "outside a repository: the working directory's only"
+
+
+def test_kustomize_patches_are_not_audited_as_workloads(tmp_path: Path):
+    """An overlay's patch is a partial object (here one that only sets resources, one only replicas):
+    audited alone it got RO101-RO105 as if it were a workload.  Named or found in a walk, it is
+    skipped, saying how to check the rendered overlay; the base's manifests are read as before."""
+    import subprocess
+
+    from conftest import CORPUS
+    from test_cli import ROFS
+
+    base = tmp_path / "base"
+    shutil.copytree(CORPUS / "GoogleCloudPlatform__microservices-demo" / "kubernetes-manifests", base)
+    overlay = tmp_path / "overlays" / "prod"
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text(
+        "resources: [../../base]\npatches:\n  - path: resources.yaml\n    target: {kind: Deployment, name: frontend}\n"
+        "patchesStrategicMerge:\n  - replicas.yaml\n")
+    (overlay / "resources.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: frontend}\nspec:\n  template:\n    spec:\n"
+        "      containers:\n        - name: server\n          resources: {limits: {memory: 256Mi}}\n")
+    (overlay / "replicas.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cartservice}\n"
+                                           "spec: {replicas: 3}\n")
+    walked = subprocess.run([ROFS, "audit", "-f", "json", "--exit-zero", str(tmp_path)], capture_output=True, text=True)
+    files = {f["file"] for f in json.loads(walked.stdout)["findings"]}
+    assert files and not any("overlays" in f for f in files), files
+    assert all(f.startswith(str(base)) for f in files)
+    named = subprocess.run([ROFS, "audit", str(overlay / "resources.yaml")], capture_output=True, text=True)
+    assert named.returncode == 0 and named.stderr.strip() == (
+        f"rofs: {overlay / 'resources.yaml'}: skipped: a Kustomize patch of {overlay} (check the rendered overlay:"
+        f" kubectl kustomize {overlay} | rofs audit -)"), named.stderr

@@ -29,6 +29,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Literal
 
@@ -389,7 +390,7 @@ def take(path: str, explicit: bool, stream_json: bool = True, special: bool = Tr
         return None  # a FIFO, socket or device found by a walk: reading it could block for ever
     if not taken.regular and not special:
         return taken
-    if _helm_template(taken, name):
+    if _helm_template(taken, name) or _kustomize_patch(taken, name):
         return taken
     text_name = any(r.syntax == "text" and r.claims_name(name) for r in READERS)
     yaml_name = name.lower().endswith(YAML_SUFFIXES)
@@ -460,6 +461,52 @@ def directory_error(path: str) -> str:
     except OSError as exc:
         return f"cannot read directory: {exc.strerror or exc}"
     return "is a directory"
+
+
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _kustomize_patch(taken: Taken, name: str) -> bool:
+    """A patch a kustomization.yaml beside it applies (a partial object: a patch that sets only
+    resources would get RO101-RO105 as if it were a workload): skipped, saying how to check the
+    rendered overlay."""
+    if not name.lower().endswith(YAML_SUFFIXES) or name in KUSTOMIZATION_NAMES:
+        return False
+    directory = os.path.dirname(os.path.abspath(taken.path))
+    kustomization = kustomize_patches(directory)
+    if os.path.realpath(taken.path) not in kustomization:
+        return False
+    where = os.path.dirname(taken.path) or "."
+    taken.skipped = f"a Kustomize patch of {where} (check the rendered overlay: kubectl kustomize {where} | rofs audit -)"
+    return True
+
+
+@lru_cache(maxsize=256)
+def kustomize_patches(directory: str) -> frozenset[str]:
+    """The files the kustomization in *directory* applies as patches (patches[].path,
+    patchesStrategicMerge, patchesJson6902[].path), by real path; empty when there is none."""
+    for candidate in KUSTOMIZATION_NAMES:
+        path = os.path.join(directory, candidate)
+        if os.path.isfile(path):
+            break
+    else:
+        return frozenset()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            data = yaml.load(handle.read(1 << 20), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return frozenset()
+    if not isinstance(data, dict):
+        return frozenset()
+    names: list[str] = []
+    for key in ("patches", "patchesJson6902"):
+        for entry in data.get(key) or []:
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                names.append(entry["path"])
+    for entry in data.get("patchesStrategicMerge") or []:
+        if isinstance(entry, str) and "\n" not in entry:  # an inline patch is no file
+            names.append(entry)
+    return frozenset(os.path.realpath(os.path.join(directory, n)) for n in names)
 
 
 def chart_of(path: str) -> str | None:
