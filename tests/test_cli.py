@@ -257,3 +257,30 @@ def test_ci_conventions_of_audit(tmp_path: Path):
     bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n")
     done = subprocess.run([ROFS, "audit", "--exit-zero", "-f", "github", str(bad)], capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout.startswith(f"::error file={bad},line=4,title=rofs%3A unreadable::")
+
+
+def test_junit_report(tmp_path: Path):
+    """--format junit: one suite per file, a failing case per finding, a passing case for a clean
+    file, an error case for an unreadable one; names with control bytes still make valid XML."""
+    from xml.etree import ElementTree as ET
+
+    repo = Path(__file__).resolve().parent.parent
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: x\n")
+    odd = tmp_path / "odd.yaml"
+    odd.write_text('apiVersion: v1\nkind: Pod\nmetadata: {name: "a\\u001b[31mb"}\nspec:\n  containers:\n'
+                   '  - {name: c, image: redis:7, securityContext: {readOnlyRootFilesystem: true}}\n')
+    clean = tmp_path / "svc.yaml"
+    clean.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n")
+    done = subprocess.run([ROFS, "audit", "-f", "junit", str(repo / "examples/k8s/shop.yaml"), str(bad), str(odd),
+                           str(clean)], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    root = ET.fromstring(done.stdout)
+    suites = {s.get("name"): s for s in root}
+    shop = suites[str(repo / "examples/k8s/shop.yaml")]
+    assert shop.get("failures") == shop.get("tests") == str(len(shop)) and len(shop) == 11
+    assert any(c.get("name") == "RO201 missing-writable-path: Deployment/shop/shop-db [postgres]" for c in shop)
+    assert suites[str(bad)].get("errors") == "1" and suites[str(bad)][0].find("error") is not None
+    assert suites[str(clean)].get("failures") == "0" and suites[str(clean)][0].get("name") == "no finding"
+    assert "\x1b" not in done.stdout
+    assert root.get("tests") == str(sum(int(s.get("tests")) for s in root))

@@ -36,9 +36,10 @@ unknown_images_option = click.option(
 @click.command(short_help="Check K8s, Compose, Dockerfiles for read-only root problems.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH... | -")
 @click.option(
-    "-f", "--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True,
+    "-f", "--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
+    show_default=True,
     help="text for people, json (schema rofs-audit/1) for scripts, sarif for code scanning, github for"
-    " annotations on a pull request (GitHub Actions workflow commands).",
+    " annotations on a pull request (GitHub Actions workflow commands), junit for CI test reports.",
 )
 @click.option("--select", "select", multiple=True, metavar="RULES", help="Only these rules: IDs, names or prefixes (RO2). Repeatable.")
 @click.option("--ignore", "ignore", multiple=True, metavar="RULES", help="Leave out these rules. Repeatable.")
@@ -116,10 +117,10 @@ def audit(
                                         quiet=quiet)
     else:
         from rofs.audit import audit as run_audit
-        from rofs.formats import github, json_format, sarif
+        from rofs.formats import github, json_format, junit, sarif
 
         result = run_audit(paths, registry, options, progress=progress)
-        render = {"json": json_format.render, "sarif": sarif.render, "github": github.render}[fmt]
+        render = {"json": json_format.render, "sarif": sarif.render, "github": github.render, "junit": junit.render}[fmt]
         emit(render(result), output)
     if progress:
         progress(None)
