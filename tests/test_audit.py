@@ -435,3 +435,26 @@ def test_kustomize_patches_are_not_audited_as_workloads(tmp_path: Path):
     assert named.returncode == 0 and named.stderr.strip() == (
         f"rofs: {overlay / 'resources.yaml'}: skipped: a Kustomize patch of {overlay} (check the rendered overlay:"
         f" kubectl kustomize {overlay} | rofs audit -)"), named.stderr
+
+
+def test_exempt_images_in_the_settings(tmp_path: Path):
+    """`exempt-images` (globs, as Gatekeeper's exemptImages): containers running those images are not
+    flagged by any rule, reported as suppressed with the glob; fix leaves them as they are."""
+    (tmp_path / ".rofs.yaml").write_text('exempt-images: ["registry.example.com/legacy/*", "docker.io/library/redis:*"]\n')
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "  - {name: old, image: registry.example.com/legacy/app:1}\n  - {name: cache, image: redis:7}\n"
+        "  - {name: web, image: nginx:1.27}\n")
+    done = subprocess.run([ROFS, "audit", "-f", "json", "pod.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    findings = json.loads(done.stdout)["findings"]
+    by = {(f["container"], f["suppressed"]) for f in findings}
+    assert ("old", "exempt image (settings exempt-images: registry.example.com/legacy/*)") in by
+    assert ("cache", "exempt image (settings exempt-images: docker.io/library/redis:*)") in by
+    assert {c for c, s in by if s is None} == {"web"}, by
+    fixed = subprocess.run([ROFS, "fix", "--diff", "pod.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    changed = [line for line in fixed.stdout.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed[:2] == ["-  - {name: web, image: nginx:1.27}",
+                           ("+  - {name: web, image: nginx:1.27, volumeMounts: [{name: nginx-cache, mountPath:"
+                           " /var/cache/nginx}, {name: nginx-run, mountPath: /run}], securityContext:"
+                           " {readOnlyRootFilesystem: true}}")], changed
+    assert not any("legacy" in line or "redis" in line for line in changed), "exempt containers are left alone"

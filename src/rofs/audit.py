@@ -27,6 +27,7 @@ class AuditOptions:
     ignore: set[str] = field(default_factory=set)
     exclude: tuple[str, ...] = ()
     gitignore: bool = True  # leave out what the repository's .gitignore files do (--no-ignore: False)
+    exempt_images: tuple[str, ...] = ()  # settings exempt-images
     fail_on: Severity = Severity.LOW
     keep_workloads: bool = False  # keep the model of every file in the result (tests, fix)
     unknown_images: str = UNKNOWN_LEAVE  # what the fix of an image without a profile is (rules.common)
@@ -47,7 +48,7 @@ def stream_audit(
     ``options.keep_workloads``), so memory stays flat however long the input."""
     options = options or AuditOptions()
     selected = set(options.select if options.select is not None else RULES) - options.ignore
-    ctx = Context(registry, options.unknown_images)
+    ctx = Context(registry, options.unknown_images, tuple(options.exempt_images))
     files = Inputs(inputs, options.exclude, options.gitignore)
     elsewhere: set[tuple] = set()  # Compose findings: each once, though a base is read with each override
     for path, explicit in files:

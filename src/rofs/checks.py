@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from fnmatch import fnmatchcase
 
+from rofs.images import ImageRefError, parse_image
 from rofs.intake import capabilities
 from rofs.model import Finding, Location, Suppression, Workload
 from rofs.rules import RULES, SUPPRESSION_RULE, Context
@@ -39,11 +41,27 @@ def with_suppression(finding: Finding, sup: Suppression) -> Finding:
 def checked(workload: Workload, ctx: Context, selected: set[str], suppressions: Iterable[Suppression] = ()) -> list[Finding]:
     """Every finding of the workload, suppressed ones marked (``.suppressed`` holds the reason)."""
     own = list(workload.suppressions) + list(suppressions)
+    exempt = {c.name: glob for c in workload.containers if (glob := exempt_glob(c.image, ctx.exempt_images))}
     out = []
     for finding in check_workload(workload, ctx, selected):
         sup = suppressed_by(finding, own)
+        if sup is None and finding.container in exempt:
+            finding = replace(finding, suppressed=f"exempt image (settings exempt-images: {exempt[finding.container]})")
         out.append(finding if sup is None else with_suppression(finding, sup))
     return out
+
+
+def exempt_glob(image: str | None, globs: Iterable[str]) -> str | None:
+    """The first of *globs* (as Gatekeeper's exemptImages: ``registry.example.com/legacy/*``) that
+    *image* matches, as written or with Docker Hub's full name."""
+    if not image:
+        return None
+    try:
+        ref = parse_image(image)
+        names = {image, f"{ref.registry}/{ref.path}" + (f":{ref.tag}" if ref.tag else "")}
+    except ImageRefError:
+        names = {image}
+    return next((g for g in globs if any(fnmatchcase(n, g) for n in names)), None)
 
 
 def active(workload: Workload, ctx: Context, selected: set[str], suppressions: Iterable[Suppression] = ()) -> list[Finding]:

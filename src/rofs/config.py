@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-KEYS = {"select", "ignore", "fail-on", "profile-files", "exclude", "unknown-images"}
+KEYS = {"select", "ignore", "fail-on", "profile-files", "exclude", "unknown-images", "exempt-images"}
 UNKNOWN_IMAGES = ("leave", "read-only")  # as rofs.rules.common.UNKNOWN_IMAGES
 
 
@@ -32,6 +32,7 @@ class Settings:
     profile_files: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     unknown_images: str | None = None
+    exempt_images: list[str] = field(default_factory=list)  # image globs whose containers no rule flags
 
 
 def load(explicit: str | None = None, cwd: Path | None = None) -> Settings:
@@ -107,4 +108,5 @@ def _settings(data: object, path: Path) -> Settings:
         profile_files=[str(path.parent / p) for p in strings("profile-files")],
         exclude=strings("exclude"),
         unknown_images=unknown_images,
+        exempt_images=strings("exempt-images"),
     )

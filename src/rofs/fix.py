@@ -262,10 +262,11 @@ def _fix_dockerfile(result: FileFix, body: str, bom: str, ctx: Context, selected
 
 
 def fix_paths(inputs, registry: ProfileRegistry, selected: set[str], exclude=(), show_diff: bool = False,
-              unknown_images: str = UNKNOWN_LEAVE, gitignore: bool = True) -> list[FileFix]:
+              unknown_images: str = UNKNOWN_LEAVE, gitignore: bool = True,
+              exempt_images: tuple[str, ...] = ()) -> list[FileFix]:
     """Fix every file of *inputs* (nothing is written here: see FileFix.save).  Files past
     STREAM_BYTES, and long standard input, are fixed piece by piece (``fix_stream``)."""
-    ctx = Context(registry, unknown_images)
+    ctx = Context(registry, unknown_images, exempt_images)
     out: list[FileFix] = []
     inputs = list(inputs)
     files = Inputs(inputs, exclude, gitignore)

@@ -105,7 +105,8 @@ def audit(
     threshold = Severity(level)
     _check_paths(paths)
     options = AuditOptions(select=chosen, ignore=ignored, exclude=tuple(settings.exclude) + exclude, fail_on=threshold,
-                           unknown_images=unknown_images or settings.unknown_images or "leave", gitignore=not no_ignore)
+                           unknown_images=unknown_images or settings.unknown_images or "leave", gitignore=not no_ignore,
+                           exempt_images=tuple(settings.exempt_images))
     progress = progress_printer() if fmt == "text" and sys.stderr.isatty() and not output else None
     if fmt == "text":
         from rofs.audit import stream_audit
@@ -249,7 +250,8 @@ def fix(
     ignored = _rules(list(ignore) + settings.ignore)
     _check_paths(paths)
     results = fix_paths(paths, registry, chosen - ignored, tuple(settings.exclude) + exclude, show_diff=show_diff,
-                        unknown_images=unknown_images or settings.unknown_images or "leave", gitignore=not no_ignore)
+                        unknown_images=unknown_images or settings.unknown_images or "leave", gitignore=not no_ignore,
+                        exempt_images=tuple(settings.exempt_images))
     if not any(r.format is not None for r in results) and not any(r.error for r in results):
         _nothing_read(paths, Counter())
     raise SystemExit(fix_report.report(results, show_diff))

@@ -99,6 +99,7 @@ class Context:
 
     registry: ProfileRegistry
     unknown_images: str = UNKNOWN_LEAVE
+    exempt_images: tuple[str, ...] = ()  # image globs (settings exempt-images): their containers are not flagged
     wordings: dict[SourceFormat, Wording] = field(default_factory=_reader_wordings)
     _matches: dict[str, ProfileMatch | None] = field(default_factory=dict)
 
