@@ -178,6 +178,19 @@ _CLASS_NAME = re.compile(r"^(?:[a-z_]\w*\.)+[A-Z]\w*$")  # java.lang.IllegalStat
 _SYSCTL_KEY = re.compile(r"""sysctl: (?:setting key|permission denied on key|cannot set) ["']?([a-z][\w.-]*)""")
 
 
+# the line is about a file the image has: the program deletes or replaces it
+_REPLACES = re.compile(r"(?i)\b(?:unable to (?:delete|remove)|failed to (?:delete|remove)|cannot (?:delete|remove)|"
+                       r"could not (?:delete|remove)|can't (?:delete|remove))\b")
+
+
+def _image_file_advice(process: str | None, path: str, mount: str) -> str:
+    who = process or "the program"
+    return (f"{who} deletes or replaces {path}, a file the image has: an empty volume at {mount} would hide the"
+            f" image's files there; make the change at build time (a program that rebuilds itself at start has a"
+            f" pre-built mode: Keycloak's `kc.sh build` in the image, then `start --optimized`), or fill the volume"
+            f" with the image's files first (an init container copying {mount})")
+
+
 def _process(text: str) -> str | None:
     """The program a line names first (``addgroup: /etc/group: ...``)."""
     match = _PROCESS.match(text.strip())
@@ -281,6 +294,8 @@ def diagnose_line(text: str, number: int, registry: ProfileRegistry, app: Profil
         elif kind is VolumeKind.EPHEMERAL and scratch_reason(mount) is None:
             kind_known = False  # /home/postgres/pgdata, /var/jenkins_home: may be data that must outlive the pod
         refusal = placement.refused(mount, path, process)
+        if refusal is None and _REPLACES.search(text) and scratch_reason(mount) is None:
+            refusal = _image_file_advice(process, path, mount)
         moved = _moved(signed, profile, path) if refusal is not None else None
         if moved is not None:  # Redis in `dir /`: its data path, once its setting points there
             refusal, spec = None, moved
