@@ -71,9 +71,9 @@ def test_every_refused_place_is_refused_and_app_directories_are_not():
      ("read-only", "/usr/share/jenkins/ref/plugins", None)),
     ("touch: cannot touch '/usr/share/nginx/html/index.html': Read-only file system", ("not-a-mount", None, None)),
     # a file the image has, deleted at start (keycloak/keycloak#44632): an empty volume there hides the build
-    ("2025-12-03 11:48:27,527 DEBUG [io.quarkus.bootstrap.util.IoUtils] (build-80) Unable to delete file"
+    (("2025-12-03 11:48:27,527 DEBUG [io.quarkus.bootstrap.util.IoUtils] (build-80) Unable to delete file"
      " /opt/keycloak/lib/quarkus/build-system.properties: java.nio.file.FileSystemException: build-system.properties:"
-     " Read-only file system", ("not-a-mount", None, None)),
+     " Read-only file system"), ("not-a-mount", None, None)),
     # POSIX shared memory names live in /dev/shm
     ('FATAL:  could not open shared memory segment "/PostgreSQL.1234": Read-only file system',
      ("read-only", "/dev/shm", "postgres")),
