@@ -5,6 +5,8 @@ is said."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from rofs.fix import ALL_RULES, fix_text
@@ -299,3 +301,17 @@ def test_no_persistent_volume_is_nested_over_one_already_there():
     [ro101] = [f for f in audit_text_findings(text, "sts.yaml") if f.rule == "RO101"]
     assert ro101.applicability == "suggestion"
     assert "persistent volume 'data' is mounted beneath it at /var/lib/rabbitmq/mnesia" in ro101.fix
+
+
+def test_a_rolling_deployment_given_a_claim_is_told_of_the_multi_attach_stall():
+    """A ReadWriteOnce claim in a Deployment that rolls its pods: the new pod waits for the claim the
+    old one holds (Multi-Attach on another node); the note says so and how to avoid it, and says
+    nothing once the strategy is Recreate."""
+    text = (Path(__file__).parent.parent / "examples" / "k8s" / "shop.yaml").read_text()
+    notes = " ".join(fix_text(text, "shop.yaml", REGISTRY, set(ALL_RULES)).notes)
+    assert "The claim is ReadWriteOnce and the Deployment rolls its pods (strategy RollingUpdate, the default)" in notes
+    assert "set strategy: {type: Recreate}, or make it a StatefulSet" in notes
+    recreate = text.replace("  name: shop-db\n  namespace: shop\nspec:\n", "  name: shop-db\n  namespace: shop\nspec:\n"
+                            "  strategy: {type: Recreate}\n", 1)
+    assert recreate != text
+    assert "Multi-Attach" not in " ".join(fix_text(recreate, "shop.yaml", REGISTRY, set(ALL_RULES)).notes)

@@ -222,7 +222,7 @@ def _new_volume(fx: PodFix, need: AddMount) -> str:
             fx.notes.append(
                 f"{fx.label}: {need.path} must persist; added PersistentVolumeClaim {claim}."
                 f" A {fx.workload.kind} with persistent data usually wants to be a StatefulSet"
-                " (one claim per replica, stable identity)."
+                " (one claim per replica, stable identity)." + _rolling_note(fx)
             )
     else:
         empty = {"medium": "Memory"} if need.kind is VolumeKind.MEMORY else {}
@@ -231,6 +231,19 @@ def _new_volume(fx: PodFix, need: AddMount) -> str:
         if need.populated:
             fx.seeds.append((need.path, vname))
     return vname
+
+
+def _rolling_note(fx: PodFix) -> str:
+    """For a Deployment that rolls its pods: a ReadWriteOnce claim and a rolling update stall (the new
+    pod waits for the claim the old one holds: a Multi-Attach error on another node)."""
+    if fx.pod.kind != "Deployment":
+        return ""
+    strategy = scalar_text(get(get(get(fx.pod.obj, "spec"), "strategy"), "type"))
+    if strategy == "Recreate":
+        return ""
+    return (" The claim is ReadWriteOnce and the Deployment rolls its pods (strategy "
+            f"{strategy or 'RollingUpdate, the default'}): the new pod waits for the claim the old one holds, on another"
+            " node for ever (Multi-Attach); set strategy: {type: Recreate}, or make it a StatefulSet.")
 
 
 def _remove_pod_read_only(fx: PodFix) -> None:
@@ -271,7 +284,8 @@ def _persist_volume(fx: PodFix, vname: str, size: int) -> None:
         editor.delete_key(item, "emptyDir")
         editor.add_keys(item, replacement)
     editor.append_document(_pvc(claim, fx.workload.namespace, size))
-    fx.notes.append(f"{fx.label}: volume {vname} held data that must persist; it is now PersistentVolumeClaim {claim}.")
+    fx.notes.append(f"{fx.label}: volume {vname} held data that must persist; it is now PersistentVolumeClaim {claim}."
+                    + _rolling_note(fx))
 
 
 _ALIAS = re.compile(r"[ \t]*:[ \t]*(\*[^\s,\[\]{}]+)")
