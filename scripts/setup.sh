@@ -25,6 +25,7 @@ done
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v javac >/dev/null || missing+=(default-jdk-headless)
+command -v go >/dev/null || missing+=(golang-go)  # a static Go program's temp-dir behaviour
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -432,9 +432,7 @@ func main() {
 
 
 def test_go_temp_dir_on_a_read_only_root(tmp_path: Path):
-    go = shutil.which("go")
-    if not go:
-        pytest.skip("go not installed (apt-get install -y golang-go)")
+    go = require_tool("go", "golang-go")  # fails under CI=true when missing: setup installs it
     (tmp_path / "main.go").write_text(GO_PROBE)
     built = subprocess.run([go, "build", "-o", str(tmp_path / "probe"), str(tmp_path / "main.go")],
                            capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path,
