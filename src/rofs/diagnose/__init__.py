@@ -543,21 +543,26 @@ def diagnose(lines: Iterable[str], registry: ProfileRegistry, app: Profile | Non
             yield found
 
 
+def volume_snippet(mount: str, kind: VolumeKind, size: int) -> tuple[dict, str | dict[str, object]]:
+    """The Kubernetes volume and the Compose volume entry for a mount at *mount*: a claim (a named
+    volume) for what may be data, an emptyDir (a tmpfs) of *size* for the rest."""
+    name = volume_name_for(mount)
+    if kind is VolumeKind.PERSISTENT:
+        return {"name": name, "persistentVolumeClaim": {"claimName": name}}, f"{name}:{mount}"
+    empty: dict[str, str] = {"medium": "Memory"} if kind is VolumeKind.MEMORY else {}
+    empty["sizeLimit"] = format_quantity(size)
+    return {"name": name, "emptyDir": empty}, {"type": "tmpfs", "target": mount, "tmpfs": {"size": size}}
+
+
 def snippets(d: Diagnosis) -> dict[str, object]:
     if d.mount is None:
         return {}
     name = volume_name_for(d.mount)
     size = d.size or DEFAULT_SIZE
-    compose: str | dict[str, object]
+    volume, compose = volume_snippet(d.mount, d.kind, size)
     if d.kind is VolumeKind.PERSISTENT:
-        volume = {"name": name, "persistentVolumeClaim": {"claimName": name}}
-        compose = f"{name}:{d.mount}"
         docker = f"-v {name}:{d.mount}"
     else:
-        empty = {"medium": "Memory"} if d.kind is VolumeKind.MEMORY else {}
-        empty["sizeLimit"] = format_quantity(size)
-        volume = {"name": name, "emptyDir": empty}
-        compose = {"type": "tmpfs", "target": d.mount, "tmpfs": {"size": size}}
         docker = (f"--shm-size {format_docker_size(size)}" if d.mount == "/dev/shm"
                   else f"--tmpfs {d.mount}:rw,mode=1777,size={format_docker_size(size)}")
     return {

@@ -278,17 +278,14 @@ def compile_policy() -> list[Any]:
     return [main, extra, *numbered]
 
 
-X32_SYSCALL_BIT = 0x40000000  # x32 calls are the x86-64 numbers with this bit set
-
-
 def _untraced(sc: Any, flt: Any) -> list[Any]:
     """ENOSYS in *flt* for the calls that write where the tracer cannot see (container.yaml
-    ``untraced``) that this libseccomp knows by name.  Those it does not know go by number into
-    one filter per architecture (libseccomp cannot place a bare number in a filter of several),
-    each letting other architectures' calls through (they are the other filters' to judge),
-    returned to be installed last, so that their answer is the one the kernel gives."""
+    ``untraced``) that this libseccomp knows by name.  Those it does not know go by number into a
+    filter of the native architecture only (libseccomp takes a bare number nowhere else), which
+    lets other architectures' calls through (the other filters judge them), returned to be
+    installed last, so that its answer is the one the kernel gives."""
     enosys = sc.ERRNO(errno.ENOSYS)
-    unknown: list[int] = []
+    numbered = None
     for name, number in defaults()["seccomp"]["untraced"].items():
         try:
             known = sc.resolve_syscall(sc.Arch.NATIVE, name) >= 0
@@ -296,28 +293,12 @@ def _untraced(sc: Any, flt: Any) -> list[Any]:
             known = False
         if known:
             _add(flt, enosys, name)
-        else:
-            unknown.append(int(number))
-    if not unknown:
-        return []
-    arches = [None] + [a for a in defaults()["seccomp"].get("extra_architectures", {}).get(platform.machine(), [])]
-    numbered = []
-    for arch in arches:
-        one = sc.SyscallFilter(sc.ALLOW)
-        one.set_attr(sc.Attr.ACT_BADARCH, sc.ALLOW)
-        if arch is not None:
-            try:
-                one.add_arch(getattr(sc.Arch, _ARCHES[arch]))
-                one.remove_arch(sc.Arch.NATIVE)
-            except (RuntimeError, OSError, ValueError, KeyError, AttributeError):
-                continue
-        for number in unknown:
-            try:
-                one.add_rule(enosys, number | (X32_SYSCALL_BIT if arch == "x32" else 0))
-            except (RuntimeError, OSError, ValueError):
-                continue
-        numbered.append(one)
-    return numbered
+            continue
+        if numbered is None:
+            numbered = sc.SyscallFilter(sc.ALLOW)
+            numbered.set_attr(sc.Attr.ACT_BADARCH, sc.ALLOW)
+        numbered.add_rule(enosys, int(number))
+    return [numbered] if numbered is not None else []
 
 
 def compile_untraced() -> list[Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rofs.diagnose import volume_snippet
 from rofs.diagnose.placement import populated_advice, refused
 from rofs.model import Profile, VolumeKind, WritablePath, path_covers, scratch_reason, volume_name_for
 from rofs.runtime import confine, hostpath, tracer
@@ -523,18 +524,9 @@ def snippets(report: RunReport) -> dict[str, dict]:
     """The suggested mounts for Kubernetes and Compose: a claim (named volume) for what may be
     data, an emptyDir (tmpfs) for scratch."""
     mounts = [{"name": volume_name_for(s.path), "mountPath": s.path} for s in report.suggestions]
-    volumes: list[dict] = []
-    compose: list[object] = []
-    for s in report.suggestions:
-        name = volume_name_for(s.path)
-        if s.kind is VolumeKind.PERSISTENT:
-            volumes.append({"name": name, "persistentVolumeClaim": {"claimName": name}})
-            compose.append(f"{name}:{s.path}")
-        else:
-            empty: dict[str, str] = {"medium": "Memory"} if s.kind is VolumeKind.MEMORY else {}
-            empty["sizeLimit"] = format_quantity(s.size or DEFAULT_WRITABLE)
-            volumes.append({"name": name, "emptyDir": empty})
-            compose.append({"type": "tmpfs", "target": s.path, "tmpfs": {"size": s.size or DEFAULT_WRITABLE}})
+    pairs = [volume_snippet(s.path, s.kind, s.size or DEFAULT_WRITABLE) for s in report.suggestions]
+    volumes = [volume for volume, _ in pairs]
+    compose = [entry for _, entry in pairs]
     return {
         "kubernetes": {"volumeMounts": mounts, "volumes": volumes},
         "compose": {"volumes": compose},
