@@ -41,7 +41,8 @@ def with_suppression(finding: Finding, sup: Suppression) -> Finding:
 def checked(workload: Workload, ctx: Context, selected: set[str], suppressions: Iterable[Suppression] = ()) -> list[Finding]:
     """Every finding of the workload, suppressed ones marked (``.suppressed`` holds the reason)."""
     own = list(workload.suppressions) + list(suppressions)
-    exempt = {c.name: glob for c in workload.containers if (glob := exempt_glob(c.image, ctx.exempt_images))}
+    exempt = {c.name: glob for c in workload.containers
+              if ctx.exempt_images and (glob := exempt_glob(c.image, ctx.exempt_images))}
     out = []
     for finding in check_workload(workload, ctx, selected):
         sup = suppressed_by(finding, own)

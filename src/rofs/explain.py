@@ -163,6 +163,7 @@ def manifest_patch(manifest: str, results: Iterable[Diagnosis], registry: Profil
 
     wanted: dict[str, list[Diagnosis]] = {}
     targets: dict[str, Profile] = {}
+    running = {m.profile.name for m in (registry.match_image(i) for i in images) if m is not None}
     for d in results:
         if not d.mount or d.cause in ("no-space", "permission"):
             continue
@@ -171,7 +172,7 @@ def manifest_patch(manifest: str, results: Iterable[Diagnosis], registry: Profil
                             " if it is scratch")
             continue
         owner = registry.get(d.app) if d.app else profile
-        if owner is not None and not any(_runs(registry, i, owner) for i in images):
+        if owner is not None and owner.name not in running:
             if len(set(images)) != 1:  # the app the line names is not what any image is known as
                 _not_patched(d, f"no container of the manifest is known to run {owner.name}: give --app")
                 continue
@@ -193,8 +194,9 @@ def manifest_patch(manifest: str, results: Iterable[Diagnosis], registry: Profil
         owner = targets[name]
         paths: dict[str, WritablePath] = {}
         for d in found:
-            paths.setdefault(d.mount or "/", WritablePath(
-                path=d.mount or "/", purpose=f"failed in the log: {d.title}", kind=d.kind, required=True,
+            assert d.mount is not None  # left out above otherwise
+            paths.setdefault(d.mount, WritablePath(
+                path=d.mount, purpose=f"failed in the log: {d.title}", kind=d.kind, required=True,
                 breaks=d.text[:200], sources=("log",), size=d.size,
                 layouts=tuple(lay.id for lay in owner.layouts)))
         known = {spec.path for spec in owner.paths}  # the app's profile knows the next path it would fail on
@@ -205,11 +207,6 @@ def manifest_patch(manifest: str, results: Iterable[Diagnosis], registry: Profil
         return ""
     result = fix_text(text, manifest, only, {"RO101", "RO201"})  # only these mounts (and a read-only root)
     return result.diff() if result.changed else ""
-
-
-def _runs(registry: ProfileRegistry, image: str, profile: Profile) -> bool:
-    match = registry.match_image(image)
-    return match is not None and match.profile.name == profile.name
 
 
 def _not_patched(d: Diagnosis, why: str) -> None:

@@ -272,6 +272,8 @@ class GitIgnored:
     def __init__(self, top: Path):
         self._specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []
         start = top.resolve()
+        # the walk does not follow links to directories: a path it gives is the real one below its top
+        self._top, self._real_top = os.path.normpath(str(top)), str(start)
         repo = next((d for d in (start, *start.parents) if (d / ".git").exists()), None)
         for d in reversed([start, *start.parents]):
             if d == start or (repo is not None and (d == repo or repo in d.parents)):
@@ -283,10 +285,18 @@ class GitIgnored:
                 lines = handle.read(1 << 20).splitlines()
         except OSError:
             return
-        self._specs.append((os.path.realpath(directory), pathspec.GitIgnoreSpec.from_lines(lines)))
+        self._specs.append((self._real(directory), pathspec.GitIgnoreSpec.from_lines(lines)))
+
+    def _real(self, path: str) -> str:
+        path = os.path.normpath(path)
+        if path == self._top or path.startswith(self._top + os.sep):
+            return self._real_top + path[len(self._top):]
+        return os.path.realpath(path)
 
     def __call__(self, path: str, is_dir: bool) -> bool:
-        real = os.path.realpath(path)
+        if not self._specs:
+            return False
+        real = self._real(path)
         for base, spec in self._specs:
             if real.startswith(base + os.sep):
                 rel = real[len(base) + 1:] + ("/" if is_dir else "")
@@ -473,8 +483,8 @@ def _kustomize_patch(taken: Taken, name: str) -> bool:
     if not name.lower().endswith(YAML_SUFFIXES) or name in KUSTOMIZATION_NAMES:
         return False
     directory = os.path.dirname(os.path.abspath(taken.path))
-    kustomization = kustomize_patches(directory)
-    if os.path.realpath(taken.path) not in kustomization:
+    patches = kustomize_patches(directory)
+    if not patches or os.path.realpath(taken.path) not in patches:
         return False
     where = os.path.dirname(taken.path) or "."
     taken.skipped = f"a Kustomize patch of {where} (check the rendered overlay: kubectl kustomize {where} | rofs audit -)"

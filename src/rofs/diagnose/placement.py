@@ -50,7 +50,7 @@ def area_of(mount: str, path: str | None = None) -> Area | None:
         beneath = next((b for b in area.beneath if path_covers(b, path)), None)
         if beneath is not None and not _own_directory(area, beneath, mount, path):
             return area
-        if area.names is not None and any(area.names.fullmatch(part) for part in path.split("/")):
+        if _names(area, path):
             return area
     return None
 
@@ -64,9 +64,13 @@ def _own_directory(area: Area, beneath: str, mount: str, path: str) -> bool:
     return len(rest) >= 2 and bool(area.own.fullmatch(rest[-1]))
 
 
+def _names(area: Area, path: str) -> bool:
+    return area.names is not None and any(area.names.fullmatch(part) for part in path.split("/"))
+
+
 def named_area(path: str) -> Area | None:
     """The area a component of *path* names (a ConfigMap's ``..data``, a ``passwd`` file), if any."""
-    return next((a for a in areas() if a.names is not None and any(a.names.fullmatch(p) for p in path.split("/"))), None)
+    return next((a for a in areas() if _names(a, path)), None)
 
 
 def refused(mount: str, path: str | None = None, process: str | None = None) -> str | None:
