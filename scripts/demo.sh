@@ -17,7 +17,9 @@ step rofs audit examples/k8s examples/compose examples/docker || true
 cp examples/k8s/shop.yaml examples/compose/compose.yaml "$out/"
 step rofs fix --diff "$out/shop.yaml" || true
 step rofs fix "$out/shop.yaml" "$out/compose.yaml" || true
-step rofs audit "$out/shop.yaml" "$out/compose.yaml" --select RO101,RO102,RO201,RO202,RO203,RO204
+# What is left is the two images no profile knows (the API and the worker): fix leaves them as they
+# are, and the audit says how to learn their paths, so this exits 1 too.
+step rofs audit "$out/shop.yaml" "$out/compose.yaml" --select RO101,RO102,RO201,RO202,RO203,RO204 || true
 # A crash-looping pod's log, explained: the mount it needs and a patch for its manifest.
 step rofs explain examples/logs/shop-db.log --app postgres || true
 step rofs profiles list
